@@ -1,0 +1,67 @@
+# dlp-proxy: `make run` starts the gateway, `make test` runs every check. Both set up what they need.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CONFDIR := certs
+POLICY ?= policies/default.yaml
+LISTEN_HOST ?= 127.0.0.1
+LISTEN_PORT ?= 8080
+# pip on these machines warns about missing local mirrors; the warnings are noise, not errors.
+QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
+
+.PHONY: help run test lint typecheck unit certs lock clean
+
+help:
+	@echo "make run    create .venv, install, generate certs/, start the proxy on $(LISTEN_HOST):$(LISTEN_PORT)"
+	@echo "make test   create .venv, install with dev tools, run ruff, mypy and pytest"
+	@echo "make lock   re-resolve requirements*.lock from pyproject.toml (needs uv)"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null || { \
+	  echo "dlp-proxy needs Python 3.12 or newer; '$(PYTHON)' is $$($(PYTHON) --version 2>&1)."; \
+	  echo "Install 3.12 (e.g. 'pyenv install 3.12') or run: make $(MAKECMDGOALS) PYTHON=/path/to/python3.12"; \
+	  exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+# Installs exactly the locked, hash-checked versions, then the project itself without deps.
+$(VENV)/.runtime-installed: requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock 2>&1 | $(QUIET_PIP)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . 2>&1 | $(QUIET_PIP)
+	touch $@
+
+$(VENV)/.dev-installed: requirements-dev.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements-dev.lock 2>&1 | $(QUIET_PIP)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . 2>&1 | $(QUIET_PIP)
+	$(BIN)/python -m pip check
+	touch $@ $(VENV)/.runtime-installed
+
+certs: $(VENV)/.runtime-installed
+	$(BIN)/dlp-proxy init --confdir $(CONFDIR)
+
+run: certs
+	$(BIN)/dlp-proxy run --policy $(POLICY) --listen-host $(LISTEN_HOST) --listen-port $(LISTEN_PORT) --confdir $(CONFDIR)
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.dev-installed
+	$(BIN)/mypy
+
+unit: $(VENV)/.dev-installed
+	$(BIN)/python -m pytest
+
+test: $(VENV)/.dev-installed
+	$(BIN)/dlp-proxy init --confdir $(CONFDIR)
+	$(MAKE) --no-print-directory lint typecheck unit
+
+lock:
+	uv pip compile pyproject.toml build-requirements.in --python-version 3.12 --generate-hashes -o requirements.lock
+	uv pip compile pyproject.toml build-requirements.in --extra dev --python-version 3.12 --generate-hashes -o requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache var

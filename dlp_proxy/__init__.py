@@ -1,0 +1,27 @@
+"""dlp-proxy: a data-loss-prevention gateway for vendor data exchange.
+
+The core is `inspect(message, policy, detector=..., keyring=...) -> Decision`; the mitmproxy
+addon (`dlp_proxy.addon`) and the CLI (`dlp_proxy.cli`) are thin adapters around it.
+"""
+
+from dlp_proxy.errors import DlpError, InspectionError, PolicyError
+from dlp_proxy.inspection import Decision, Message, inspect
+from dlp_proxy.policy import Action, Direction, Mode, Policy, load_policy, parse_policy
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Action",
+    "Decision",
+    "Direction",
+    "DlpError",
+    "InspectionError",
+    "Message",
+    "Mode",
+    "Policy",
+    "PolicyError",
+    "__version__",
+    "inspect",
+    "load_policy",
+    "parse_policy",
+]

@@ -1,0 +1,90 @@
+"""Actions on detected spans: redact (replace, mask, keyed hash) and encrypt.
+
+A span is rewritten in place; the text around it is untouched. When detections overlap, the
+one under the strictest rule wins, then the higher score, then the longer span.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from dlp_proxy.detection import Finding
+from dlp_proxy.keys import Keyring
+from dlp_proxy.policy import Action, EncryptMode, RedactOperator, Rule
+from dlp_proxy.tokens import encrypt_value
+
+__all__ = ["Change", "fingerprint", "keyed_hash", "mask", "replacement_for", "rewrite"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """A finding and the rule whose action rewrites it."""
+
+    finding: Finding
+    rule: Rule
+
+
+def mask(value: str, keep: int, char: str = "*") -> str:
+    """Mask letters and digits, keeping the last `keep` of them; punctuation stays."""
+    alnum = sum(1 for c in value if c.isalnum())
+    to_mask = max(alnum - keep, 0)
+    out = []
+    for c in value:
+        if c.isalnum() and to_mask > 0:
+            out.append(char)
+            to_mask -= 1
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def keyed_hash(value: str, entity: str, keyring: Keyring) -> str:
+    """HMAC-SHA256 of the value under the active key's hash subkey, as 16 hex characters.
+
+    Keyed, so a vendor cannot brute-force short values (SSNs, phone numbers) from it; stable,
+    so the same value gives the same hash and records can still be joined.
+    """
+    key = keyring.active.subkey("hash", 32)
+    digest = hmac.new(key, f"{entity}\x00{value}".encode(), hashlib.sha256).hexdigest()
+    return f"<{entity}:{digest[:16]}>"
+
+
+def fingerprint(value: str, keyring: Keyring) -> str:
+    """A keyed fingerprint of a value, the only way logs and incidents may refer to it."""
+    digest = hmac.new(keyring.fingerprint_key, value.encode(), hashlib.sha256).hexdigest()
+    return f"fp:{digest[:16]}"
+
+
+def replacement_for(value: str, entity: str, rule: Rule, keyring: Keyring) -> str:
+    """The text that replaces `value` under `rule`'s action."""
+    if rule.action is Action.ENCRYPT:
+        deterministic = rule.encrypt.mode is EncryptMode.DETERMINISTIC
+        return encrypt_value(value, entity, keyring, deterministic=deterministic)
+    options = rule.redact
+    if options.operator is RedactOperator.MASK:
+        return mask(value, options.keep, options.char)
+    if options.operator is RedactOperator.HASH:
+        return keyed_hash(value, entity, keyring)
+    return options.replacement.replace("{entity}", entity)
+
+
+def rewrite(text: str, changes: Iterable[Change], keyring: Keyring) -> str:
+    """`text` with every non-overlapping change applied."""
+    chosen: list[Change] = []
+    ranked = sorted(
+        changes,
+        key=lambda c: (c.rule.action, c.finding.score, c.finding.end - c.finding.start),
+        reverse=True,
+    )
+    for change in ranked:
+        f = change.finding
+        if all(f.end <= c.finding.start or f.start >= c.finding.end for c in chosen):
+            chosen.append(change)
+    for change in sorted(chosen, key=lambda c: c.finding.start, reverse=True):
+        f = change.finding
+        new = replacement_for(text[f.start : f.end], f.entity, change.rule, keyring)
+        text = text[: f.start] + new + text[f.end :]
+    return text

@@ -1,0 +1,277 @@
+"""The mitmproxy addon: a thin adapter between flows and the pure inspection core.
+
+It turns a request (or response) into a `Message`, has a worker process inspect it, and turns
+the `Decision` back into the flow: a 403 for a block, a rewritten body or query for redact and
+encrypt, nothing at all in monitor mode. Every message is logged; no failure lets an
+uninspected body through when the policy says `on_error: block`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from mitmproxy import ctx, exceptions, http
+
+from dlp_proxy.audit import AuditLog, FlowInfo, new_incident_id
+from dlp_proxy.detection import DEFAULT_MODEL
+from dlp_proxy.errors import DlpError, UndecodableBody
+from dlp_proxy.inspection import Decision, Message, decide_by_route, error_decision
+from dlp_proxy.keys import Keyring, ensure_keyring
+from dlp_proxy.policy import Action, Direction, Policy, load_policy
+from dlp_proxy.workers import InspectorPool, WorkerSettings
+
+__all__ = ["DlpAddon", "blocked_response"]
+
+logger = logging.getLogger(__name__)
+
+
+def blocked_response(decision: Decision, incident_id: str) -> http.Response:
+    """The 403 a client gets for a blocked transfer. It never echoes any of the content."""
+    body = {
+        "error": "blocked_by_dlp_policy",
+        "incident_id": incident_id,
+        "rule": decision.blocking_rule,
+        "message": "This transfer was blocked by the data-loss-prevention gateway. "
+        "Quote the incident id to your security team.",
+    }
+    return http.Response.make(
+        403, json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
+
+
+class DlpAddon:
+    """Inspects requests (and responses, where a rule says so) under a YAML policy."""
+
+    def __init__(self) -> None:
+        self.policy: Policy | None = None
+        self.keyring: Keyring | None = None
+        self.audit: AuditLog | None = None
+        self.pool: InspectorPool | None = None
+        self._warm_up: asyncio.Task[None] | None = None
+
+    def load(self, loader: object) -> None:
+        """Declare the addon's options."""
+        add = loader.add_option  # type: ignore[attr-defined]
+        add("dlp_policy", str, "", "The dlp-proxy policy file (YAML) to enforce.")
+        add("dlp_data_dir", str, "var", "Directory for decisions.jsonl and incidents.jsonl.")
+        add(
+            "dlp_keyring",
+            str,
+            "",
+            "The data keyring (created if missing). Default: dlp-keyring.json in the confdir.",
+        )
+        add("dlp_model", str, DEFAULT_MODEL, "spaCy model package name or directory for NER.")
+        add("dlp_workers", int, 0, "Inspection worker processes; 0 means one per core.")
+        add("dlp_timeout", float, 30.0, "Seconds an inspection may take before on_error applies.")
+        add("dlp_log_stdout", bool, False, "Also write each decision as a JSON line to stdout.")
+
+    def configure(self, updated: set[str]) -> None:
+        """Load the policy and keyring; a bad value is refused and the old one stays."""
+        if "stream_large_bodies" in updated and ctx.options.stream_large_bodies:
+            raise exceptions.OptionsError(
+                "dlp-proxy cannot inspect streamed bodies: unset stream_large_bodies "
+                "(bodies over the policy's max_body_bytes are handled by on_error)"
+            )
+        if "dlp_policy" in updated:
+            self.policy = self._load_policy(ctx.options.dlp_policy)
+        if "dlp_keyring" in updated or "confdir" in updated or self.keyring is None:
+            self.keyring = self._load_keyring()
+        if "dlp_data_dir" in updated or "dlp_log_stdout" in updated:
+            if self.audit:
+                self.audit.close()
+            self.audit = AuditLog(ctx.options.dlp_data_dir, ctx.options.dlp_log_stdout)
+        if self.policy and self.audit and "dlp_policy" in updated:
+            self.audit.event(
+                "policy_loaded",
+                policy=self.policy.name,
+                policy_sha256=self.policy.sha256,
+                file=self.policy.source,
+                rules=len(self.policy.rules),
+                mode=self.policy.mode.value,
+            )
+
+    @staticmethod
+    def _load_policy(path: str) -> Policy | None:
+        if not path:
+            return None
+        try:
+            return load_policy(path)
+        except DlpError as e:
+            raise exceptions.OptionsError(f"Cannot load policy {path}:\n{e}") from e
+
+    @staticmethod
+    def _load_keyring() -> Keyring:
+        path = ctx.options.dlp_keyring or str(
+            Path(ctx.options.confdir).expanduser() / "dlp-keyring.json"
+        )
+        try:
+            return ensure_keyring(path)
+        except DlpError as e:
+            raise exceptions.OptionsError(str(e)) from e
+
+    def running(self) -> None:
+        """Start the worker processes and load the model in each, in the background."""
+        if self.pool is None:
+            settings = WorkerSettings(
+                workers=ctx.options.dlp_workers,
+                model=ctx.options.dlp_model,
+                timeout=ctx.options.dlp_timeout,
+            )
+            self.pool = InspectorPool(settings)
+            self._warm_up = asyncio.get_running_loop().create_task(self._start_workers())
+
+    async def _start_workers(self) -> None:
+        assert self.pool is not None
+        try:
+            seconds = await self.pool.warm_up()
+        except Exception as e:  # noqa: BLE001 - reported, and inspections will fail closed
+            logger.error(f"dlp-proxy workers failed to start: {type(e).__name__}: {e}")
+            if self.audit:
+                self.audit.event("workers_failed", error=f"{type(e).__name__}: {e}")
+            return
+        listening = f"{ctx.options.listen_host or '*'}:{ctx.options.listen_port or 8080}"
+        modes = ",".join(ctx.options.mode)
+        print(
+            f"dlp-proxy ready on {listening} ({modes}), policy {self.policy.name if self.policy else None}, "
+            f"{self.pool.size} workers",
+            file=sys.stderr,
+            flush=True,
+        )
+        if self.audit:
+            self.audit.event(
+                "proxy_ready",
+                listen=listening,
+                modes=list(ctx.options.mode),
+                workers=self.pool.size,
+                model=self.pool.settings.model,
+                warm_up_s=round(seconds, 2),
+                policy=self.policy.name if self.policy else None,
+            )
+
+    def done(self) -> None:
+        """Stop the workers and close the logs."""
+        if self.pool:
+            self.pool.close()
+            self.pool = None
+        if self.audit:
+            self.audit.close()
+            self.audit = None
+
+    # --- hooks ---------------------------------------------------------------------------------
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        """Make sure a body we must inspect is buffered, never streamed past us."""
+        flow.request.stream = False
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        """As for requests: response bodies are buffered for inspection."""
+        if flow.response is not None:
+            flow.response.stream = False
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        """Inspect a request before it is sent to the vendor."""
+        if flow.response or flow.error or not flow.live:
+            return
+        await self._handle(flow, Direction.REQUEST)
+
+    async def response(self, flow: http.HTTPFlow) -> None:
+        """Inspect a response before the client sees it (only if a rule covers responses)."""
+        if flow.response is None or flow.metadata.get("dlp_blocked") or flow.error:
+            return
+        await self._handle(flow, Direction.RESPONSE)
+
+    async def _handle(self, flow: http.HTTPFlow, direction: Direction) -> None:
+        policy, keyring = self.policy, self.keyring
+        if policy is None or keyring is None or self.audit is None:
+            return  # no policy configured: the addon is idle, as mitmproxy addons are
+        started = time.monotonic()
+        try:
+            decision = await self._decide(flow, direction, policy, keyring)
+        except Exception as e:  # noqa: BLE001 - whatever went wrong, the flow must not pass
+            logger.exception("dlp-proxy failed to inspect a message")
+            decision = error_decision(policy, f"internal_error: {type(e).__name__}")
+        elapsed_ms = (time.monotonic() - started) * 1000
+        if direction is Direction.RESPONSE and not decision.inspected and not decision.error:
+            if decision.action is Action.ALLOW:
+                return  # no rule covers this response: nothing to log
+        incident_id = new_incident_id() if decision.action is Action.BLOCK else None
+        info = _flow_info(flow, direction)
+        self.audit.decision(info, decision, elapsed_ms, incident_id)
+        if incident_id:
+            self.audit.incident(info, decision, incident_id)
+        if decision.enforced:
+            _apply(flow, direction, decision, incident_id)
+        flow.metadata["dlp_outcome"] = decision.outcome
+
+    async def _decide(
+        self, flow: http.HTTPFlow, direction: Direction, policy: Policy, keyring: Keyring
+    ) -> Decision:
+        head = _message(flow, direction, with_body=False)
+        early = decide_by_route(head, policy)
+        if early is not None:
+            return early
+        message = _message(flow, direction, with_body=True)
+        assert self.pool is not None
+        return await self.pool.inspect(message, policy, keyring)
+
+
+def _message(flow: http.HTTPFlow, direction: Direction, with_body: bool) -> Message:
+    """The core's view of a request or response. Raises `UndecodableBody` for bad encodings."""
+    request = flow.request
+    part: http.Message = request if direction is Direction.REQUEST else flow.response  # type: ignore[assignment]
+    body = b""
+    if with_body:
+        if part.raw_content is None:
+            raise UndecodableBody("the body was streamed and cannot be inspected")
+        try:
+            body = part.get_content(strict=True) or b""
+        except ValueError as e:
+            raise UndecodableBody(
+                f"cannot decode Content-Encoding {part.headers.get('content-encoding')!r}: {e}"
+            ) from None
+    query = tuple(request.query.items(multi=True)) if direction is Direction.REQUEST else ()
+    return Message(
+        direction=direction,
+        method=request.method,
+        host=request.host,
+        path=request.path.split("?", 1)[0],
+        query=query,
+        content_type=part.headers.get("content-type", ""),
+        body=body,
+    )
+
+
+def _apply(
+    flow: http.HTTPFlow, direction: Direction, decision: Decision, incident_id: str | None
+) -> None:
+    if decision.action is Action.BLOCK:
+        assert incident_id is not None
+        flow.response = blocked_response(decision, incident_id)
+        flow.metadata["dlp_blocked"] = True
+        return
+    part = flow.request if direction is Direction.REQUEST else flow.response
+    assert part is not None
+    if decision.body is not None:
+        part.content = decision.body  # re-encoded per Content-Encoding; Content-Length updated
+    if decision.query is not None:
+        flow.request.query = list(decision.query)  # type: ignore[assignment]
+
+
+def _flow_info(flow: http.HTTPFlow, direction: Direction) -> FlowInfo:
+    peer = flow.client_conn.peername
+    client = f"{peer[0]}:{peer[1]}" if peer else ""
+    return FlowInfo(
+        flow_id=flow.id,
+        client=client,
+        scheme=flow.request.scheme,
+        host=flow.request.host,
+        port=flow.request.port,
+        method=flow.request.method,
+        path=flow.request.path,
+        direction=direction.value,
+    )

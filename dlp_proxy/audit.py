@@ -1,0 +1,156 @@
+"""The decision log and the incident record, as JSON lines written through structlog.
+
+Every inspected message gives one `decision` event in `<data-dir>/decisions.jsonl`; every
+blocked transfer (or `would_block` in monitor mode) also gives an `incident` event in
+`<data-dir>/incidents.jsonl`. Events carry counts, rule ids and keyed fingerprints; never a
+raw value from a message. Query values are stripped from logged paths for the same reason.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import parse_qsl, urlencode
+
+import structlog
+
+from dlp_proxy.inspection import Decision
+from dlp_proxy.policy import Action
+
+__all__ = ["AuditLog", "FlowInfo", "new_incident_id", "strip_query_values"]
+
+
+@dataclass(frozen=True)
+class FlowInfo:
+    """What the log says about the exchange a message belongs to."""
+
+    flow_id: str
+    client: str
+    scheme: str
+    host: str
+    port: int
+    method: str
+    path: str
+    direction: str
+
+
+def new_incident_id() -> str:
+    """A time-sortable incident id, e.g. `inc-20261129T021503Z-3f9a1c2b`."""
+    return f"inc-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+
+
+def strip_query_values(path: str) -> str:
+    """`/a?email=x&id=3` -> `/a?email=&id=`: keys say what was sent, values may be PII."""
+    base, sep, query = path.partition("?")
+    if not sep:
+        return path
+    keys = [(k, "") for k, _ in parse_qsl(query, keep_blank_values=True)]
+    return f"{base}?{urlencode(keys)}"
+
+
+class _JsonLinesWriter:
+    """A structlog logger that writes each rendered line to several open files."""
+
+    def __init__(self, files: list[IO[str]]) -> None:
+        self._files = files
+
+    def msg(self, message: str) -> None:
+        for f in self._files:
+            f.write(message + "\n")
+            f.flush()
+
+    info = warning = error = critical = msg
+
+
+class AuditLog:
+    """Writes decisions and incidents as JSON lines (and decisions to stdout if asked)."""
+
+    def __init__(self, data_dir: str | Path, to_stdout: bool = False) -> None:
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._decisions_file = open(self.data_dir / "decisions.jsonl", "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._incidents_file = open(self.data_dir / "incidents.jsonl", "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        streams: list[IO[str]] = [self._decisions_file]
+        if to_stdout:
+            streams.append(sys.stdout)
+        processors: list[Any] = [
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+            structlog.processors.JSONRenderer(sort_keys=False),
+        ]
+        self._decisions = structlog.wrap_logger(_JsonLinesWriter(streams), processors=processors)
+        self._incidents = structlog.wrap_logger(
+            _JsonLinesWriter([self._incidents_file]), processors=processors
+        )
+        self._events = structlog.wrap_logger(_JsonLinesWriter(streams), processors=processors)
+
+    def decision(
+        self, flow: FlowInfo, decision: Decision, elapsed_ms: float, incident_id: str | None
+    ) -> None:
+        """Record one inspected message."""
+        self._decisions.info("decision", **_decision_fields(flow, decision, elapsed_ms, incident_id))
+
+    def incident(self, flow: FlowInfo, decision: Decision, incident_id: str) -> None:
+        """Record a blocked (or, in monitor mode, would-be-blocked) transfer."""
+        fields = _decision_fields(flow, decision, None, incident_id)
+        fields["findings"] = [
+            {
+                "entity": f.entity,
+                "location": f.location,
+                "score": f.score,
+                "recognizer": f.recognizer,
+                "fingerprint": f.fingerprint,
+            }
+            for f in decision.findings
+        ]
+        self._incidents.info("incident", **fields)
+
+    def event(self, name: str, **fields: Any) -> None:
+        """Record an operational event (policy loaded, workers ready, ...)."""
+        self._events.info(name, **fields)
+
+    def close(self) -> None:
+        """Flush and close the log files."""
+        self._decisions_file.close()
+        self._incidents_file.close()
+
+
+def _decision_fields(
+    flow: FlowInfo, decision: Decision, elapsed_ms: float | None, incident_id: str | None
+) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "flow_id": flow.flow_id,
+        "client": flow.client,
+        "scheme": flow.scheme,
+        "host": flow.host,
+        "port": flow.port,
+        "method": flow.method,
+        "path": strip_query_values(flow.path),
+        "direction": flow.direction,
+        "vendor": decision.vendor,
+        "policy": decision.policy_name,
+        "policy_sha256": decision.policy_sha256,
+        "mode": decision.mode.value,
+        "rules": list(decision.rule_ids),
+        "entities": dict(_sorted(decision.entity_counts)),
+        "action": decision.action.label,
+        "outcome": decision.outcome,
+        "inspected": decision.inspected,
+    }
+    if decision.action is Action.BLOCK:
+        fields["blocking_rule"] = decision.blocking_rule
+    if incident_id:
+        fields["incident_id"] = incident_id
+    if decision.error:
+        fields["error"] = decision.error
+    if elapsed_ms is not None:
+        fields["inspection_ms"] = round(elapsed_ms, 2)
+    return fields
+
+
+def _sorted(counts: Mapping[str, int]) -> list[tuple[str, int]]:
+    return sorted(counts.items())

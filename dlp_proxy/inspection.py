@@ -1,0 +1,294 @@
+"""The pure core: `inspect(message, policy) -> Decision`. It knows nothing of mitmproxy.
+
+A message is routed to its vendor and the rules that apply; its body and query are parsed into
+segments; the detector finds entities; each rule fires when enough of its entities score high
+enough; the strictest fired action wins. Redact and encrypt rewrite only the matched spans.
+A message nothing fires on keeps its exact bytes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from dlp_proxy.actions import Change, fingerprint, rewrite
+from dlp_proxy.codecs import Document, Segment, parse_body, parse_query
+from dlp_proxy.detection import Detector, Finding
+from dlp_proxy.errors import AnalyzerFailure, BodyTooLarge, InspectionError
+from dlp_proxy.keys import Keyring
+from dlp_proxy.policy import (
+    Action,
+    Direction,
+    Mode,
+    OnError,
+    Policy,
+    Rule,
+    Target,
+    UnknownDestinations,
+    Vendor,
+)
+
+__all__ = [
+    "Decision",
+    "FindingRecord",
+    "Message",
+    "decide_by_route",
+    "error_decision",
+    "inspect",
+    "route",
+]
+
+ON_ERROR_RULE = "on_error"
+UNKNOWN_DESTINATION_RULE = "unknown_destination"
+
+
+@dataclass(frozen=True)
+class Message:
+    """One HTTP message as the core sees it: where it goes and its decoded body."""
+
+    direction: Direction
+    method: str
+    host: str
+    path: str
+    query: tuple[tuple[str, str], ...] = ()
+    content_type: str = ""
+    body: bytes = b""
+
+    @property
+    def target(self) -> Target:
+        """What rules are matched against."""
+        return Target(self.direction, self.method.upper(), self.host.lower(), self.path)
+
+
+@dataclass(frozen=True)
+class FindingRecord:
+    """What the decision log may say about a finding: never the value, only a fingerprint."""
+
+    entity: str
+    location: str
+    score: float
+    recognizer: str
+    fingerprint: str
+    action: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with a message, and why."""
+
+    action: Action
+    mode: Mode
+    policy_name: str
+    policy_sha256: str
+    vendor: str | None = None
+    rule_ids: tuple[str, ...] = ()
+    blocking_rule: str | None = None
+    entity_counts: Mapping[str, int] = field(default_factory=dict)
+    findings: tuple[FindingRecord, ...] = ()
+    body: bytes | None = None
+    query: tuple[tuple[str, str], ...] | None = None
+    error: str | None = None
+    inspected: bool = True
+
+    @property
+    def outcome(self) -> str:
+        """`blocked`, `encrypted`, `redacted`, `allowed`; `would_...` in monitor mode."""
+        past = {
+            Action.ALLOW: "allowed",
+            Action.REDACT: "redacted",
+            Action.ENCRYPT: "encrypted",
+            Action.BLOCK: "blocked",
+        }[self.action]
+        if self.mode is Mode.MONITOR and self.action is not Action.ALLOW:
+            return f"would_{self.action.label}"
+        return past
+
+    @property
+    def enforced(self) -> bool:
+        """True when the proxy must act on this decision (not monitor mode)."""
+        return self.mode is Mode.ENFORCE
+
+
+@dataclass(frozen=True)
+class Route:
+    """The vendor a message goes to and the rules that apply to it."""
+
+    vendor: Vendor | None
+    rules: tuple[Rule, ...]
+    verdict: UnknownDestinations
+
+
+def route(message: Message, policy: Policy) -> Route:
+    """Find the vendor and the applicable rules; cheap, needs no body."""
+    target = message.target
+    vendor = policy.vendor_for(target.host)
+    verdict = UnknownDestinations.INSPECT if vendor else policy.unknown_destinations
+    rules = policy.rules_for(target, vendor) if verdict is UnknownDestinations.INSPECT else ()
+    return Route(vendor=vendor, rules=rules, verdict=verdict)
+
+
+def error_decision(policy: Policy, reason: str, vendor: str | None = None) -> Decision:
+    """The decision for a message that could not be inspected, as `on_error` says."""
+    blocked = policy.on_error is OnError.BLOCK
+    return Decision(
+        action=Action.BLOCK if blocked else Action.ALLOW,
+        mode=policy.mode,
+        policy_name=policy.name,
+        policy_sha256=policy.sha256,
+        vendor=vendor,
+        blocking_rule=ON_ERROR_RULE if blocked else None,
+        error=reason,
+        inspected=False,
+    )
+
+
+def decide_by_route(message: Message, policy: Policy) -> Decision | None:
+    """The decision when the body need not be read (no rule applies, or the destination is
+    allowed or blocked outright); `None` when the content must be inspected."""
+    where = route(message, policy)
+    return _decision_by_route(where, _base_decision(where, policy))
+
+
+def inspect(message: Message, policy: Policy, *, detector: Detector, keyring: Keyring) -> Decision:
+    """Decide what happens to `message` under `policy`. Never raises for a bad message."""
+    where = route(message, policy)
+    base = _base_decision(where, policy)
+    early = _decision_by_route(where, base)
+    if early is not None:
+        return early
+    try:
+        return _inspect_content(message, where.rules, base, detector, keyring, policy)
+    except InspectionError as e:
+        return error_decision(policy, f"{e.reason}: {e}", base.vendor)
+
+
+def _base_decision(where: Route, policy: Policy) -> Decision:
+    return Decision(
+        action=Action.ALLOW,
+        mode=policy.mode,
+        policy_name=policy.name,
+        policy_sha256=policy.sha256,
+        vendor=where.vendor.id if where.vendor else None,
+        inspected=False,
+    )
+
+
+def _decision_by_route(where: Route, base: Decision) -> Decision | None:
+    if where.verdict is UnknownDestinations.BLOCK:
+        return replace(base, action=Action.BLOCK, blocking_rule=UNKNOWN_DESTINATION_RULE)
+    return None if where.rules else base
+
+
+def _inspect_content(
+    message: Message,
+    rules: tuple[Rule, ...],
+    base: Decision,
+    detector: Detector,
+    keyring: Keyring,
+    policy: Policy,
+) -> Decision:
+    if len(message.body) > policy.max_body_bytes:
+        raise BodyTooLarge(
+            f"body of {len(message.body)} bytes is over max_body_bytes ({policy.max_body_bytes})"
+        )
+    body_doc = parse_body(message.content_type, message.body)
+    query_doc = parse_query(message.query)
+    segments = (*body_doc.segments, *query_doc.segments)
+    findings = _detect(detector, segments, rules)
+    fired = _fired_rules(rules, findings)
+    counted = _counted(findings, rules)
+    texts = {s.location: s.text for s in segments}
+    action = max((r.action for r in fired), default=Action.ALLOW)
+    changes = _changes(counted, fired)
+    records = tuple(
+        FindingRecord(
+            entity=f.entity,
+            location=f.location,
+            score=round(f.score, 3),
+            recognizer=f.recognizer,
+            fingerprint=fingerprint(texts[f.location][f.start : f.end], keyring),
+            action=_action_for(f, fired).label,
+        )
+        for f in counted
+    )
+    decision = replace(
+        base,
+        action=action,
+        rule_ids=tuple(r.id for r in fired),
+        entity_counts=dict(Counter(f.entity for f in counted)),
+        findings=records,
+        inspected=True,
+    )
+    if action is Action.BLOCK:
+        blocking = next(r.id for r in fired if r.action is Action.BLOCK)
+        return replace(decision, blocking_rule=blocking)
+    if not changes:
+        return decision
+    body_replacements = _replacements(body_doc, texts, changes, keyring)
+    query_replacements = _replacements(query_doc, texts, changes, keyring)
+    return replace(
+        decision,
+        body=body_doc.rebuild(body_replacements) if body_replacements else None,
+        query=query_doc.replaced_pairs(query_replacements) if query_replacements else None,
+    )
+
+
+def _detect(detector: Detector, segments: Sequence[Segment], rules: tuple[Rule, ...]) -> list[Finding]:
+    entities = frozenset().union(*(r.entities for r in rules))
+    min_score = min(r.min_score for r in rules)
+    try:
+        found = detector.detect(segments, entities, min_score)
+    except InspectionError:
+        raise
+    except Exception as e:  # the analyzer is third-party code: any failure must fail closed
+        # Only the type: an exception message from the analyzer may quote the text it read.
+        raise AnalyzerFailure(f"the analyzer raised {type(e).__name__}") from e
+    return sorted(set(found), key=lambda f: (f.location, f.start, f.end, f.entity))
+
+
+def _counted(findings: list[Finding], rules: tuple[Rule, ...]) -> list[Finding]:
+    """Findings that at least one rule looking for their entity accepts."""
+    return [
+        f for f in findings if any(f.entity in r.entities and f.score >= r.min_score for r in rules)
+    ]
+
+
+def _fired_rules(rules: tuple[Rule, ...], findings: list[Finding]) -> tuple[Rule, ...]:
+    return tuple(
+        r
+        for r in rules
+        if sum(1 for f in findings if f.entity in r.entities and f.score >= r.min_score)
+        >= r.min_count
+    )
+
+
+def _covering(finding: Finding, fired: tuple[Rule, ...]) -> list[Rule]:
+    return [r for r in fired if finding.entity in r.entities and finding.score >= r.min_score]
+
+
+def _action_for(finding: Finding, fired: tuple[Rule, ...]) -> Action:
+    return max((r.action for r in _covering(finding, fired)), default=Action.ALLOW)
+
+
+def _changes(findings: list[Finding], fired: tuple[Rule, ...]) -> dict[str, list[Change]]:
+    """Per location, the rewrites to make: each finding under its strictest covering rule."""
+    changes: dict[str, list[Change]] = {}
+    for finding in findings:
+        covering = _covering(finding, fired)
+        if not covering:
+            continue
+        rule = max(covering, key=lambda r: r.action)
+        if rule.action in (Action.REDACT, Action.ENCRYPT):
+            changes.setdefault(finding.location, []).append(Change(finding, rule))
+    return changes
+
+
+def _replacements(
+    doc: Document, texts: Mapping[str, str], changes: Mapping[str, list[Change]], keyring: Keyring
+) -> dict[str, str]:
+    return {
+        s.location: rewrite(texts[s.location], changes[s.location], keyring)
+        for s in doc.segments
+        if s.location in changes
+    }

@@ -1,0 +1,93 @@
+"""Self-describing encryption tokens: `dlp:v1:<key-id>:<base64url>`.
+
+The payload is one algorithm byte, the entity type (length-prefixed, bound as associated
+data so a card token cannot be passed off as an SSN token) and the ciphertext:
+
+    randomized      0x01 | len | entity | nonce(12) | AES-256-GCM ciphertext+tag
+    deterministic   0x02 | len | entity | AES-SIV ciphertext (synthetic IV first)
+
+Deterministic tokens reveal equality (the same value gives the same token under one key): that
+is what lets a vendor join records on them, and it is all they reveal.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESSIV
+
+from dlp_proxy.errors import KeyringError, TokenError
+from dlp_proxy.keys import DataKey, Keyring
+
+__all__ = ["TOKEN_PATTERN", "Token", "decrypt_token", "encrypt_value"]
+
+PREFIX = "dlp:v1:"
+TOKEN_PATTERN = re.compile(r"dlp:v1:[A-Za-z0-9]+:[A-Za-z0-9_-]+")
+_RANDOMIZED = 0x01
+_DETERMINISTIC = 0x02
+
+
+class Token(str):
+    """A token string (kept a `str` so it drops into JSON, forms and text as is)."""
+
+
+def encrypt_value(value: str, entity: str, keyring: Keyring, deterministic: bool = False) -> Token:
+    """Encrypt `value` under the active key, binding `entity` as associated data."""
+    key = keyring.active
+    entity_bytes = entity.encode("ascii")
+    aad = _aad(key.id, entity_bytes)
+    header = bytes([_DETERMINISTIC if deterministic else _RANDOMIZED, len(entity_bytes)])
+    if deterministic:
+        body = AESSIV(key.subkey("aes-siv", 64)).encrypt(value.encode(), [aad])
+    else:
+        nonce = os.urandom(12)
+        body = nonce + AESGCM(key.subkey("aes-gcm", 32)).encrypt(nonce, value.encode(), aad)
+    payload = header + entity_bytes + body
+    return Token(f"{PREFIX}{key.id}:{_b64encode(payload)}")
+
+
+def decrypt_token(token: str, keyring: Keyring) -> tuple[str, str]:
+    """Return `(entity, value)` for a token; `TokenError` if malformed, tampered or unknown key."""
+    if not TOKEN_PATTERN.fullmatch(token):
+        raise TokenError("not a dlp-proxy token: expected dlp:v1:<key-id>:<base64url>")
+    key_id, encoded = token[len(PREFIX) :].split(":", 1)
+    try:
+        key: DataKey = keyring.get(key_id)
+    except KeyringError as e:
+        raise TokenError(f"cannot decrypt: {e}; use the keyring that issued the token") from None
+    try:
+        payload = _b64decode(encoded)
+        algorithm, length = payload[0], payload[1]
+        entity_bytes = payload[2 : 2 + length]
+        body = payload[2 + length :]
+        entity = entity_bytes.decode("ascii")
+    except (IndexError, ValueError, binascii.Error):
+        raise TokenError("token is truncated or malformed") from None
+    aad = _aad(key.id, entity_bytes)
+    try:
+        if algorithm == _RANDOMIZED:
+            nonce, ciphertext = body[:12], body[12:]
+            plain = AESGCM(key.subkey("aes-gcm", 32)).decrypt(nonce, ciphertext, aad)
+        elif algorithm == _DETERMINISTIC:
+            plain = AESSIV(key.subkey("aes-siv", 64)).decrypt(body, [aad])
+        else:
+            raise TokenError(f"token uses unknown algorithm {algorithm}")
+    except (InvalidTag, ValueError):
+        raise TokenError("token failed authentication: it was altered or made with another key") from None
+    return entity, plain.decode()
+
+
+def _aad(key_id: str, entity: bytes) -> bytes:
+    return PREFIX.encode() + key_id.encode() + b":" + entity
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
