@@ -19,7 +19,7 @@ from mitmproxy import ctx, exceptions, http
 
 from dlp_proxy.audit import AuditLog, FlowInfo, new_incident_id
 from dlp_proxy.detection import DEFAULT_MODEL
-from dlp_proxy.errors import DlpError, UndecodableBody
+from dlp_proxy.errors import DlpError, InspectionError, UndecodableBody
 from dlp_proxy.inspection import Decision, Message, decide_by_route, error_decision
 from dlp_proxy.keys import Keyring, ensure_keyring
 from dlp_proxy.policy import Action, Direction, Policy, load_policy
@@ -39,9 +39,7 @@ def blocked_response(decision: Decision, incident_id: str) -> http.Response:
         "message": "This transfer was blocked by the data-loss-prevention gateway. "
         "Quote the incident id to your security team.",
     }
-    return http.Response.make(
-        403, json.dumps(body).encode(), {"Content-Type": "application/json"}
-    )
+    return http.Response.make(403, json.dumps(body).encode(), {"Content-Type": "application/json"})
 
 
 class DlpAddon:
@@ -49,6 +47,7 @@ class DlpAddon:
 
     def __init__(self) -> None:
         self.policy: Policy | None = None
+        self._policy_path = ""
         self.keyring: Keyring | None = None
         self.audit: AuditLog | None = None
         self.pool: InspectorPool | None = None
@@ -77,23 +76,26 @@ class DlpAddon:
                 "dlp-proxy cannot inspect streamed bodies: unset stream_large_bodies "
                 "(bodies over the policy's max_body_bytes are handled by on_error)"
             )
-        if "dlp_policy" in updated:
-            self.policy = self._load_policy(ctx.options.dlp_policy)
-        if "dlp_keyring" in updated or "confdir" in updated or self.keyring is None:
-            self.keyring = self._load_keyring()
-        if "dlp_data_dir" in updated or "dlp_log_stdout" in updated:
+        if "dlp_data_dir" in updated or "dlp_log_stdout" in updated or self.audit is None:
             if self.audit:
                 self.audit.close()
             self.audit = AuditLog(ctx.options.dlp_data_dir, ctx.options.dlp_log_stdout)
-        if self.policy and self.audit and "dlp_policy" in updated:
-            self.audit.event(
-                "policy_loaded",
-                policy=self.policy.name,
-                policy_sha256=self.policy.sha256,
-                file=self.policy.source,
-                rules=len(self.policy.rules),
-                mode=self.policy.mode.value,
-            )
+        if "dlp_keyring" in updated or "confdir" in updated or self.keyring is None:
+            self.keyring = self._load_keyring()
+        if "dlp_policy" in updated and ctx.options.dlp_policy != self._policy_path:
+            # On a refused change mitmproxy rolls the option back and calls configure again
+            # with the old path: that must keep the loaded policy, not re-read the file.
+            self.policy = self._load_policy(ctx.options.dlp_policy)
+            self._policy_path = ctx.options.dlp_policy
+            if self.policy:
+                self.audit.event(
+                    "policy_loaded",
+                    policy=self.policy.name,
+                    policy_sha256=self.policy.sha256,
+                    file=self.policy.source,
+                    rules=len(self.policy.rules),
+                    mode=self.policy.mode.value,
+                )
 
     @staticmethod
     def _load_policy(path: str) -> Policy | None:
@@ -136,8 +138,9 @@ class DlpAddon:
             return
         listening = f"{ctx.options.listen_host or '*'}:{ctx.options.listen_port or 8080}"
         modes = ",".join(ctx.options.mode)
+        policy_name = self.policy.name if self.policy else None
         print(
-            f"dlp-proxy ready on {listening} ({modes}), policy {self.policy.name if self.policy else None}, "
+            f"dlp-proxy ready on {listening} ({modes}), policy {policy_name}, "
             f"{self.pool.size} workers",
             file=sys.stderr,
             flush=True,
@@ -192,13 +195,14 @@ class DlpAddon:
         started = time.monotonic()
         try:
             decision = await self._decide(flow, direction, policy, keyring)
-        except Exception as e:  # noqa: BLE001 - whatever went wrong, the flow must not pass
+        except InspectionError as e:
+            decision = error_decision(policy, f"{e.reason}: {e}")
+        except Exception as e:
             logger.exception("dlp-proxy failed to inspect a message")
             decision = error_decision(policy, f"internal_error: {type(e).__name__}")
         elapsed_ms = (time.monotonic() - started) * 1000
         if direction is Direction.RESPONSE and not decision.inspected and not decision.error:
-            if decision.action is Action.ALLOW:
-                return  # no rule covers this response: nothing to log
+            return  # no rule covers this response: nothing to log
         incident_id = new_incident_id() if decision.action is Action.BLOCK else None
         info = _flow_info(flow, direction)
         self.audit.decision(info, decision, elapsed_ms, incident_id)
@@ -259,7 +263,7 @@ def _apply(
     if decision.body is not None:
         part.content = decision.body  # re-encoded per Content-Encoding; Content-Length updated
     if decision.query is not None:
-        flow.request.query = list(decision.query)  # type: ignore[assignment]
+        flow.request.query = list(decision.query)
 
 
 def _flow_info(flow: http.HTTPFlow, direction: Direction) -> FlowInfo:

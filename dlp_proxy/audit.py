@@ -92,7 +92,9 @@ class AuditLog:
         self, flow: FlowInfo, decision: Decision, elapsed_ms: float, incident_id: str | None
     ) -> None:
         """Record one inspected message."""
-        self._decisions.info("decision", **_decision_fields(flow, decision, elapsed_ms, incident_id))
+        self._decisions.info(
+            "decision", **_decision_fields(flow, decision, elapsed_ms, incident_id)
+        )
 
     def incident(self, flow: FlowInfo, decision: Decision, incident_id: str) -> None:
         """Record a blocked (or, in monitor mode, would-be-blocked) transfer."""

@@ -1,9 +1,9 @@
 """The `dlp-proxy` command line: a thin adapter over the package.
 
-    dlp-proxy run        start the gateway (mitmproxy in-process, with the dlp addon)
-    dlp-proxy init       create the CA and the data keyring if they are missing
-    dlp-proxy policy validate FILE...   check policy files
-    dlp-proxy decrypt TOKEN...          turn tokens back into values (needs the keyring)
+dlp-proxy run        start the gateway (mitmproxy in-process, with the dlp addon)
+dlp-proxy init       create the CA and the data keyring if they are missing
+dlp-proxy policy validate FILE...   check policy files
+dlp-proxy decrypt TOKEN...          turn tokens back into values (needs the keyring)
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ class Document(Protocol):
 
 
 def context_words(name: str) -> tuple[str, ...]:
-    """Words of a field name, for use as context: `cardNumber` -> (`cardnumber`, `card`, `number`)."""
+    """Words of a field name, as context: `cardNumber` -> (`cardnumber`, `card`, `number`)."""
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
     words = [w.lower() for w in re.split(r"[^A-Za-z0-9]+", spaced) if w and not w.isdigit()]
     whole = name.lower()
@@ -101,9 +101,7 @@ def _decode(body: bytes, charset: str, what: str) -> str:
     except LookupError:
         raise UndecodableBody(f"unknown charset {charset!r} in the {what} Content-Type") from None
     except UnicodeDecodeError as e:
-        raise UndecodableBody(
-            f"{what} body is not valid {charset} (byte {e.start})"
-        ) from None
+        raise UndecodableBody(f"{what} body is not valid {charset} (byte {e.start})") from None
 
 
 class _EmptyDocument:
@@ -117,8 +115,11 @@ class JsonDocument:
     """A JSON body: every string value, and integers that look like identifiers."""
 
     def __init__(self, body: bytes) -> None:
+        self._slots: dict[str, tuple[_Container | None, str | int]] = {}
+        segments: list[Segment] = []
         try:
             self._data = json.loads(body)
+            self._walk(self._data, "$", None, None, (), segments)
         except UnicodeDecodeError as e:
             raise UndecodableBody(f"JSON body is not valid UTF-8 (byte {e.start})") from None
         except json.JSONDecodeError as e:
@@ -127,9 +128,8 @@ class JsonDocument:
             ) from None
         except RecursionError:
             raise UndecodableBody("JSON body is nested too deeply to inspect") from None
-        self._slots: dict[str, tuple[_Container | None, str | int]] = {}
-        segments: list[Segment] = []
-        self._walk(self._data, "$", None, None, (), segments)
+        except ValueError as e:  # e.g. an integer over Python's 4300-digit conversion limit
+            raise UndecodableBody(f"JSON body does not parse: {e}") from None
         self.segments = tuple(segments)
 
     def _walk(
@@ -158,13 +158,24 @@ class JsonDocument:
     def rebuild(self, replacements: Mapping[str, str]) -> bytes:
         """Re-serialise the JSON with the replaced values (numbers replaced become strings)."""
         data = self._data
-        for location, text in replacements.items():
-            parent, key = self._slots[location]
-            if parent is None:
-                data = text
-            else:
-                parent[key] = text  # type: ignore[index]
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        originals: list[tuple[_Container, str | int, Any]] = []
+        try:
+            for location, text in replacements.items():
+                parent, key = self._slots[location]
+                if parent is None:
+                    data = text
+                else:
+                    originals.append((parent, key, parent[key]))  # type: ignore[index]
+                    parent[key] = text  # type: ignore[index]
+            try:
+                return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            except UnicodeEncodeError:
+                # Lone surrogates (legal JSON escapes such as \ud800) have no UTF-8 form.
+                return json.dumps(data, separators=(",", ":")).encode("ascii")
+        finally:
+            # The parsed data is shared by every call: put back what this call changed.
+            for parent, key, value in reversed(originals):
+                parent[key] = value
 
 
 def _json_path(path: str, key: str) -> str:

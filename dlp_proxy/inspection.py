@@ -144,8 +144,11 @@ def error_decision(policy: Policy, reason: str, vendor: str | None = None) -> De
 
 
 def decide_by_route(message: Message, policy: Policy) -> Decision | None:
-    """The decision when the body need not be read (no rule applies, or the destination is
-    allowed or blocked outright); `None` when the content must be inspected."""
+    """The decision when the body need not be read; `None` when it must be inspected.
+
+    The body is not read when no rule applies, or when the destination is allowed or blocked
+    outright by `unknown_destinations`.
+    """
     where = route(message, policy)
     return _decision_by_route(where, _base_decision(where, policy))
 
@@ -234,7 +237,9 @@ def _inspect_content(
     )
 
 
-def _detect(detector: Detector, segments: Sequence[Segment], rules: tuple[Rule, ...]) -> list[Finding]:
+def _detect(
+    detector: Detector, segments: Sequence[Segment], rules: tuple[Rule, ...]
+) -> list[Finding]:
     entities = frozenset().union(*(r.entities for r in rules))
     min_score = min(r.min_score for r in rules)
     try:

@@ -67,6 +67,7 @@ KNOWN_ENTITIES = frozenset(
         "US_ITIN",
         "US_PASSPORT",
         "US_SSN",
+        "UUID",
     }
 )
 
@@ -233,7 +234,9 @@ def _host_matches(host: str, patterns: Iterable[str]) -> bool:
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _HOST_RE = re.compile(r"^[a-z0-9*?\[\]._-]+(:[0-9]+)?$")
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"})
+_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
+)
 
 _TOP_KEYS = (
     "version",
@@ -291,7 +294,11 @@ def parse_policy(raw: bytes | str, source: str = "<memory>") -> Policy:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise PolicyError(
-            [PolicyProblem(source, None, "", f"is not UTF-8 text (byte {e.start}); save it as UTF-8")]
+            [
+                PolicyProblem(
+                    source, None, "", f"is not UTF-8 text (byte {e.start}); save it as UTF-8"
+                )
+            ]
         ) from e
     try:
         doc = load_located(text)
@@ -299,9 +306,7 @@ def parse_policy(raw: bytes | str, source: str = "<memory>") -> Policy:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(e, "problem", None) or str(e)
-        raise PolicyError(
-            [PolicyProblem(source, line, "", f"is not valid YAML: {problem}")]
-        ) from e
+        raise PolicyError([PolicyProblem(source, line, "", f"is not valid YAML: {problem}")]) from e
     checker = _Checker(source, doc)
     policy = checker.policy(sha256)
     if checker.problems or policy is None:
@@ -336,7 +341,8 @@ class _Checker:
         if version != SCHEMA_VERSION:
             self.fail(
                 ("version",),
-                f"must be {SCHEMA_VERSION} (got {version!r}); this dlp-proxy reads policy version 1",
+                f"must be {SCHEMA_VERSION} (got {version!r}); "
+                "this dlp-proxy reads policy version 1",
             )
         name = self.string(data, (), "name", required=True)
         mode = self.choice(data, (), "mode", Mode, Mode.ENFORCE)
@@ -347,18 +353,18 @@ class _Checker:
         max_body = self.integer(data, (), "max_body_bytes", DEFAULT_MAX_BODY_BYTES, minimum=1)
         vendors = tuple(
             v
-            for i, item in enumerate(self.list(data, (), "vendors"))
+            for i, item in enumerate(self.sequence(data, (), "vendors"))
             if (v := self.vendor(item, ("vendors", i))) is not None
         )
-        self.unique([v.id for v in vendors], "vendors")
+        self.unique(data.get("vendors"), "vendors")
         vendor_ids = {v.id for v in vendors}
-        rule_items = self.list(data, (), "rules", required=True)
+        rule_items = self.sequence(data, (), "rules", required=True)
         rules = tuple(
             r
             for i, item in enumerate(rule_items)
             if (r := self.rule(item, ("rules", i), vendor_ids)) is not None
         )
-        self.unique([r.id for r in rules], "rules")
+        self.unique(rule_items, "rules")
         if self.problems:
             return None
         return Policy(
@@ -383,9 +389,7 @@ class _Checker:
         name = self.string(item, path, "name") or vid
         return Vendor(id=vid, name=name, hosts=hosts)
 
-    def rule(
-        self, item: Any, path: tuple[str | int, ...], vendor_ids: set[str]
-    ) -> Rule | None:
+    def rule(self, item: Any, path: tuple[str | int, ...], vendor_ids: set[str]) -> Rule | None:
         if not isinstance(item, dict):
             self.fail(path, "must be a mapping with `id`, `entities` and `action`")
             return None
@@ -502,12 +506,15 @@ class _Checker:
 
     # --- field helpers -----------------------------------------------------------------------
 
-    def keys(self, item: Mapping[str, Any], path: tuple[str | int, ...], allowed: tuple[str, ...]) -> None:
+    def keys(
+        self, item: Mapping[str, Any], path: tuple[str | int, ...], allowed: tuple[str, ...]
+    ) -> None:
         for key in item:
             if key not in allowed:
                 self.fail(
                     (*path, str(key)),
-                    f"is not a known key here" + _suggestion(str(key), allowed)
+                    "is not a known key here"
+                    + _suggestion(str(key), allowed)
                     + f"; allowed: {', '.join(allowed)}",
                 )
 
@@ -529,7 +536,8 @@ class _Checker:
         if value and not _ID_RE.match(value):
             self.fail(
                 (*path, key),
-                f"must be letters, digits, '-', '_' or '.', starting with a letter or digit (got {value!r})",
+                "must be letters, digits, '-', '_' or '.', starting with a letter or digit "
+                f"(got {value!r})",
             )
         return value
 
@@ -562,7 +570,7 @@ class _Checker:
                 )
         return tuple(hosts)
 
-    def list(
+    def sequence(
         self, item: Mapping[str, Any], path: tuple[str | int, ...], key: str, required: bool = False
     ) -> list[Any]:
         value = item.get(key)
@@ -578,7 +586,12 @@ class _Checker:
         return value
 
     def choice[E: enum.StrEnum](
-        self, item: Mapping[str, Any], path: tuple[str | int, ...], key: str, kind: type[E], default: E
+        self,
+        item: Mapping[str, Any],
+        path: tuple[str | int, ...],
+        key: str,
+        kind: type[E],
+        default: E,
     ) -> E:
         value = item.get(key)
         if value is None:
@@ -612,9 +625,12 @@ class _Checker:
             return default
         return float(value)
 
-    def unique(self, ids: list[str], section: str) -> None:
+    def unique(self, items: Any, section: str) -> None:
         seen: set[str] = set()
-        for i, ident in enumerate(ids):
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            ident = item.get("id") if isinstance(item, dict) else None
+            if not isinstance(ident, str):
+                continue
             if ident in seen:
                 self.fail((section, i), f"id {ident!r} is used twice; ids must be unique")
             seen.add(ident)

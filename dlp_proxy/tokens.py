@@ -77,7 +77,9 @@ def decrypt_token(token: str, keyring: Keyring) -> tuple[str, str]:
         else:
             raise TokenError(f"token uses unknown algorithm {algorithm}")
     except (InvalidTag, ValueError):
-        raise TokenError("token failed authentication: it was altered or made with another key") from None
+        raise TokenError(
+            "token failed authentication: it was altered or made with another key"
+        ) from None
     return entity, plain.decode()
 
 
@@ -90,4 +92,8 @@ def _b64encode(data: bytes) -> str:
 
 
 def _b64decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64encode(data) != text:
+        # Unused bits in the last character would let altered tokens decode as the original.
+        raise ValueError("not canonical base64url")
+    return data

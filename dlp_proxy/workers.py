@@ -18,7 +18,6 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from dlp_proxy.detection import DEFAULT_MODEL, Detector, PresidioDetector
-from dlp_proxy.errors import DlpError
 from dlp_proxy.inspection import Decision, Message, error_decision, inspect
 from dlp_proxy.keys import Keyring
 from dlp_proxy.policy import Policy
@@ -103,7 +102,7 @@ class InspectorPool:
         except BrokenProcessPool:
             self._restart(executor)
             return error_decision(policy, "analyzer_failure: a worker process died")
-        except (DlpError, Exception) as e:  # pickling errors, detector build errors, ...
+        except Exception as e:  # noqa: BLE001 - pickling, detector build errors...: fail closed
             return error_decision(policy, f"analyzer_failure: {type(e).__name__}")
 
     def _restart(self, old: ProcessPoolExecutor) -> None:
