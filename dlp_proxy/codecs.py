@@ -191,17 +191,32 @@ class _PairsDocument:
 
     def __init__(self, pairs: Sequence[tuple[str, str]]) -> None:
         self.pairs = tuple(pairs)
-        self.locations = tuple(self._location(i, name) for i, (name, _) in enumerate(self.pairs))
+        self.locations = self._unique_locations()
         self.segments = tuple(
             Segment(loc, value, context_words(name))
             for loc, (name, value) in zip(self.locations, self.pairs, strict=True)
             if value
         )
 
-    def _location(self, index: int, name: str) -> str:
-        earlier = sum(1 for n, _ in self.pairs[:index] if n == name)
-        suffix = f"[{earlier}]" if earlier else ""
-        return f"{self.prefix}{name}{suffix}"
+    def _unique_locations(self) -> tuple[str, ...]:
+        """`name`, then `name[1]`, `name[2]` ... for repeats; never one location for two pairs.
+
+        A pair literally named `a[1]` beside two `a` pairs must not share their location, or
+        one value's spans would be applied to the other's text.
+        """
+        earlier: dict[str, int] = {}
+        taken: set[str] = set()
+        locations: list[str] = []
+        for name, _ in self.pairs:
+            count = earlier.get(name, 0)
+            earlier[name] = count + 1
+            location = f"{self.prefix}{name}[{count}]" if count else f"{self.prefix}{name}"
+            while location in taken:
+                count += 1
+                location = f"{self.prefix}{name}[{count}]"
+            taken.add(location)
+            locations.append(location)
+        return tuple(locations)
 
     def replaced_pairs(self, replacements: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
         """The pairs with replaced values swapped in, order kept."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import secrets
 import stat
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ __all__ = ["DataKey", "Keyring", "create_keyring", "ensure_keyring", "load_keyri
 
 KEYRING_VERSION = 1
 _SECRET_BYTES = 32
+_KEY_ID_RE = re.compile(r"[A-Za-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,14 @@ def load_keyring(path: str | Path) -> Keyring:
         raise KeyringError(f"keyring {path} is malformed ({type(e).__name__}: {e})") from None
     if data.get("version") != KEYRING_VERSION or not keys:
         raise KeyringError(f"keyring {path} has no keys or an unknown version")
+    for key in keys:
+        # A short or empty secret (base64 decoding drops stray characters) would be a known
+        # key; an id other than letters and digits would make tokens that cannot be decrypted.
+        if len(key.secret) < _SECRET_BYTES or not _KEY_ID_RE.fullmatch(key.id):
+            raise KeyringError(
+                f"keyring {path} is malformed: key {key.id!r} needs an id of letters and digits "
+                f"and a secret of at least {_SECRET_BYTES} bytes; restore the file from a backup"
+            )
     return Keyring(keys=keys)
 
 

@@ -1,0 +1,1002 @@
+"""Tests for dlp_proxy.policy: loading, validation messages with file and line, rule matching."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from dlp_proxy.errors import PolicyError
+from dlp_proxy.policy import (
+    KNOWN_ENTITIES,
+    Action,
+    Direction,
+    EncryptMode,
+    EncryptOptions,
+    Mode,
+    OnError,
+    Policy,
+    RedactOperator,
+    RedactOptions,
+    Rule,
+    Target,
+    UnknownDestinations,
+    Vendor,
+    load_policy,
+    parse_policy,
+)
+
+POLICIES = Path(__file__).resolve().parent.parent / "policies"
+
+
+def write(tmp_path: Path, text: str, name: str = "x.yaml") -> Path:
+    """Write dedented YAML to `tmp_path/name` and return the path."""
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def load_error(tmp_path: Path, text: str) -> PolicyError:
+    """The PolicyError that loading `text` from x.yaml raises."""
+    with pytest.raises(PolicyError) as info:
+        load_policy(write(tmp_path, text))
+    return info.value
+
+
+# --- shipped policies ------------------------------------------------------------------------
+
+
+def test_default_policy_loads() -> None:
+    """policies/default.yaml is valid and has the documented four rules."""
+    policy = load_policy(POLICIES / "default.yaml")
+    assert policy.name == "default"
+    assert policy.mode is Mode.ENFORCE
+    assert policy.on_error is OnError.BLOCK
+    assert policy.unknown_destinations is UnknownDestinations.INSPECT
+    assert [(r.id, r.action) for r in policy.rules] == [
+        ("block-ssn-and-bank-numbers", Action.BLOCK),
+        ("encrypt-card-numbers", Action.ENCRYPT),
+        ("redact-contact-details", Action.REDACT),
+        ("redact-names", Action.REDACT),
+    ]
+    assert policy.rules[1].encrypt == EncryptOptions(mode=EncryptMode.DETERMINISTIC)
+
+
+def test_acme_policy_loads() -> None:
+    """policies/acme-contact-centre.yaml is valid: one vendor, unknown hosts blocked."""
+    policy = load_policy(POLICIES / "acme-contact-centre.yaml")
+    assert policy.name == "acme-contact-centre"
+    assert policy.unknown_destinations is UnknownDestinations.BLOCK
+    assert policy.max_body_bytes == 5242880
+    assert policy.vendors == (
+        Vendor("acme", "ACME Contact Centres", ("api.acme-cc.example", "*.acme-cc.example")),
+    )
+    assert all(r.vendors == ("acme",) for r in policy.rules)
+    bulk = policy.rules[-1]
+    assert (bulk.id, bulk.min_count, bulk.min_score) == ("acme-bulk-names", 20, 0.6)
+
+
+def test_policy_records_source_and_sha256_of_the_bytes() -> None:
+    """`source` names the file and `sha256` hashes its exact bytes, for the decision log."""
+    path = POLICIES / "default.yaml"
+    policy = load_policy(path)
+    assert policy.source == str(path)
+    assert policy.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_parse_policy_accepts_text_and_bytes_alike() -> None:
+    """parse_policy gives the same policy for the text and its UTF-8 bytes."""
+    text = "version: 1\nname: t\nrules: [{id: a, entities: [PERSON], action: block}]\n"
+    assert parse_policy(text) == parse_policy(text.encode())
+
+
+# --- a valid policy with every option --------------------------------------------------------
+
+FULL_POLICY = """
+    version: 1
+    name: full
+    description: every option there is
+    mode: monitor
+    on_error: allow
+    max_body_bytes: 2048
+    unknown_destinations: block
+    vendors:
+      - id: acme
+        name: ACME Contact Centres
+        hosts: ["api.acme-cc.example", "*.ACME-cc.example"]
+      - id: beta
+        hosts: beta.example
+    rules:
+      - id: block-financial
+        description: no bank data
+        vendors: [acme, beta]
+        hosts: ["api.acme-cc.example"]
+        paths: ["/v2/*", "*"]
+        methods: [post, PUT]
+        direction: both
+        entities: [US_SSN, IBAN_CODE]
+        min_score: 0.7
+        min_count: 2
+        action: block
+      - id: mask-phones
+        entities: PHONE_NUMBER
+        direction: response
+        action: redact
+        redact: {operator: mask, keep: 2, char: "#"}
+      - id: hash-emails
+        entities: [EMAIL_ADDRESS]
+        action: redact
+        redact: {operator: hash}
+      - id: replace-names
+        entities: [PERSON]
+        min_score: 1
+        action: redact
+        redact: {with: "[{entity} removed]"}
+      - id: encrypt-cards
+        entities: [CREDIT_CARD]
+        action: encrypt
+        encrypt: {mode: deterministic}
+      - id: allow-urls
+        entities: [URL]
+        min_score: 0
+        action: allow
+"""
+
+
+def test_valid_policy_with_every_option_parses_to_dataclasses(tmp_path: Path) -> None:
+    """Every documented option lands in the right dataclass field, with defaults elsewhere."""
+    path = write(tmp_path, FULL_POLICY)
+    policy = load_policy(path)
+    assert policy == Policy(
+        name="full",
+        mode=Mode.MONITOR,
+        on_error=OnError.ALLOW,
+        max_body_bytes=2048,
+        unknown_destinations=UnknownDestinations.BLOCK,
+        vendors=(
+            Vendor("acme", "ACME Contact Centres", ("api.acme-cc.example", "*.acme-cc.example")),
+            Vendor("beta", "beta", ("beta.example",)),
+        ),
+        rules=(
+            Rule(
+                id="block-financial",
+                description="no bank data",
+                vendors=("acme", "beta"),
+                hosts=("api.acme-cc.example",),
+                paths=("/v2/*", "*"),
+                methods=frozenset({"POST", "PUT"}),
+                directions=frozenset({Direction.REQUEST, Direction.RESPONSE}),
+                entities=frozenset({"US_SSN", "IBAN_CODE"}),
+                min_score=0.7,
+                min_count=2,
+                action=Action.BLOCK,
+            ),
+            Rule(
+                id="mask-phones",
+                entities=frozenset({"PHONE_NUMBER"}),
+                directions=frozenset({Direction.RESPONSE}),
+                action=Action.REDACT,
+                redact=RedactOptions(operator=RedactOperator.MASK, keep=2, char="#"),
+            ),
+            Rule(
+                id="hash-emails",
+                entities=frozenset({"EMAIL_ADDRESS"}),
+                action=Action.REDACT,
+                redact=RedactOptions(operator=RedactOperator.HASH),
+            ),
+            Rule(
+                id="replace-names",
+                entities=frozenset({"PERSON"}),
+                min_score=1.0,
+                action=Action.REDACT,
+                redact=RedactOptions(replacement="[{entity} removed]"),
+            ),
+            Rule(
+                id="encrypt-cards",
+                entities=frozenset({"CREDIT_CARD"}),
+                action=Action.ENCRYPT,
+                encrypt=EncryptOptions(mode=EncryptMode.DETERMINISTIC),
+            ),
+            Rule(
+                id="allow-urls",
+                entities=frozenset({"URL"}),
+                min_score=0.0,
+                action=Action.ALLOW,
+            ),
+        ),
+        source=str(path),
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+    )
+
+
+def test_minimal_policy_gets_documented_defaults(tmp_path: Path) -> None:
+    """Omitted options default to enforce, on_error block, 10 MiB, inspect, request-only rules."""
+    policy = load_policy(
+        write(
+            tmp_path, "version: 1\nname: m\nrules: [{id: a, entities: [PERSON], action: block}]\n"
+        )
+    )
+    assert (policy.mode, policy.on_error, policy.max_body_bytes, policy.unknown_destinations) == (
+        Mode.ENFORCE,
+        OnError.BLOCK,
+        10 * 1024 * 1024,
+        UnknownDestinations.INSPECT,
+    )
+    (rule,) = policy.rules
+    assert rule.directions == frozenset({Direction.REQUEST})
+    assert (rule.min_score, rule.min_count, rule.methods, rule.paths) == (0.4, 1, frozenset(), ())
+    assert rule.redact == RedactOptions()
+    assert rule.encrypt == EncryptOptions()
+
+
+# --- errors: each gives its message with file and line ---------------------------------------
+
+RULE_HEAD = """
+    version: 1
+    name: t
+    vendors:
+      - id: acme
+        hosts: ["*.acme-cc.example"]
+    rules:
+"""
+
+
+@pytest.mark.parametrize(
+    ("rule_yaml", "expected"),
+    [
+        pytest.param(
+            """
+              - id: fine
+                entities: [PERSON]
+                action: block
+              - id: second
+                entities: [PERSON]
+                action: mask
+            """,
+            "x.yaml:12: rules[1].action must be one of allow|redact|encrypt|block (got 'mask')",
+            id="bad-action",
+        ),
+        pytest.param(
+            """
+              - id: a
+                entities: [PERSON]
+            """,
+            "x.yaml:7: rules[0] needs `action`, one of allow|redact|encrypt|block",
+            id="missing-action",
+        ),
+        pytest.param(
+            """
+              - id: a
+                entites: [PERSON]
+                action: block
+            """,
+            "x.yaml:8: rules[0].entites is not a known key here; did you mean 'entities'?; "
+            "allowed: id, description, vendors",
+            id="unknown-rule-key",
+        ),
+        pytest.param(
+            """
+              - id: a
+                entities:
+                  - PERSON
+                  - CREDIT_CARDS
+                action: block
+            """,
+            "x.yaml:10: rules[0].entities[1] 'CREDIT_CARDS' is not an entity type dlp-proxy "
+            "detects; did you mean 'CREDIT_CARD'?",
+            id="unknown-entity",
+        ),
+        pytest.param(
+            """
+              - id: a
+                entities: [PERSON, MAGIC]
+                action: block
+            """,
+            "x.yaml:8: rules[0].entities[1] 'MAGIC' is not an entity type dlp-proxy detects\n",
+            id="unknown-entity-no-suggestion",
+        ),
+        pytest.param(
+            """
+              - id: a
+                entities: []
+                action: block
+            """,
+            "x.yaml:8: rules[0].entities must not be empty",
+            id="empty-entities",
+        ),
+        pytest.param(
+            """
+              - id: a
+                vendors: [acmee]
+                entities: [PERSON]
+                action: block
+            """,
+            "x.yaml:8: rules[0].vendors[0] names vendor 'acmee', which is not defined under "
+            "`vendors`; did you mean 'acme'?",
+            id="unknown-vendor",
+        ),
+        pytest.param(
+            """
+              - id: a
+                direction: outbound
+                entities: [PERSON]
+                action: block
+            """,
+            "x.yaml:8: rules[0].direction must be one of request|response|both (got 'outbound')",
+            id="bad-direction",
+        ),
+        pytest.param(
+            """
+              - id: a
+                methods: [post, FETCH]
+                entities: [PERSON]
+                action: block
+            """,
+            "x.yaml:8: rules[0].methods 'FETCH' is not an HTTP method",
+            id="bad-method",
+        ),
+        pytest.param(
+            """
+              - id: a
+                paths: ["/ok", "v2/tickets"]
+                entities: [PERSON]
+                action: block
+            """,
+            "x.yaml:8: rules[0].paths[1] must start with '/' (got 'v2/tickets')",
+            id="relative-path",
+        ),
+        pytest.param(
+            """
+              - id: a
+                hosts: ["api.vendor.example/v2"]
+                entities: [PERSON]
+                action: block
+            """,
+            "x.yaml:8: rules[0].hosts[0] must be a host name or pattern like '*.vendor.example' "
+            "(got 'api.vendor.example/v2')",
+            id="bad-host",
+        ),
+        pytest.param(
+            """
+              - id: a
+                entities: [PERSON]
+                min_score: 1.5
+                action: block
+            """,
+            "x.yaml:9: rules[0].min_score must be a number from 0 to 1 (got 1.5)",
+            id="min-score-over-1",
+        ),
+        pytest.param(
+            """
+              - id: a
+                entities: [PERSON]
+                min_score: -0.1
+                action: block
+            """,
+            "x.yaml:9: rules[0].min_score must be a number from 0 to 1 (got -0.1)",
+            id="min-score-negative",
+        ),
+        pytest.param(
+            """
+              - id: a
+                entities: [PERSON]
+                min_score: true
+                action: block
+            """,
+            "x.yaml:9: rules[0].min_score must be a number from 0 to 1 (got True)",
+            id="min-score-bool",
+        ),
+        pytest.param(
+            """
+              - id: a
+                entities: [PERSON]
+                min_count: 0
+                action: block
+            """,
+            "x.yaml:9: rules[0].min_count must be a whole number >= 1 (got 0)",
+            id="min-count-zero",
+        ),
+        pytest.param(
+            """
+              - id: a
+                entities: [PERSON]
+                min_count: 2.5
+                action: block
+            """,
+            "x.yaml:9: rules[0].min_count must be a whole number >= 1 (got 2.5)",
+            id="min-count-fraction",
+        ),
+        pytest.param(
+            """
+              - id: a
+                entities: [PERSON]
+                action: block
+                redact: {operator: mask}
+            """,
+            "x.yaml:10: rules[0].redact is only allowed with `action: redact`",
+            id="redact-options-on-block",
+        ),
+        pytest.param(
+            """
+              - id: a
+                entities: [PERSON]
+                action: redact
+                encrypt: {mode: deterministic}
+            """,
+            "x.yaml:10: rules[0].encrypt is only allowed with `action: encrypt`",
+            id="encrypt-options-on-redact",
+        ),
+        pytest.param(
+            """
+              - id: a
+                entities: [PERSON]
+                action: redact
+                redact:
+                  operator: mask
+                  char: "**"
+            """,
+            "x.yaml:12: rules[0].redact.char must be a single character (got '**')",
+            id="bad-mask-char",
+        ),
+        pytest.param(
+            """
+              - id: a
+                entities: [PERSON]
+                action: redact
+                redact:
+                  operator: blur
+            """,
+            "x.yaml:11: rules[0].redact.operator must be one of replace|mask|hash (got 'blur')",
+            id="bad-operator",
+        ),
+        pytest.param(
+            """
+              - id: a
+                entities: [PERSON]
+                action: redact
+                redact:
+                  with: "<{value}>"
+            """,
+            "x.yaml:11: rules[0].redact.with may only contain the placeholder {entity}",
+            id="bad-placeholder",
+        ),
+        pytest.param(
+            """
+              - id: a
+                entities: [PERSON]
+                action: encrypt
+                encrypt: {mode: reversible}
+            """,
+            "x.yaml:10: rules[0].encrypt.mode must be one of randomized|deterministic "
+            "(got 'reversible')",
+            id="bad-encrypt-mode",
+        ),
+        pytest.param(
+            """
+              - id: a
+                entities: [PERSON]
+                action: block
+              - id: a
+                entities: [US_SSN]
+                action: block
+            """,
+            "x.yaml:10: rules[1] id 'a' is used twice; ids must be unique",
+            id="duplicate-rule-ids",
+        ),
+        pytest.param(
+            """
+              - id: a
+                entities: [PERSON]
+                action: block
+                action: redact
+            """,
+            "x.yaml:10: rules[0].action is given twice; keep one of them",
+            id="duplicate-yaml-key",
+        ),
+        pytest.param(
+            """
+              - id: "has space"
+                entities: [PERSON]
+                action: block
+            """,
+            "x.yaml:7: rules[0].id must be letters, digits, '-', '_' or '.', starting with a "
+            "letter or digit (got 'has space')",
+            id="bad-rule-id",
+        ),
+        pytest.param(
+            """
+              - just a string
+            """,
+            "x.yaml:7: rules[0] must be a mapping with `id`, `entities` and `action`",
+            id="rule-not-a-mapping",
+        ),
+    ],
+)
+def test_rule_error_names_file_line_and_field(
+    tmp_path: Path, rule_yaml: str, expected: str
+) -> None:
+    """Each invalid rule is reported as `file:line: field message`, pointing at the bad line."""
+    text = textwrap.dedent(RULE_HEAD) + textwrap.dedent(rule_yaml).lstrip("\n")
+    error = load_error(tmp_path, text)
+    assert re.search(re.escape(expected), str(error) + "\n"), str(error)
+    assert str(error).startswith(str(tmp_path / "x.yaml") + ":")
+
+
+@pytest.mark.parametrize(
+    ("policy_yaml", "expected"),
+    [
+        pytest.param(
+            """
+            version: 1
+            name: t
+            rules:
+              - id: a
+                entities: [PERSON
+                action: block
+            """,
+            "x.yaml:6: is not valid YAML: expected ',' or ']', but got ':'",
+            id="invalid-yaml",
+        ),
+        pytest.param(
+            """
+            version: 1
+            name: t
+              rules: []
+            """,
+            "x.yaml:3: is not valid YAML: mapping values are not allowed here",
+            id="bad-indentation",
+        ),
+        pytest.param(
+            """
+            - version: 1
+            - name: t
+            """,
+            "x.yaml:1: must be a mapping with at least `version`, `name` and `rules`",
+            id="not-a-mapping",
+        ),
+        pytest.param(
+            "# only a comment\n",
+            "x.yaml: must be a mapping with at least `version`, `name` and `rules`",
+            id="empty-file",
+        ),
+        pytest.param(
+            """
+            version: 2
+            name: t
+            rules: [{id: a, entities: [PERSON], action: block}]
+            """,
+            "x.yaml:1: version must be 1 (got 2); this dlp-proxy reads policy version 1",
+            id="wrong-version",
+        ),
+        pytest.param(
+            """
+            name: t
+            rules: [{id: a, entities: [PERSON], action: block}]
+            """,
+            "x.yaml:1: version must be 1 (got None)",
+            id="missing-version",
+        ),
+        pytest.param(
+            """
+            # a comment first
+            version: 1
+            rules: [{id: a, entities: [PERSON], action: block}]
+            """,
+            "x.yaml:2: needs `name`",
+            id="missing-name",
+        ),
+        pytest.param(
+            """
+            version: 1
+            name: t
+            """,
+            "x.yaml:1: needs `rules`, a list",
+            id="missing-rules",
+        ),
+        pytest.param(
+            """
+            version: 1
+            name: t
+            rules: []
+            """,
+            "x.yaml:3: rules must not be empty",
+            id="empty-rules",
+        ),
+        pytest.param(
+            """
+            version: 1
+            name: t
+            rules: {id: a}
+            """,
+            "x.yaml:3: rules must be a list (got dict)",
+            id="rules-not-a-list",
+        ),
+        pytest.param(
+            """
+            version: 1
+            name: t
+            rulez: []
+            rules: [{id: a, entities: [PERSON], action: block}]
+            """,
+            "x.yaml:3: rulez is not a known key here; did you mean 'rules'?; allowed: version, "
+            "name, description, mode, on_error, max_body_bytes, unknown_destinations, vendors, "
+            "rules",
+            id="unknown-top-level-key",
+        ),
+        pytest.param(
+            """
+            version: 1
+            name: t
+            mode: audit
+            rules: [{id: a, entities: [PERSON], action: block}]
+            """,
+            "x.yaml:3: mode must be one of enforce|monitor (got 'audit')",
+            id="bad-mode",
+        ),
+        pytest.param(
+            """
+            version: 1
+            name: t
+            on_error: ignore
+            rules: [{id: a, entities: [PERSON], action: block}]
+            """,
+            "x.yaml:3: on_error must be one of block|allow (got 'ignore')",
+            id="bad-on-error",
+        ),
+        pytest.param(
+            """
+            version: 1
+            name: t
+            unknown_destinations: drop
+            rules: [{id: a, entities: [PERSON], action: block}]
+            """,
+            "x.yaml:3: unknown_destinations must be one of inspect|allow|block (got 'drop')",
+            id="bad-unknown-destinations",
+        ),
+        pytest.param(
+            """
+            version: 1
+            name: t
+            max_body_bytes: 0
+            rules: [{id: a, entities: [PERSON], action: block}]
+            """,
+            "x.yaml:3: max_body_bytes must be a whole number >= 1 (got 0)",
+            id="bad-max-body-bytes",
+        ),
+        pytest.param(
+            """
+            version: 1
+            name: t
+            vendors:
+              - id: acme
+                hosts: [a.example]
+              - id: acme
+                hosts: [b.example]
+            rules: [{id: a, entities: [PERSON], action: block}]
+            """,
+            "x.yaml:6: vendors[1] id 'acme' is used twice; ids must be unique",
+            id="duplicate-vendor-ids",
+        ),
+        pytest.param(
+            """
+            version: 1
+            name: t
+            vendors:
+              - id: acme
+            rules: [{id: a, entities: [PERSON], action: block}]
+            """,
+            "x.yaml:4: vendors[0] needs `hosts`, a list",
+            id="vendor-without-hosts",
+        ),
+        pytest.param(
+            """
+            version: 1
+            name: t
+            name: u
+            rules: [{id: a, entities: [PERSON], action: block}]
+            """,
+            "x.yaml:3: name is given twice; keep one of them",
+            id="duplicate-top-level-key",
+        ),
+    ],
+)
+def test_policy_error_names_file_and_line(tmp_path: Path, policy_yaml: str, expected: str) -> None:
+    """Each invalid policy is reported with the file, the line to fix and what was wrong."""
+    with pytest.raises(PolicyError, match=re.escape(expected)):
+        load_policy(write(tmp_path, policy_yaml))
+
+
+def test_non_utf8_file_is_reported_with_the_byte_offset(tmp_path: Path) -> None:
+    """A Latin-1 file is refused with the offset of the first bad byte and how to fix it."""
+    path = tmp_path / "x.yaml"
+    path.write_bytes(b"version: 1\nname: caf\xe9\n")
+    with pytest.raises(
+        PolicyError, match=r"x\.yaml: is not UTF-8 text \(byte 20\); save it as UTF-8"
+    ):
+        load_policy(path)
+
+
+def test_missing_file_is_reported_with_its_path(tmp_path: Path) -> None:
+    """A policy path that does not exist is a PolicyError naming the path and the OS reason."""
+    path = tmp_path / "nope.yaml"
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    assert str(info.value) == f"{path}: cannot read the policy file: No such file or directory"
+    assert info.value.problems[0].line is None
+
+
+def test_parse_policy_names_the_given_source() -> None:
+    """Errors from parse_policy name `source` (default `<memory>`) in place of a file."""
+    with pytest.raises(PolicyError, match=r"^<memory>:1: version must be 1"):
+        parse_policy("version: 3\nname: t\nrules: [{id: a, entities: [PERSON], action: block}]\n")
+    with pytest.raises(PolicyError, match=r"^upload\.yaml:1: version must be 1"):
+        parse_policy(b"version: 3\nname: t\n", source="upload.yaml")
+
+
+def test_every_problem_in_a_file_is_reported(tmp_path: Path) -> None:
+    """Validation does not stop at the first problem: PolicyError.problems lists them all."""
+    error = load_error(
+        tmp_path,
+        """
+        version: 1
+        name: t
+        mode: loud
+        rules:
+          - id: a
+            entities: [PERSN]
+            action: block
+          - id: b
+            entities: [PERSON]
+            direction: sideways
+            action: mask
+          - id: a
+            entities: [US_SSN]
+            action: block
+        """,
+    )
+    path = str(tmp_path / "x.yaml")
+    assert [str(p) for p in error.problems] == [
+        f"{path}:3: mode must be one of enforce|monitor (got 'loud')",
+        f"{path}:6: rules[0].entities[0] 'PERSN' is not an entity type dlp-proxy detects; "
+        "did you mean 'PERSON'?",
+        f"{path}:10: rules[1].direction must be one of request|response|both (got 'sideways')",
+        f"{path}:11: rules[1].action must be one of allow|redact|encrypt|block (got 'mask')",
+        f"{path}:12: rules[2] id 'a' is used twice; ids must be unique",
+    ]
+    assert str(error) == "\n".join(str(p) for p in error.problems)
+    assert [(p.line, p.where) for p in error.problems][:2] == [
+        (3, "mode"),
+        (6, "rules[0].entities[0]"),
+    ]
+
+
+# --- rule matching ---------------------------------------------------------------------------
+
+
+def target(
+    direction: Direction = Direction.REQUEST,
+    method: str = "POST",
+    host: str = "api.acme-cc.example",
+    path: str = "/v2/tickets",
+) -> Target:
+    """A target with defaults that every rule below accepts unless it says otherwise."""
+    return Target(direction, method, host, path)
+
+
+ACME = Vendor("acme", "ACME", ("api.acme-cc.example", "*.acme-cc.example"))
+OTHER = Vendor("other", "Other", ("other.example",))
+
+
+def rule(**fields: object) -> Rule:
+    """A block rule for PERSON with the given matching fields."""
+    return Rule(id="r", entities=frozenset({"PERSON"}), action=Action.BLOCK, **fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("host", "matches"),
+    [
+        ("a.acme-cc.example", True),
+        ("api.acme-cc.example", True),
+        ("deep.a.acme-cc.example", True),
+        ("A.ACME-CC.EXAMPLE", True),
+        ("a.acme-cc.example.", True),
+        ("acme-cc.example", False),
+        ("evilacme-cc.example", False),
+        ("a.acme-cc.example.evil.test", False),
+        ("other.example", False),
+    ],
+)
+def test_vendor_host_glob(host: str, matches: bool) -> None:
+    """`*.acme-cc.example` matches any subdomain, case-insensitively, but not the bare domain."""
+    vendor = Vendor("acme", "ACME", ("*.acme-cc.example",))
+    assert vendor.matches_host(host) is matches
+
+
+@pytest.mark.parametrize(
+    ("rule_fields", "tgt", "vendor", "applies"),
+    [
+        pytest.param({}, target(), None, True, id="no-conditions"),
+        pytest.param({}, target(Direction.RESPONSE), None, False, id="default-request-only"),
+        pytest.param(
+            {"directions": frozenset({Direction.RESPONSE})},
+            target(Direction.RESPONSE),
+            None,
+            True,
+            id="response-rule-on-response",
+        ),
+        pytest.param(
+            {"directions": frozenset({Direction.RESPONSE})},
+            target(Direction.REQUEST),
+            None,
+            False,
+            id="response-rule-on-request",
+        ),
+        pytest.param(
+            {"directions": frozenset(Direction)}, target(Direction.RESPONSE), None, True, id="both"
+        ),
+        pytest.param(
+            {"methods": frozenset({"POST"})}, target(method="post"), None, True, id="method-lower"
+        ),
+        pytest.param(
+            {"methods": frozenset({"POST", "PUT"})},
+            target(method="GET"),
+            None,
+            False,
+            id="method-other",
+        ),
+        pytest.param({"vendors": ("acme",)}, target(), ACME, True, id="vendor-match"),
+        pytest.param({"vendors": ("acme",)}, target(), OTHER, False, id="vendor-other"),
+        pytest.param({"vendors": ("acme",)}, target(), None, False, id="vendor-none"),
+        pytest.param(
+            {"hosts": ("*.acme-cc.example",)},
+            target(host="x.acme-cc.example"),
+            None,
+            True,
+            id="host-glob",
+        ),
+        pytest.param(
+            {"hosts": ("*.acme-cc.example",)},
+            target(host="acme-cc.example"),
+            None,
+            False,
+            id="host-bare",
+        ),
+        pytest.param(
+            {"paths": ("/v2/tickets*",)}, target(path="/v2/tickets"), None, True, id="path-exact"
+        ),
+        pytest.param(
+            {"paths": ("/v2/tickets*",)},
+            target(path="/v2/tickets/7/notes"),
+            None,
+            True,
+            id="path-deeper",
+        ),
+        pytest.param(
+            {"paths": ("/v2/tickets*",)}, target(path="/v1/tickets"), None, False, id="path-other"
+        ),
+        pytest.param(
+            {"paths": ("/v2/Tickets",)}, target(path="/v2/tickets"), None, False, id="path-case"
+        ),
+        pytest.param({"paths": ("/a", "/b/*")}, target(path="/b/c"), None, True, id="path-any-of"),
+        pytest.param({"paths": ("*",)}, target(path="/anything"), None, True, id="path-star"),
+    ],
+)
+def test_rule_applies_to(
+    rule_fields: dict[str, object], tgt: Target, vendor: Vendor | None, applies: bool
+) -> None:
+    """A rule applies only when its direction, method, vendor, host and path all match."""
+    assert rule(**rule_fields).applies_to(tgt, vendor) is applies
+
+
+def test_vendor_for_returns_the_first_matching_vendor() -> None:
+    """vendor_for picks the first vendor whose hosts match, or None for an unknown host."""
+    overlap = Vendor("catch-all", "Catch-all", ("*.example",))
+    policy = Policy(name="p", rules=(), vendors=(ACME, overlap))
+    assert policy.vendor_for("x.acme-cc.example") is ACME
+    assert policy.vendor_for("API.ACME-CC.EXAMPLE") is ACME
+    assert policy.vendor_for("foo.example") is overlap
+    assert policy.vendor_for("acme-cc.test") is None
+
+
+@pytest.mark.parametrize(
+    ("direction", "method", "host", "path", "rule_ids"),
+    [
+        (
+            Direction.REQUEST,
+            "POST",
+            "api.acme-cc.example",
+            "/v2/tickets/9",
+            ["acme-block-financial", "acme-hash-emails", "acme-mask-phones", "acme-bulk-names"],
+        ),
+        (
+            Direction.REQUEST,
+            "GET",
+            "eu.acme-cc.example",
+            "/v2/tickets",
+            ["acme-block-financial", "acme-mask-phones", "acme-bulk-names"],
+        ),
+        (
+            Direction.REQUEST,
+            "PUT",
+            "api.acme-cc.example",
+            "/v1/users",
+            ["acme-block-financial", "acme-mask-phones", "acme-bulk-names"],
+        ),
+        (
+            Direction.RESPONSE,
+            "POST",
+            "api.acme-cc.example",
+            "/v2/tickets",
+            ["acme-block-financial"],
+        ),
+        (Direction.REQUEST, "POST", "acme-cc.test", "/v2/tickets", []),
+    ],
+)
+def test_rules_for_the_acme_policy(
+    direction: Direction, method: str, host: str, path: str, rule_ids: list[str]
+) -> None:
+    """The shipped ACME policy selects its rules by vendor, method, path and direction."""
+    policy = load_policy(POLICIES / "acme-contact-centre.yaml")
+    tgt = Target(direction, method, host, path)
+    assert [r.id for r in policy.rules_for(tgt, policy.vendor_for(host))] == rule_ids
+
+
+def test_action_order_and_labels() -> None:
+    """Actions order allow < redact < encrypt < block and print as their YAML names."""
+    assert sorted(Action, reverse=True) == [
+        Action.BLOCK,
+        Action.ENCRYPT,
+        Action.REDACT,
+        Action.ALLOW,
+    ]
+    assert [a.label for a in Action] == ["allow", "redact", "encrypt", "block"]
+
+
+# --- KNOWN_ENTITIES against a real Presidio registry -----------------------------------------
+
+# Presidio's SpacyRecognizer advertises every target of its default NER label mapping
+# (MODEL_TO_PRESIDIO_ENTITY_MAPPING in presidio_analyzer/nlp_engine/ner_model_configuration.py).
+# That mapping also serves medical and transformers models: AGE, ID and EMAIL are reached only
+# from the labels AGE, ID and EMAIL, which en_core_web_sm does not have, so nothing ever emits
+# them. A policy naming them would silently never fire, so KNOWN_ENTITIES leaves them out.
+NER_MAPPING_ONLY = frozenset({"AGE", "ID", "EMAIL"})
+
+
+def test_known_entities_match_a_real_presidio_registry() -> None:
+    """KNOWN_ENTITIES is Presidio's English registry minus NER names no recognizer emits."""
+    from presidio_analyzer import RecognizerRegistry
+    from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+    from dlp_proxy.detection import DEFAULT_MODEL, make_tldextract_offline
+
+    make_tldextract_offline()
+    nlp_engine = NlpEngineProvider(
+        nlp_configuration={
+            "nlp_engine_name": "spacy",
+            "models": [{"lang_code": "en", "model_name": DEFAULT_MODEL}],
+        }
+    ).create_engine()
+    registry = RecognizerRegistry()
+    registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp_engine)
+    supported = frozenset(registry.get_supported_entities(languages=["en"]))
+
+    assert KNOWN_ENTITIES - supported == frozenset()
+    assert supported - KNOWN_ENTITIES == NER_MAPPING_ONLY
+
+    # Check the reason given above rather than trust it: only the spaCy recognizer claims these
+    # names, and no label of the model maps to them.
+    claimed_by = {
+        type(r).__name__
+        for r in registry.recognizers
+        if NER_MAPPING_ONLY & set(r.supported_entities)
+    }
+    assert claimed_by == {"SpacyRecognizer"}
+    labels = set(nlp_engine.nlp["en"].get_pipe("ner").labels)  # type: ignore[attr-defined]
+    mapping = nlp_engine.ner_model_configuration.model_to_presidio_entity_mapping  # type: ignore[attr-defined]
+    for entity in NER_MAPPING_ONLY:
+        sources = {label for label, name in mapping.items() if name == entity}
+        assert sources, entity
+        assert not sources & labels, (entity, sources)
