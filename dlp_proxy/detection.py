@@ -66,6 +66,17 @@ class PresidioDetector:
     def __init__(self, model: str = DEFAULT_MODEL) -> None:
         self.model = model
         self._engine = _build_engine(model)
+        # _build_engine always makes a SpacyNlpEngine, which has the spaCy pipelines in .nlp
+        self._nlp = self._engine.nlp_engine.nlp[LANGUAGE]  # type: ignore[attr-defined]
+
+    def pipes_not_needed(self, entities: frozenset[str]) -> list[str]:
+        """spaCy components to skip: NER unless an entity type that only NER finds is asked.
+
+        The lemmatizer stays: Presidio's context enhancement reads lemmas around a match.
+        """
+        if entities & NER_ENTITIES or "ner" not in self._nlp.pipe_names:
+            return []
+        return ["ner"]
 
     def detect(
         self, segments: Sequence[Segment], entities: frozenset[str], min_score: float
@@ -76,7 +87,8 @@ class PresidioDetector:
         engine = self._engine
         texts = [s.text for s in segments]
         findings: list[Finding] = []
-        artifacts = engine.nlp_engine.process_batch(texts, LANGUAGE, batch_size=32)
+        with self._nlp.select_pipes(disable=self.pipes_not_needed(entities)):
+            artifacts = list(engine.nlp_engine.process_batch(texts, LANGUAGE, batch_size=32))
         for segment, (_, nlp_artifacts) in zip(segments, artifacts, strict=True):
             results = engine.analyze(
                 segment.text,

@@ -94,3 +94,15 @@ def test_detection_attempts_no_network_connection() -> None:
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert "EMAIL_ADDRESS" in report["entities"]  # the email recognizer (tldextract) really ran
     assert report["events"] == []
+
+
+def test_ner_runs_only_when_a_rule_needs_it(detector: PresidioDetector) -> None:
+    """NER is skipped for pattern-only entity sets and kept when PERSON is asked for."""
+    assert detector.pipes_not_needed(frozenset({"CREDIT_CARD", "US_SSN"})) == ["ner"]
+    assert detector.pipes_not_needed(frozenset({"CREDIT_CARD", "PERSON"})) == []
+    text = "Maria Gonzalez, card 4111 1111 1111 1111"
+    segments = [Segment("text:0", text)]
+    only_cards = detector.detect(segments, frozenset({"CREDIT_CARD"}), 0.4)
+    assert [f.entity for f in only_cards] == ["CREDIT_CARD"]
+    both = detector.detect(segments, frozenset({"CREDIT_CARD", "PERSON"}), 0.4)
+    assert sorted(f.entity for f in both) == ["CREDIT_CARD", "PERSON"]
