@@ -19,7 +19,7 @@ from mitmproxy import ctx, exceptions, http
 
 from dlp_proxy.audit import AuditLog, FlowInfo, new_incident_id
 from dlp_proxy.detection import DEFAULT_MODEL
-from dlp_proxy.errors import DlpError, InspectionError, UndecodableBody
+from dlp_proxy.errors import BodyTooLarge, DlpError, InspectionError, UndecodableBody
 from dlp_proxy.inspection import Decision, Message, decide_by_route, error_decision
 from dlp_proxy.keys import Keyring, ensure_keyring
 from dlp_proxy.policy import Action, Direction, Policy, load_policy
@@ -219,15 +219,29 @@ class DlpAddon:
         early = decide_by_route(head, policy)
         if early is not None:
             return early
+        raw = _part(flow, direction).raw_content
+        if raw is not None and len(raw) > policy.max_body_bytes:
+            # Checked before decompressing too, so an oversized body is never expanded.
+            raise BodyTooLarge(
+                f"body of {len(raw)} bytes is over max_body_bytes ({policy.max_body_bytes})"
+            )
         message = _message(flow, direction, with_body=True)
         assert self.pool is not None
         return await self.pool.inspect(message, policy, keyring)
 
 
+def _part(flow: http.HTTPFlow, direction: Direction) -> http.Message:
+    """The request or the response of a flow, whichever is being inspected."""
+    if direction is Direction.REQUEST:
+        return flow.request
+    assert flow.response is not None, "responses are only inspected once they exist"
+    return flow.response
+
+
 def _message(flow: http.HTTPFlow, direction: Direction, with_body: bool) -> Message:
     """The core's view of a request or response. Raises `UndecodableBody` for bad encodings."""
     request = flow.request
-    part: http.Message = request if direction is Direction.REQUEST else flow.response  # type: ignore[assignment]
+    part = _part(flow, direction)
     body = b""
     if with_body:
         if part.raw_content is None:
@@ -258,8 +272,7 @@ def _apply(
         flow.response = blocked_response(decision, incident_id)
         flow.metadata["dlp_blocked"] = True
         return
-    part = flow.request if direction is Direction.REQUEST else flow.response
-    assert part is not None
+    part = _part(flow, direction)
     if decision.body is not None:
         part.content = decision.body  # re-encoded per Content-Encoding; Content-Length updated
     if decision.query is not None:

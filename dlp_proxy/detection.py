@@ -70,7 +70,7 @@ class PresidioDetector:
         self._nlp = self._engine.nlp_engine.nlp[LANGUAGE]  # type: ignore[attr-defined]
 
     def pipes_not_needed(self, entities: frozenset[str]) -> list[str]:
-        """spaCy components to skip: NER unless an entity type that only NER finds is asked.
+        """The spaCy components to skip: NER unless an entity type that only NER finds is asked.
 
         The lemmatizer stays: Presidio's context enhancement reads lemmas around a match.
         """

@@ -229,3 +229,19 @@ def test_streaming_large_bodies_is_refused(env: tuple[DlpAddon, Any, Path]) -> N
     addon, tctx, _ = env
     with pytest.raises(exceptions.OptionsError, match="cannot inspect streamed bodies"):
         tctx.configure(addon, stream_large_bodies="1m")
+
+
+async def test_oversized_body_is_refused_before_decompression(
+    env: tuple[DlpAddon, Any, Path],
+) -> None:
+    """A compressed body larger than max_body_bytes is handled by on_error, unexpanded."""
+    addon, tctx, tmp_path = env
+    policy = tmp_path / "small.yaml"
+    policy.write_text(POLICY.format(mode="enforce", unknown="inspect") + "max_body_bytes: 64\n")
+    tctx.configure(addon, dlp_policy=str(policy))
+    flow = _flow(b"")
+    flow.request.headers["content-encoding"] = "gzip"
+    flow.request.raw_content = gzip.compress(bytes(range(256)) * 4)
+    await addon.request(flow)
+    assert flow.response.status_code == 403
+    assert _decisions(tmp_path)[-1]["error"].startswith("body_too_large: body of")
