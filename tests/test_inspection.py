@@ -1,0 +1,659 @@
+"""Tests for dlp_proxy.inspection: routing, rule firing, rewriting and failing closed."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+
+from dlp_proxy.actions import fingerprint
+from dlp_proxy.codecs import Segment
+from dlp_proxy.detection import Finding, PresidioDetector
+from dlp_proxy.inspection import Decision, Message, decide_by_route, inspect, route
+from dlp_proxy.keys import DataKey, Keyring
+from dlp_proxy.policy import Action, Direction, Mode, Policy, load_policy, parse_policy
+from dlp_proxy.tokens import TOKEN_PATTERN, decrypt_token
+
+POLICIES = Path(__file__).resolve().parent.parent / "policies"
+KEYRING = Keyring(keys=(DataKey(id="ktest", created="x", state="active", secret=b"\x07" * 32),))
+
+CARD = "4111 1111 1111 1111"
+EMAIL = "maria@example.com"
+SSN = "078-05-1120"
+
+PATTERNS: Mapping[str, tuple[str, float]] = {
+    "CREDIT_CARD": (r"\b4111[ -]?1111[ -]?1111[ -]?1111\b", 1.0),
+    "EMAIL_ADDRESS": (r"[\w.+-]+@[\w-]+\.[\w.]+", 0.9),
+    "US_SSN": (r"\b\d{3}-\d{2}-\d{4}\b", 0.5),
+    "PERSON": (r"\b(?:Maria Gonzalez|John Smith|Ann Lee)\b", 0.85),
+}
+
+
+@dataclass
+class RegexDetector:
+    """A scripted Detector: each entity is a regex with a fixed score; records what it was asked."""
+
+    patterns: Mapping[str, tuple[str, float]] = field(default_factory=lambda: PATTERNS)
+    honour_entities: bool = True
+    calls: list[tuple[frozenset[str], float]] = field(default_factory=list)
+
+    def detect(
+        self, segments: Sequence[Segment], entities: frozenset[str], min_score: float
+    ) -> list[Finding]:
+        """Every match of a requested entity's regex scoring at least `min_score`."""
+        self.calls.append((entities, min_score))
+        return [
+            Finding(entity, s.location, m.start(), m.end(), score, "Regex")
+            for s in segments
+            for entity, (pattern, score) in self.patterns.items()
+            if (entity in entities or not self.honour_entities) and score >= min_score
+            for m in re.finditer(pattern, s.text)
+        ]
+
+
+class DoublingDetector(RegexDetector):
+    """A RegexDetector that reports every finding twice."""
+
+    def detect(
+        self, segments: Sequence[Segment], entities: frozenset[str], min_score: float
+    ) -> list[Finding]:
+        """Each regex finding, twice."""
+        return super().detect(segments, entities, min_score) * 2
+
+
+class BrokenDetector:
+    """A Detector whose analyzer crashes, quoting the text it read."""
+
+    def detect(
+        self, segments: Sequence[Segment], entities: frozenset[str], min_score: float
+    ) -> list[Finding]:
+        """Always raise."""
+        raise RuntimeError(f"boom while reading {segments[0].text!r}")
+
+
+POLICY_YAML = """
+version: 1
+name: unit
+mode: {mode}
+on_error: {on_error}
+max_body_bytes: {max_body_bytes}
+unknown_destinations: {unknown}
+vendors:
+  - id: acme
+    hosts: ["*.acme-cc.example"]
+rules:
+  - id: block-ssn
+    entities: [US_SSN]
+    action: block
+  - id: encrypt-cards
+    entities: [CREDIT_CARD]
+    action: encrypt
+  - id: redact-emails
+    entities: [EMAIL_ADDRESS]
+    action: redact
+  - id: acme-no-names
+    vendors: [acme]
+    entities: [PERSON]
+    action: block
+"""
+
+
+def make_policy(
+    mode: str = "enforce",
+    on_error: str = "block",
+    max_body_bytes: int = 10_000,
+    unknown: str = "inspect",
+    rules: str | None = None,
+) -> Policy:
+    """The unit-test policy, or a policy with just the given rules YAML."""
+    text = POLICY_YAML.format(
+        mode=mode, on_error=on_error, max_body_bytes=max_body_bytes, unknown=unknown
+    )
+    if rules is not None:
+        text = text[: text.index("rules:")] + "rules:\n" + rules
+    return parse_policy(text)
+
+
+def json_message(
+    body: object,
+    host: str = "api.vendor.example",
+    path: str = "/tickets",
+    method: str = "POST",
+    direction: Direction = Direction.REQUEST,
+    query: tuple[tuple[str, str], ...] = (),
+) -> Message:
+    """A JSON message with the given body."""
+    return Message(
+        direction=direction,
+        method=method,
+        host=host,
+        path=path,
+        query=query,
+        content_type="application/json",
+        body=json.dumps(body).encode(),
+    )
+
+
+def run(message: Message, policy: Policy | None = None, detector: object | None = None) -> Decision:
+    """Inspect `message` with the unit policy and the regex detector unless told otherwise."""
+    return inspect(
+        message,
+        policy or make_policy(),
+        detector=detector or RegexDetector(),  # type: ignore[arg-type]
+        keyring=KEYRING,
+    )
+
+
+# --- outcomes --------------------------------------------------------------------------------
+
+
+def test_no_findings_allows_and_keeps_the_exact_bytes() -> None:
+    """A clean message is allowed with body and query None, so its bytes pass unchanged."""
+    message = json_message({"subject": "printer broken", "id": 12}, query=(("page", "2"),))
+    decision = run(message)
+    assert decision.action is Action.ALLOW
+    assert decision.outcome == "allowed"
+    assert decision.body is None
+    assert decision.query is None
+    assert decision.inspected is True
+    assert decision.rule_ids == ()
+    assert decision.findings == ()
+    assert decision.entity_counts == {}
+    assert decision.policy_name == "unit"
+
+
+def test_strictest_action_wins_and_block_has_no_body() -> None:
+    """With block, encrypt and redact rules all firing, the message is blocked outright."""
+    decision = run(json_message({"note": f"{SSN} {CARD} {EMAIL}"}))
+    assert decision.action is Action.BLOCK
+    assert decision.outcome == "blocked"
+    assert decision.blocking_rule == "block-ssn"
+    assert decision.rule_ids == ("block-ssn", "encrypt-cards", "redact-emails")
+    assert decision.body is None
+    assert decision.entity_counts == {"US_SSN": 1, "CREDIT_CARD": 1, "EMAIL_ADDRESS": 1}
+    assert {(f.entity, f.action) for f in decision.findings} == {
+        ("US_SSN", "block"),
+        ("CREDIT_CARD", "encrypt"),
+        ("EMAIL_ADDRESS", "redact"),
+    }
+
+
+def test_encrypt_and_redact_change_only_the_matched_spans() -> None:
+    """Encrypt and redact rewrite their spans; every other byte of meaning in the JSON is kept."""
+    original = {
+        "ticket": {
+            "note": f"card {CARD}, write to {EMAIL} soon",
+            "priority": 3,
+            "open": True,
+            "ratio": 0.5,
+            "tags": ["billing", None],
+        },
+        "cardNumber": 4111111111111111,
+    }
+    decision = run(json_message(original))
+    assert decision.action is Action.ENCRYPT
+    assert decision.outcome == "encrypted"
+    assert decision.rule_ids == ("encrypt-cards", "redact-emails")
+    assert decision.body is not None
+    rebuilt = json.loads(decision.body)
+
+    note = rebuilt["ticket"]["note"]
+    match = re.fullmatch(r"card (\S+), write to <EMAIL_ADDRESS> soon", note)
+    assert match, note
+    assert decrypt_token(match.group(1), KEYRING) == ("CREDIT_CARD", CARD)
+    assert decrypt_token(rebuilt["cardNumber"], KEYRING) == ("CREDIT_CARD", "4111111111111111")
+
+    untouched = json.loads(json.dumps(original))
+    for changed in (rebuilt, untouched):
+        del changed["ticket"]["note"]
+        del changed["cardNumber"]
+    assert rebuilt == untouched
+
+
+def test_redact_only_gives_outcome_redacted() -> None:
+    """When only a redact rule fires the outcome is `redacted`."""
+    decision = run(json_message({"email": EMAIL}))
+    assert decision.action is Action.REDACT
+    assert decision.outcome == "redacted"
+    assert decision.body == b'{"email":"<EMAIL_ADDRESS>"}'
+
+
+def test_query_string_redaction_returns_new_pairs() -> None:
+    """Findings in the query string come back as new query pairs, names and order kept."""
+    message = Message(
+        Direction.REQUEST,
+        "GET",
+        "api.vendor.example",
+        "/search",
+        query=(("q", f"owner {EMAIL}"), ("page", "2"), ("q", "plain")),
+    )
+    decision = run(message)
+    assert decision.action is Action.REDACT
+    assert decision.query == (("q", "owner <EMAIL_ADDRESS>"), ("page", "2"), ("q", "plain"))
+    assert decision.body is None
+
+
+def test_body_and_query_are_rewritten_together() -> None:
+    """A message with findings in both body and query gets both rewritten."""
+    decision = run(json_message({"e": EMAIL}, query=(("card", CARD),)))
+    assert decision.body == b'{"e":"<EMAIL_ADDRESS>"}'
+    assert decision.query is not None
+    ((name, token),) = decision.query
+    assert name == "card"
+    assert decrypt_token(token, KEYRING) == ("CREDIT_CARD", CARD)
+
+
+def test_form_body_is_rewritten_as_a_form() -> None:
+    """A form body comes back form-encoded with only the matched value changed."""
+    message = Message(
+        Direction.REQUEST,
+        "POST",
+        "api.vendor.example",
+        "/f",
+        content_type="application/x-www-form-urlencoded",
+        body=b"name=x&email=maria%40example.com&n=1",
+    )
+    assert run(message).body == b"name=x&email=%3CEMAIL_ADDRESS%3E&n=1"
+
+
+# --- rule firing: min_count, min_score, entities ---------------------------------------------
+
+
+def test_min_count_needs_enough_findings() -> None:
+    """A rule with min_count fires only when at least that many of its entities are found."""
+    policy = make_policy(
+        rules="""
+  - id: bulk-names
+    entities: [PERSON]
+    min_count: 3
+    action: block
+"""
+    )
+    two = run(json_message({"a": "Maria Gonzalez", "b": "John Smith"}), policy)
+    assert two.action is Action.ALLOW
+    assert two.rule_ids == ()
+    assert two.entity_counts == {"PERSON": 2}
+    assert [f.action for f in two.findings] == ["allow", "allow"]
+    three = run(json_message({"a": "Maria Gonzalez", "b": "John Smith", "c": "Ann Lee"}), policy)
+    assert three.action is Action.BLOCK
+    assert three.blocking_rule == "bulk-names"
+
+
+def test_duplicate_findings_count_once() -> None:
+    """The same finding reported twice by the detector counts once towards min_count."""
+    policy = make_policy(
+        rules="""
+  - id: two-emails
+    entities: [EMAIL_ADDRESS]
+    min_count: 2
+    action: block
+"""
+    )
+    doubled = DoublingDetector()
+    decision = run(json_message({"e": EMAIL}), policy, doubled)
+    assert decision.action is Action.ALLOW
+    assert decision.entity_counts == {"EMAIL_ADDRESS": 1}
+
+
+def test_min_score_filters_low_scoring_findings() -> None:
+    """Findings scoring under a rule's min_score do not fire it; the detector gets the lowest."""
+    policy = make_policy(
+        rules="""
+  - id: strict-ssn
+    entities: [US_SSN]
+    min_score: 0.6
+    action: block
+  - id: lenient-email
+    entities: [EMAIL_ADDRESS]
+    min_score: 0.3
+    action: redact
+"""
+    )
+    detector = RegexDetector()
+    decision = run(json_message({"ssn": SSN, "e": EMAIL}), policy, detector)
+    assert decision.action is Action.REDACT
+    assert decision.rule_ids == ("lenient-email",)
+    assert decision.entity_counts == {"EMAIL_ADDRESS": 1}
+    assert detector.calls == [(frozenset({"US_SSN", "EMAIL_ADDRESS"}), 0.3)]
+    assert json.loads(decision.body or b"") == {"ssn": SSN, "e": "<EMAIL_ADDRESS>"}
+
+
+def test_only_entities_of_applicable_rules_are_asked_for_and_counted() -> None:
+    """Only applicable rules' entities are asked for; others the detector reports are ignored."""
+    policy = make_policy(
+        rules="""
+  - id: admin-ssn
+    paths: ["/admin/*"]
+    entities: [US_SSN]
+    action: block
+  - id: emails
+    entities: [EMAIL_ADDRESS]
+    action: redact
+"""
+    )
+    message = json_message({"ssn": SSN, "e": EMAIL}, path="/tickets")
+    detector = RegexDetector()
+    assert run(message, policy, detector).action is Action.REDACT
+    assert detector.calls == [(frozenset({"EMAIL_ADDRESS"}), 0.4)]
+
+    sloppy = RegexDetector(honour_entities=False)
+    decision = run(message, policy, sloppy)
+    assert decision.action is Action.REDACT
+    assert decision.entity_counts == {"EMAIL_ADDRESS": 1}
+    assert json.loads(decision.body or b"")["ssn"] == SSN
+
+    admin = run(replace(message, path="/admin/users"), policy, detector)
+    assert admin.action is Action.BLOCK
+    assert admin.blocking_rule == "admin-ssn"
+
+
+def test_a_finding_is_rewritten_by_its_strictest_covering_rule() -> None:
+    """When a redact and an encrypt rule both cover an entity, the span is encrypted."""
+    policy = make_policy(
+        rules="""
+  - id: redact-cards
+    entities: [CREDIT_CARD]
+    action: redact
+  - id: encrypt-cards
+    entities: [CREDIT_CARD]
+    action: encrypt
+"""
+    )
+    decision = run(json_message({"c": CARD}), policy)
+    token = json.loads(decision.body or b"")["c"]
+    assert TOKEN_PATTERN.fullmatch(token)
+    assert [f.action for f in decision.findings] == ["encrypt"]
+
+
+# --- modes and routing -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "action", "outcome"),
+    [
+        ({"s": SSN}, Action.BLOCK, "would_block"),
+        ({"c": CARD}, Action.ENCRYPT, "would_encrypt"),
+        ({"e": EMAIL}, Action.REDACT, "would_redact"),
+        ({"x": "clean"}, Action.ALLOW, "allowed"),
+    ],
+)
+def test_monitor_mode_reports_what_would_happen(body: object, action: Action, outcome: str) -> None:
+    """In monitor mode the decision carries the action but is not enforced."""
+    decision = run(json_message(body), make_policy(mode="monitor"))
+    assert decision.mode is Mode.MONITOR
+    assert decision.action is action
+    assert decision.outcome == outcome
+    assert decision.enforced is False
+
+
+def test_enforce_mode_is_enforced() -> None:
+    """In enforce mode the decision must be acted on."""
+    assert run(json_message({"s": SSN})).enforced is True
+
+
+def test_unknown_destination_blocked_without_reading_the_body() -> None:
+    """With unknown_destinations: block, a host no vendor matches is blocked uninspected."""
+    detector = RegexDetector()
+    decision = run(json_message({"x": "clean"}), make_policy(unknown="block"), detector)
+    assert decision.action is Action.BLOCK
+    assert decision.blocking_rule == "unknown_destination"
+    assert decision.inspected is False
+    assert decision.vendor is None
+    assert detector.calls == []
+
+
+def test_unknown_destination_allowed_without_reading_the_body() -> None:
+    """With unknown_destinations: allow, a host no vendor matches passes uninspected."""
+    detector = RegexDetector()
+    decision = run(json_message({"s": SSN}), make_policy(unknown="allow"), detector)
+    assert decision.action is Action.ALLOW
+    assert decision.inspected is False
+    assert detector.calls == []
+
+
+def test_unknown_destination_inspected_with_vendorless_rules() -> None:
+    """With unknown_destinations: inspect, rules without `vendors` apply to unknown hosts."""
+    decision = run(json_message({"s": SSN}), make_policy(unknown="inspect"))
+    assert decision.action is Action.BLOCK
+    assert decision.inspected is True
+
+
+@pytest.mark.parametrize("unknown", ["block", "allow", "inspect"])
+def test_known_vendor_is_always_inspected(unknown: str) -> None:
+    """A host that matches a vendor is inspected whatever unknown_destinations says."""
+    decision = run(
+        json_message({"s": SSN}, host="eu.acme-cc.example"), make_policy(unknown=unknown)
+    )
+    assert decision.vendor == "acme"
+    assert decision.action is Action.BLOCK
+    assert decision.blocking_rule == "block-ssn"
+
+
+def test_vendor_specific_rule_applies_only_to_that_vendor() -> None:
+    """A rule listing `vendors: [acme]` fires for acme's hosts and not for anyone else."""
+    body = {"customer": "Maria Gonzalez"}
+    to_acme = run(json_message(body, host="api.acme-cc.example"))
+    assert to_acme.vendor == "acme"
+    assert to_acme.action is Action.BLOCK
+    assert to_acme.blocking_rule == "acme-no-names"
+    elsewhere = run(json_message(body, host="acme-cc.example"))
+    assert elsewhere.vendor is None
+    assert elsewhere.action is Action.ALLOW
+
+
+def test_message_no_rule_applies_to_is_not_read() -> None:
+    """A response under request-only rules is allowed without calling the detector."""
+    detector = RegexDetector()
+    decision = run(json_message({"s": SSN}, direction=Direction.RESPONSE), detector=detector)
+    assert decision.action is Action.ALLOW
+    assert decision.inspected is False
+    assert detector.calls == []
+
+
+def test_route_and_decide_by_route() -> None:
+    """route finds vendor and rules; decide_by_route answers only when the body needn't be read."""
+    policy = make_policy(unknown="block")
+    to_acme = json_message({}, host="x.acme-cc.example")
+    where = route(to_acme, policy)
+    assert where.vendor is not None
+    assert where.vendor.id == "acme"
+    assert [r.id for r in where.rules] == [
+        "block-ssn",
+        "encrypt-cards",
+        "redact-emails",
+        "acme-no-names",
+    ]
+    assert decide_by_route(to_acme, policy) is None
+    blocked = decide_by_route(json_message({}, host="elsewhere.example"), policy)
+    assert blocked is not None
+    assert blocked.blocking_rule == "unknown_destination"
+    response = json_message({}, host="x.acme-cc.example", direction=Direction.RESPONSE)
+    allowed = decide_by_route(response, policy)
+    assert allowed is not None
+    assert allowed.action is Action.ALLOW
+
+
+# --- errors fail closed (or open when on_error says so) --------------------------------------
+
+
+def test_body_over_max_body_bytes_is_blocked_uninspected() -> None:
+    """A body larger than max_body_bytes is blocked under on_error: block, without detection."""
+    detector = RegexDetector()
+    message = json_message({"x": "y" * 200})
+    decision = run(message, make_policy(max_body_bytes=100), detector)
+    assert decision.action is Action.BLOCK
+    assert decision.blocking_rule == "on_error"
+    assert decision.inspected is False
+    assert decision.error is not None
+    assert decision.error.startswith("body_too_large: ")
+    assert f"body of {len(message.body)} bytes is over max_body_bytes (100)" in decision.error
+    assert detector.calls == []
+
+
+def test_on_error_allow_lets_an_uninspectable_body_through_with_the_error() -> None:
+    """With on_error: allow, an oversized body is allowed but the error is recorded."""
+    decision = run(json_message({"s": SSN * 20}), make_policy(on_error="allow", max_body_bytes=50))
+    assert decision.action is Action.ALLOW
+    assert decision.blocking_rule is None
+    assert decision.body is None
+    assert decision.error is not None
+    assert decision.error.startswith("body_too_large: ")
+
+
+def test_body_exactly_max_body_bytes_is_inspected() -> None:
+    """A body of exactly max_body_bytes is still inspected."""
+    message = json_message({"e": EMAIL})
+    decision = run(message, make_policy(max_body_bytes=len(message.body)))
+    assert decision.inspected is True
+    assert decision.action is Action.REDACT
+
+
+def test_invalid_json_is_blocked_as_undecodable() -> None:
+    """A body that claims JSON but does not parse is blocked with `undecodable_body`."""
+    message = replace(json_message({}), body=b'{"card": "4111 1111 1111 1111"')
+    decision = run(message)
+    assert decision.action is Action.BLOCK
+    assert decision.error is not None
+    assert decision.error.startswith("undecodable_body: JSON body does not parse")
+    assert "4111" not in decision.error
+
+
+def test_binary_body_is_blocked_as_undecodable() -> None:
+    """A binary body of an unknown type is blocked with `undecodable_body`."""
+    message = Message(
+        Direction.REQUEST,
+        "PUT",
+        "api.vendor.example",
+        "/upload",
+        content_type="application/octet-stream",
+        body=b"\x00\xff\xfe\x89binary",
+    )
+    decision = run(message)
+    assert decision.action is Action.BLOCK
+    assert decision.error is not None
+    assert decision.error.startswith("undecodable_body: cannot inspect a application/octet-stream")
+
+
+def test_analyzer_failure_fails_closed_without_quoting_the_text() -> None:
+    """A detector that raises blocks the message with `analyzer_failure`, never echoing the text."""
+    decision = run(json_message({"c": CARD}), detector=BrokenDetector())
+    assert decision.action is Action.BLOCK
+    assert decision.blocking_rule == "on_error"
+    assert decision.error == "analyzer_failure: the analyzer raised RuntimeError"
+    assert "4111" not in repr(decision)
+
+
+def test_errors_in_monitor_mode_would_block() -> None:
+    """In monitor mode an uninspectable message is reported as `would_block`."""
+    decision = run(json_message({"c": CARD}), make_policy(mode="monitor"), BrokenDetector())
+    assert decision.outcome == "would_block"
+    assert decision.enforced is False
+
+
+# --- what the decision may say about findings ------------------------------------------------
+
+
+def test_finding_records_carry_fingerprints_never_values() -> None:
+    """Finding records carry a fingerprint, not the value; no raw value is in the decision."""
+    name = "Maria Gonzalez"
+    decision = run(
+        json_message({"c": CARD, "e": EMAIL, "n": name}, host="api.acme-cc.example"),
+        make_policy(mode="monitor"),
+    )
+    records = {f.entity: f for f in decision.findings}
+    assert set(records) == {"CREDIT_CARD", "EMAIL_ADDRESS", "PERSON"}
+    card = records["CREDIT_CARD"]
+    assert (card.location, card.score, card.recognizer, card.action) == (
+        "$.c",
+        1.0,
+        "Regex",
+        "encrypt",
+    )
+    assert card.fingerprint == fingerprint(CARD, KEYRING)
+    assert records["EMAIL_ADDRESS"].fingerprint == fingerprint(EMAIL, KEYRING)
+    assert records["PERSON"].fingerprint == fingerprint(name, KEYRING)
+    without_body = repr(replace(decision, body=None, query=None))
+    for raw in (CARD, CARD.replace(" ", ""), EMAIL, name, "maria"):
+        assert raw not in without_body
+
+
+# --- the real Presidio detector with the shipped default policy ------------------------------
+
+
+@pytest.fixture(scope="module")
+def presidio() -> PresidioDetector:
+    """One real Presidio detector for every test in this module."""
+    return PresidioDetector()
+
+
+@pytest.fixture(scope="module")
+def default_policy() -> Policy:
+    """policies/default.yaml."""
+    return load_policy(POLICIES / "default.yaml")
+
+
+def test_presidio_default_policy_rewrites_a_ticket(
+    presidio: PresidioDetector, default_policy: Policy
+) -> None:
+    """With real Presidio: the card is encrypted, email and phone masked, the name replaced."""
+    ticket = {
+        "ticket": {
+            "id": 4821,
+            "subject": "Refund request",
+            "customer": {
+                "name": "John Smith",
+                "email": "john.smith@example.com",
+                "phone": "212-555-0199",
+                "cardNumber": "4111 1111 1111 1111",
+            },
+            "priority": "high",
+        }
+    }
+    decision = run(json_message(ticket), default_policy, presidio)
+    assert decision.action is Action.ENCRYPT
+    assert decision.rule_ids == ("encrypt-card-numbers", "redact-contact-details", "redact-names")
+    assert decision.body is not None
+    rebuilt = json.loads(decision.body)
+    customer = rebuilt["ticket"].pop("customer")
+    assert rebuilt["ticket"] == {"id": 4821, "subject": "Refund request", "priority": "high"}
+    assert decrypt_token(customer["cardNumber"], KEYRING) == ("CREDIT_CARD", "4111 1111 1111 1111")
+    assert customer["email"] == "****.*****@******e.com"
+    assert customer["phone"] == "***-***-0199"
+    assert customer["name"] == "<PERSON>"
+    assert "John" not in repr(replace(decision, body=None))
+
+
+def test_presidio_deterministic_card_tokens_are_joinable(
+    presidio: PresidioDetector, default_policy: Policy
+) -> None:
+    """With real Presidio, the default policy gives the same card the same token each time."""
+    first = run(json_message({"card": "4111 1111 1111 1111"}), default_policy, presidio)
+    second = run(json_message({"card": "4111 1111 1111 1111"}), default_policy, presidio)
+    assert first.body is not None
+    assert first.body == second.body
+
+
+def test_presidio_default_policy_blocks_an_ssn(
+    presidio: PresidioDetector, default_policy: Policy
+) -> None:
+    """With real Presidio, a bare SSN under an `ssn` key is blocked by the default policy."""
+    decision = run(json_message({"ssn": "219099999"}), default_policy, presidio)
+    assert decision.action is Action.BLOCK
+    assert decision.blocking_rule == "block-ssn-and-bank-numbers"
+    assert decision.body is None
+
+
+def test_presidio_default_policy_leaves_clean_json_alone(
+    presidio: PresidioDetector, default_policy: Policy
+) -> None:
+    """With real Presidio, a ticket without personal data is allowed byte for byte."""
+    clean = {"ticket": {"subject": "Printer is broken", "status": "open", "count": 3}}
+    decision = run(json_message(clean), default_policy, presidio)
+    assert decision.action is Action.ALLOW
+    assert decision.inspected is True
+    assert decision.body is None
+    assert decision.findings == ()
