@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
+from support import ScriptedDetector
 
 from dlp_proxy.actions import fingerprint
 from dlp_proxy.codecs import Segment
@@ -34,25 +35,10 @@ PATTERNS: Mapping[str, tuple[str, float]] = {
 
 
 @dataclass
-class RegexDetector:
-    """A scripted Detector: each entity is a regex with a fixed score; records what it was asked."""
+class RegexDetector(ScriptedDetector):
+    """The scripted detector with this module's patterns."""
 
     patterns: Mapping[str, tuple[str, float]] = field(default_factory=lambda: PATTERNS)
-    honour_entities: bool = True
-    calls: list[tuple[frozenset[str], float]] = field(default_factory=list)
-
-    def detect(
-        self, segments: Sequence[Segment], entities: frozenset[str], min_score: float
-    ) -> list[Finding]:
-        """Every match of a requested entity's regex scoring at least `min_score`."""
-        self.calls.append((entities, min_score))
-        return [
-            Finding(entity, s.location, m.start(), m.end(), score, "Regex")
-            for s in segments
-            for entity, (pattern, score) in self.patterns.items()
-            if (entity in entities or not self.honour_entities) and score >= min_score
-            for m in re.finditer(pattern, s.text)
-        ]
 
 
 class DoublingDetector(RegexDetector):
@@ -570,7 +556,7 @@ def test_finding_records_carry_fingerprints_never_values() -> None:
     assert (card.location, card.score, card.recognizer, card.action) == (
         "$.c",
         1.0,
-        "Regex",
+        "Scripted",
         "encrypt",
     )
     assert card.fingerprint == fingerprint(CARD, KEYRING)
