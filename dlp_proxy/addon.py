@@ -248,9 +248,12 @@ def _message(flow: http.HTTPFlow, direction: Direction, with_body: bool) -> Mess
             raise UndecodableBody("the body was streamed and cannot be inspected")
         try:
             body = part.get_content(strict=True) or b""
-        except ValueError as e:
+        except ValueError:
+            # Not `{e}`: mitmproxy's message quotes the first bytes of the body, and this text
+            # goes to the decision log and the incident.
             raise UndecodableBody(
-                f"cannot decode Content-Encoding {part.headers.get('content-encoding')!r}: {e}"
+                f"cannot decode Content-Encoding {part.headers.get('content-encoding')!r}: "
+                "the body is not valid in that encoding"
             ) from None
     query = tuple(request.query.items(multi=True)) if direction is Direction.REQUEST else ()
     return Message(
