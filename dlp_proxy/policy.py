@@ -644,5 +644,8 @@ def _dotted(path: tuple[str | int, ...]) -> str:
 
 
 def _suggestion(value: str, options: Iterable[str]) -> str:
-    close = difflib.get_close_matches(value, list(options), n=1, cutoff=0.6)
+    options = sorted(options)
+    close = difflib.get_close_matches(value, options, n=1, cutoff=0.6)
+    # A truncated name (EMAIL for EMAIL_ADDRESS) is a common slip that difflib scores low.
+    close = close or [o for o in options if len(value) >= 3 and o.startswith(value.upper())][:1]
     return f"; did you mean {close[0]!r}?" if close else ""

@@ -292,6 +292,16 @@ RULE_HEAD = """
         pytest.param(
             """
               - id: a
+                entities: [EMAIL]
+                action: block
+            """,
+            "x.yaml:8: rules[0].entities[0] 'EMAIL' is not an entity type dlp-proxy "
+            "detects; did you mean 'EMAIL_ADDRESS'?",
+            id="truncated-entity",
+        ),
+        pytest.param(
+            """
+              - id: a
                 entities: [PERSON, MAGIC]
                 action: block
             """,
