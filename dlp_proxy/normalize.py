@@ -1,0 +1,70 @@
+"""Undo the disguises that make PII invisible to pattern recognizers, keeping offsets.
+
+Full-width and other Unicode digits become ASCII digits, no-break and other odd spaces become
+plain spaces, zero-width characters and soft hyphens disappear, and compatibility forms are
+folded (NFKC). Recognizers run on the normalised text; `Normalized.span` maps a match back to
+the original text, so the rewrite covers the disguised characters too.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+__all__ = ["Normalized", "normalize"]
+
+# Characters that render as nothing and are used to break up a value.
+_INVISIBLE = frozenset(
+    "\u00ad"  # soft hyphen
+    "\u180e"  # Mongolian vowel separator
+    "\u200b\u200c\u200d"  # zero-width space, non-joiner, joiner
+    "\u2060\u2061\u2062\u2063\u2064"  # word joiner and invisible operators
+    "\ufeff"  # zero-width no-break space / BOM
+)
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """Normalised text and, for each of its characters, the index it came from."""
+
+    text: str
+    origins: tuple[int, ...]
+    original_length: int
+    changed: bool = False
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The span of the original text that `text[start:end]` came from."""
+        if start >= end:
+            origin = self.origins[start] if start < len(self.origins) else self.original_length
+            return origin, origin
+        return self.origins[start], self.origins[end - 1] + 1
+
+
+def normalize(text: str) -> Normalized:
+    """Fold `text` for detection; cheap when there is nothing to fold (plain ASCII)."""
+    if text.isascii():
+        return Normalized(text, tuple(range(len(text))), len(text))
+    chars: list[str] = []
+    origins: list[int] = []
+    for index, char in enumerate(text):
+        for folded in _fold(char):
+            chars.append(folded)
+            origins.append(index)
+    folded = "".join(chars)
+    return Normalized(folded, tuple(origins), len(text), changed=folded != text)
+
+
+def _fold(char: str) -> str:
+    if char.isascii():
+        return char
+    if char in _INVISIBLE:
+        return ""
+    if unicodedata.category(char) == "Nd":  # any decimal digit (Arabic-Indic, full-width)
+        return str(unicodedata.digit(char))
+    if char.isspace() or unicodedata.category(char) == "Zs":
+        return " "
+    if unicodedata.category(char) == "Pd":  # every dash: en, em, figure, non-breaking
+        return "-"
+    folded = unicodedata.normalize("NFKC", char)
+    # NFKC can expand one character into several (ﬁ -> fi); each keeps the same origin.
+    return folded

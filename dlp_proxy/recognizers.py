@@ -1,0 +1,422 @@
+"""dlp-proxy's own recognizers: checksums, field names as evidence, split values.
+
+Presidio's predefined recognizers do most of the work. These add what call-centre data needs:
+
+- `CardNumberRecognizer`: card numbers with any common separator (space, dot, dash, none),
+  valid only with a card network's prefix and length and a correct Luhn digit;
+- `DateOfBirthRecognizer` and `StreetAddressRecognizer`: entity types Presidio lacks;
+- `field_findings`: a value whose field name says what it is (`ssn`, `card_number`, `dob`,
+  `routing_number`, `first_name` ...) and whose shape and checksum agree, counts as that entity
+  even without a word of context around it;
+- `split_card_findings`: a card number cut across two adjacent fields.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from presidio_analyzer import Pattern, PatternRecognizer
+
+from dlp_proxy.codecs import Segment
+from dlp_proxy.detection import Finding
+
+__all__ = [
+    "CUSTOM_ENTITIES",
+    "CardNumberRecognizer",
+    "DateOfBirthRecognizer",
+    "StreetAddressRecognizer",
+    "aba_checksum_ok",
+    "custom_recognizers",
+    "field_findings",
+    "luhn_ok",
+    "split_card_findings",
+    "ssn_ok",
+]
+
+CUSTOM_ENTITIES = frozenset({"DATE_OF_BIRTH", "STREET_ADDRESS", "ABA_ROUTING_NUMBER"})
+RECOGNIZER = "FieldNameRecognizer"
+
+
+# --- checksums and shapes ---------------------------------------------------------------------
+
+
+def digits_of(text: str) -> str:
+    """The ASCII digits of `text`, in order."""
+    return "".join(c for c in text if c.isdigit())
+
+
+def luhn_ok(number: str) -> bool:
+    """True when the digit string passes the Luhn check."""
+    total = 0
+    for i, char in enumerate(reversed(number)):
+        d = int(char)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return bool(number) and total % 10 == 0
+
+
+_CARD_NETWORKS = (
+    (re.compile(r"4"), (13, 16, 19)),  # Visa
+    (re.compile(r"5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)"), (16,)),  # Mastercard
+    (re.compile(r"3[47]"), (15,)),  # American Express
+    (re.compile(r"6(?:011|5|4[4-9])"), (16, 17, 18, 19)),  # Discover
+    (re.compile(r"35(?:2[89]|[3-8])"), (16, 17, 18, 19)),  # JCB
+    (re.compile(r"3(?:0[0-5]|[68])"), (14, 16, 19)),  # Diners Club
+    (re.compile(r"62"), (16, 17, 18, 19)),  # UnionPay
+)
+
+
+def card_number_ok(number: str) -> bool:
+    """True for a digit string with a card network's prefix and length and a valid Luhn digit."""
+    return luhn_ok(number) and any(
+        prefix.match(number) and len(number) in lengths for prefix, lengths in _CARD_NETWORKS
+    )
+
+
+def aba_checksum_ok(number: str) -> bool:
+    """True for a nine-digit ABA routing number with a valid checksum."""
+    if len(number) != 9 or not number.isdigit() or number[0] not in "0123678":
+        return False
+    weights = (3, 7, 1) * 3
+    return sum(int(d) * w for d, w in zip(number, weights, strict=True)) % 10 == 0
+
+
+_INVALID_SSNS = frozenset({"078051120", "219099999", "123456789"})
+
+
+def ssn_ok(number: str) -> bool:
+    """True for nine digits that the SSA could have issued (area, group and serial rules).
+
+    219-09-9999 and 078-05-1120 were printed in advertisements and wallets and are void, but
+    they are exactly what people paste as examples, so a field called `ssn` holding them still
+    counts: see `field_findings`, which uses `ssn_shape_ok`.
+    """
+    return ssn_shape_ok(number) and number not in _INVALID_SSNS
+
+
+def ssn_shape_ok(number: str) -> bool:
+    """Nine digits with a possible area (not 000, 666, 9xx), group (not 00), serial (not 0000)."""
+    if len(number) != 9 or not number.isdigit():
+        return False
+    area, group, serial = number[:3], number[3:5], number[5:]
+    return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
+
+
+_DATE_PATTERNS = (
+    re.compile(r"(?P<y>(?:19|20)\d\d)[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})"),
+    re.compile(r"(?P<m>\d{1,2})[-/.](?P<d>\d{1,2})[-/.](?P<y>(?:19|20)\d\d)"),
+)
+_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+_DATE_WORDS = re.compile(
+    r"(?:(?P<d1>\d{1,2})\s+)?(?P<mon>[A-Za-z]{3,9})\.?\s+(?:(?P<d2>\d{1,2})(?:st|nd|rd|th)?,?\s+)?"
+    r"(?P<y>(?:19|20)\d\d)"
+)
+
+
+def looks_like_date(value: str) -> bool:
+    """True when the whole value is a calendar date (ISO, US, European or with a month name)."""
+    value = value.strip()
+    for pattern in _DATE_PATTERNS:
+        match = pattern.fullmatch(value[:10]) if len(value) >= 8 else None
+        if match and len(value) in (8, 9, 10) and _valid_date(match["y"], match["m"], match["d"]):
+            return True
+        match = pattern.fullmatch(value)
+        if match and _valid_date(match["y"], match["m"], match["d"]):
+            return True
+    match = _DATE_WORDS.fullmatch(value)
+    if match and match["mon"][:3].lower() in _MONTHS:
+        month = str(_MONTHS.index(match["mon"][:3].lower()) + 1)
+        return _valid_date(match["y"], month, match["d1"] or match["d2"] or "1")
+    return False
+
+
+def _valid_date(year: str, month: str, day: str) -> bool:
+    for m, d in ((month, day), (day, month)):  # 05/03/1984 is valid either way round
+        try:
+            date(int(year), int(m), int(d))
+        except ValueError:
+            continue
+        return True
+    return False
+
+
+# --- Presidio recognizers ---------------------------------------------------------------------
+
+
+class CardNumberRecognizer(PatternRecognizer):
+    """Card numbers with spaces, dots, dashes or nothing between digit groups; Luhn-checked."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="CREDIT_CARD",
+            name="CardNumberRecognizer",
+            patterns=[
+                Pattern("card, any separator", r"(?<![\d.,-])(?:\d[ .-]?){12,18}\d(?![\d])", 0.3)
+            ],
+            context=["card", "credit", "debit", "visa", "mastercard", "amex", "pan", "cc"],
+        )
+
+    def validate_result(self, pattern_text: str) -> bool:
+        """Valid when the digits are a card number; separators must be used consistently."""
+        separators = set(re.findall(r"[ .-]", pattern_text))
+        return len(separators) <= 1 and card_number_ok(digits_of(pattern_text))
+
+
+class DateOfBirthRecognizer(PatternRecognizer):
+    """Dates, weak on their own, strong next to `dob`, `born`, `birth` (or in such a field)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="DATE_OF_BIRTH",
+            name="DateOfBirthRecognizer",
+            patterns=[
+                Pattern(
+                    "date, numeric",
+                    r"\b(?:(?:19|20)\d\d[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.](?:19|20)\d\d)\b",
+                    0.05,
+                ),
+                Pattern(
+                    "date, month name",
+                    r"\b(?:\d{1,2}\s+)?(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+(?:\d{1,2}(?:st|nd|rd|th)?,?\s+)?(?:19|20)\d\d\b",
+                    0.05,
+                ),
+            ],
+            context=["dob", "birth", "born", "birthday", "birthdate", "d.o.b"],
+        )
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        """Invalid calendar dates are dropped; others keep their (context-boosted) score."""
+        return None if looks_like_date(pattern_text) else False
+
+
+_STREET_SUFFIXES = (
+    "Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Way|"
+    "Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Trl|Crescent|Cres|"
+    "Alley|Aly|Bridge|Brg|Brook|Brooks|Burg|Burgs|Bypass|Camp|Canyon|Cape|Causeway|Center|"
+    "Centers|Cliff|Cliffs|Club|Common|Commons|Corner|Corners|Course|Courts|Cove|Coves|Creek|"
+    "Crest|Crossing|Crossroad|Curve|Dale|Dam|Divide|Drives|Estate|Estates|Expressway|"
+    "Extension|Extensions|Fall|Falls|Ferry|Field|Fields|Flat|Flats|Ford|Fords|Forest|Forge|"
+    "Forges|Fork|Forks|Fort|Freeway|Garden|Gardens|Gateway|Glen|Glens|Green|Greens|Grove|"
+    "Groves|Harbor|Harbors|Haven|Heights|Hill|Hills|Hollow|Inlet|Island|Islands|Isle|"
+    "Junction|Junctions|Key|Keys|Knoll|Knolls|Lake|Lakes|Land|Landing|Light|Lights|Loaf|"
+    "Lock|Locks|Lodge|Loop|Mall|Manor|Manors|Meadow|Meadows|Mews|Mill|Mills|Mission|"
+    "Motorway|Mount|Mountain|Mountains|Neck|Orchard|Oval|Overpass|Park|Parks|Parkways|"
+    "Pass|Passage|Path|Pike|Pine|Pines|Plain|Plains|Plaza|Point|Points|Port|Ports|Prairie|"
+    "Radial|Ramp|Ranch|Rapid|Rapids|Rest|Ridge|Ridges|River|Roads|Route|Row|Rue|Run|Shoal|"
+    "Shoals|Shore|Shores|Skyway|Spring|Springs|Spur|Spurs|Squares|Station|Stravenue|"
+    "Stream|Streets|Summit|Throughway|Trace|Track|Trafficway|Tunnel|Turnpike|Underpass|"
+    "Union|Unions|Valley|Valleys|Via|Viaduct|View|Views|Village|Villages|Ville|Vista|Walk|"
+    "Walks|Wall|Ways|Well|Wells"
+)
+_STREET = (
+    rf"\b\d{{1,6}}[A-Za-z]?\s+(?:[NSEW]\.?\s+)?(?:[A-Z][A-Za-z'.-]*\s+){{1,4}}(?:{_STREET_SUFFIXES})\b\.?"
+    r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*[\w-]+)?"
+    r"(?:,?\s+[A-Z][A-Za-z .'-]{1,30},\s+[A-Z]{2}\s+\d{5}(?:-\d{4})?)?"
+)
+
+
+class StreetAddressRecognizer(PatternRecognizer):
+    """Street addresses: number, name and a street suffix, with optional unit, city, state, ZIP."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="STREET_ADDRESS",
+            name="StreetAddressRecognizer",
+            patterns=[Pattern("street address", _STREET, 0.6)],
+            context=["address", "street", "lives", "ship", "mail", "residence"],
+        )
+
+
+def custom_recognizers() -> list[PatternRecognizer]:
+    """The recognizers dlp-proxy adds to Presidio's registry."""
+    from presidio_analyzer.predefined_recognizers import AbaRoutingRecognizer
+
+    return [
+        CardNumberRecognizer(),
+        DateOfBirthRecognizer(),
+        StreetAddressRecognizer(),
+        AbaRoutingRecognizer(),  # shipped by Presidio, disabled in its default configuration
+    ]
+
+
+# --- field names as evidence ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """A field name pattern, the entity its values are, and a check the value must pass."""
+
+    entity: str
+    names: re.Pattern[str]
+    accepts: Callable[[str], bool]
+    score: float
+
+
+def _name(pattern: str) -> re.Pattern[str]:
+    # Matched against the field name's words joined by '_', e.g. 'card_number', 'customer_dob'.
+    return re.compile(pattern)
+
+
+_NAME_WORD = r"[^\W\d_](?:[^\W\d_]|['.-])*"  # letters, apostrophes, dots, hyphens
+_NAME_VALUE = re.compile(rf"{_NAME_WORD}(?:\s+{_NAME_WORD}){{0,4}}")
+_ADDRESS_VALUE = re.compile(r"(?=.*\d)(?=.*[^\W\d_]{3}).{6,}", re.DOTALL)
+
+
+def _digits_between(low: int, high: int) -> Callable[[str], bool]:
+    def check(value: str) -> bool:
+        digits = digits_of(value)
+        return low <= len(digits) <= high and len(digits) >= len(value.replace(" ", "")) - 4
+
+    return check
+
+
+FIELD_RULES: tuple[FieldRule, ...] = (
+    FieldRule(
+        "US_SSN",
+        _name(r"(^|_)(ssn|ssns|social_security(_number|_no)?|socialsecurity|tax_id_ssn)($|_)"),
+        lambda v: ssn_shape_ok(digits_of(v)) and len(v.strip()) <= 11,
+        0.9,
+    ),
+    FieldRule(
+        "CREDIT_CARD",
+        _name(r"(^|_)(card|cc|pan|credit_card|card_number|card_no|cardnumber|creditcard)($|_)"),
+        lambda v: card_number_ok(digits_of(v)) and len(v.strip()) <= 23,
+        1.0,
+    ),
+    FieldRule(
+        "ABA_ROUTING_NUMBER",
+        _name(r"(^|_)(routing|aba|rtn|routing_number|routing_no|bank_routing)($|_)"),
+        lambda v: aba_checksum_ok(digits_of(v)) and len(v.strip()) <= 11,
+        0.9,
+    ),
+    FieldRule(
+        "US_BANK_NUMBER",
+        _name(
+            r"(^|_)(acct|acct_no|acct_num|account_number|account_no|accountnumber|bank_account"
+            r"|bank_account_number|checking|savings|checking_account|savings_account|dda)($|_)"
+        ),
+        _digits_between(6, 17),
+        0.8,
+    ),
+    FieldRule(
+        "DATE_OF_BIRTH",
+        _name(r"(^|_)(dob|birth|birthdate|birthday|date_of_birth|birth_date|born)($|_)"),
+        looks_like_date,
+        0.9,
+    ),
+    FieldRule(
+        "PERSON",
+        _name(
+            r"^(?!.*(user|file|product|company|business|host|domain|display|brand|item|"
+            r"service|plan|queue|team|bank|street|city|device|app|event|field|tag|sku|model)).*"
+            r"(^|_)(name|first_name|last_name|full_name|given_name|family_name|middle_name|"
+            r"surname|firstname|lastname|fullname|customer_name|caller|caller_name|"
+            r"cardholder|card_holder|account_holder|contact_name|recipient|beneficiary)$"
+        ),
+        lambda v: bool(_NAME_VALUE.fullmatch(v.strip())) and len(v.strip()) >= 2,
+        0.85,
+    ),
+    FieldRule(
+        "STREET_ADDRESS",
+        _name(
+            r"^(?!.*(ip|mac|email|e_mail|web|url|wallet|ipv4|ipv6|remote|server|host))"
+            r".*(^|_)(address|addr|street|street_address|address_line|address_line1|"
+            r"address_line_1|address1|line1|mailing_address|billing_address|shipping_address|"
+            r"home_address)($|_)"
+        ),
+        lambda v: bool(_ADDRESS_VALUE.fullmatch(v.strip())),
+        0.8,
+    ),
+    FieldRule(
+        "PHONE_NUMBER",
+        _name(r"(^|_)(phone|mobile|tel|telephone|cell|fax|phone_number|msisdn|callback)($|_)"),
+        _digits_between(7, 15),
+        0.8,
+    ),
+    FieldRule(
+        "EMAIL_ADDRESS",
+        _name(r"(^|_)(email|e_mail|mail|email_address)($|_)"),
+        lambda v: bool(re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]{2,}", v.strip())),
+        0.9,
+    ),
+)
+
+
+def field_name(context: Sequence[str]) -> str:
+    """The field name as words joined by '_' (`cardNumber` -> `card_number`), or ''."""
+    return "_".join(context[1:]) if len(context) > 1 else (context[0] if context else "")
+
+
+def field_findings(segments: Iterable[Segment], entities: frozenset[str]) -> list[Finding]:
+    """Findings for values whose field name and shape say what they are."""
+    rules = [r for r in FIELD_RULES if r.entity in entities]
+    found: list[Finding] = []
+    if not rules:
+        return found
+    for segment in segments:
+        name = field_name(segment.context)
+        if not name:
+            continue
+        for rule in rules:
+            if rule.names.search(name) and rule.accepts(segment.text):
+                start, end = _trimmed(segment.text)
+                found.append(
+                    Finding(rule.entity, segment.location, start, end, rule.score, RECOGNIZER)
+                )
+    return found
+
+
+def split_card_findings(segments: Sequence[Segment]) -> list[Finding]:
+    """A card number cut across two adjacent fields of one record, e.g. `card_1` + `card_2`."""
+    found: list[Finding] = []
+    for first, second in itertools.pairwise(segments):
+        if _parent(first.location) != _parent(second.location):
+            continue
+        a, b = digits_of(first.text), digits_of(second.text)
+        if not (4 <= len(a) <= 15 and 4 <= len(b) <= 15):
+            continue
+        if len(a) < len(first.text.replace(" ", "")) or len(b) < len(second.text.replace(" ", "")):
+            continue  # only digits (and spaces) in each part
+        if card_number_ok(a + b):
+            for segment in (first, second):
+                start, end = _trimmed(segment.text)
+                found.append(
+                    Finding("CREDIT_CARD", segment.location, start, end, 0.9, "SplitCardRecognizer")
+                )
+    return found
+
+
+def _parent(location: str) -> str:
+    """`$.payment.card_1` -> `$.payment`; `form:card[1]` -> `form:`."""
+    match = re.match(r"(.*?)(?:\.[^.\[\]]+|\[[^\]]*\]|:[^:>]*)$", location)
+    return match.group(1) if match else location
+
+
+def _trimmed(text: str) -> tuple[int, int]:
+    start = len(text) - len(text.lstrip())
+    end = len(text.rstrip())
+    return start, max(end, start)
+
+
+def plausible(entity: str, text: str, start: int, end: int) -> bool:
+    """False for matches that are part of a larger identifier, not PII of their own.
+
+    Phone numbers inside order numbers (`ORD-2026-000417`) and "names" with digits in them
+    (`SKU-88-AX`, as the small NER model sometimes says) are the usual false positives on
+    call-centre data.
+    """
+    if entity == "PERSON":
+        return not any(c.isdigit() for c in text[start:end])
+    if entity == "PHONE_NUMBER":
+        before = text[max(start - 2, 0) : start]
+        after = text[end : end + 1]
+        glued_before = bool(before) and (
+            before[-1].isalnum() or (before[-1] in "-_/#." and before[:1].isalnum())
+        )
+        return not glued_before and not (after.isalnum() and not after.isdigit())
+    return True

@@ -1,0 +1,55 @@
+"""Tests for dlp_proxy/normalize.py: folding disguises while keeping offsets."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dlp_proxy.normalize import normalize
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [
+        ("\uff14\uff11\uff11\uff11\u3000\uff11\uff11\uff11\uff11", "4111 1111"),  # full-width
+        ("٥٣٦-٩٠-٤٣٩٩", "536-90-4399"),  # Arabic-Indic digits
+        ("536\u200b90\u00ad4399", "536904399"),  # zero-width space, soft hyphen
+        ("4111\u00a01111\u202f1111", "4111 1111 1111"),  # no-break spaces
+        ("536\u201390\u20144399", "536-90-4399"),  # en and em dash
+        ("plain ascii 123", "plain ascii 123"),
+    ],
+)
+def test_disguises_are_folded(text: str, folded: str) -> None:
+    """Unicode digits, odd spaces, dashes and invisible characters become plain ASCII."""
+    assert normalize(text).text == folded
+
+
+def test_span_maps_back_over_removed_characters() -> None:
+    """A match on folded text covers the invisible characters inside the original value."""
+    text = "ssn 536\u200b90\u200b4399 ok"
+    n = normalize(text)
+    start = n.text.index("536")
+    start0, end0 = n.span(start, start + 9)
+    assert text[start0:end0] == "536\u200b90\u200b4399"
+    assert n.changed
+
+
+def test_ascii_text_is_unchanged_and_cheap() -> None:
+    """ASCII text folds to itself with the identity mapping."""
+    n = normalize("hello 4111")
+    assert (n.text, n.changed) == ("hello 4111", False)
+    assert n.span(0, 5) == (0, 5)
+
+
+@given(st.text())
+def test_offsets_are_monotonic_and_in_range(text: str) -> None:
+    """Every folded character comes from a position of the original, in order."""
+    n = normalize(text)
+    assert len(n.origins) == len(n.text)
+    assert list(n.origins) == sorted(n.origins)
+    assert all(0 <= o < len(text) for o in n.origins)
+    assert n.changed == (n.text != text)
+    if n.text:
+        start, end = n.span(0, len(n.text))
+        assert 0 <= start <= end <= len(text)

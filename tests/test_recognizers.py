@@ -1,0 +1,212 @@
+"""Tests for dlp_proxy/recognizers.py: checksums, own recognizers, field names, split cards."""
+
+from __future__ import annotations
+
+import pytest
+
+from dlp_proxy.codecs import Segment, context_words
+from dlp_proxy.recognizers import (
+    CardNumberRecognizer,
+    DateOfBirthRecognizer,
+    StreetAddressRecognizer,
+    aba_checksum_ok,
+    card_number_ok,
+    field_findings,
+    looks_like_date,
+    luhn_ok,
+    plausible,
+    split_card_findings,
+    ssn_ok,
+    ssn_shape_ok,
+)
+
+
+@pytest.mark.parametrize(
+    ("number", "ok"),
+    [
+        ("4111111111111111", True),
+        ("4111111111111112", False),
+        ("378282246310005", True),  # Amex, 15 digits
+        ("5555555555554444", True),
+        ("6011111111111117", True),
+        ("1234567812345670", False),  # Luhn-valid but no card network starts with 1
+        ("41111111111111", False),  # Visa prefix, wrong length
+    ],
+)
+def test_card_numbers_need_network_prefix_length_and_luhn(number: str, ok: bool) -> None:
+    """Only digit strings a card network could issue pass."""
+    assert card_number_ok(number) is ok
+    if ok:
+        assert luhn_ok(number)
+
+
+@pytest.mark.parametrize(
+    ("number", "ok"),
+    [("011000015", True), ("021000021", True), ("011000016", False), ("911000015", False)],
+)
+def test_aba_routing_checksum(number: str, ok: bool) -> None:
+    """ABA routing numbers have a 3-7-1 weighted checksum and a known first digit."""
+    assert aba_checksum_ok(number) is ok
+
+
+@pytest.mark.parametrize(
+    ("number", "shape", "issued"),
+    [
+        ("536904399", True, True),
+        ("000904399", False, False),
+        ("666904399", False, False),
+        ("936904399", False, False),
+        ("536004399", False, False),
+        ("536900000", False, False),
+        ("219099999", True, False),  # the advertisement SSN: right shape, never issued
+    ],
+)
+def test_ssn_rules(number: str, shape: bool, issued: bool) -> None:
+    """Area, group and serial rules; famous void numbers have the shape but were never issued."""
+    assert ssn_shape_ok(number) is shape
+    assert ssn_ok(number) is issued
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("1984-03-05", True),
+        ("03/05/1984", True),
+        ("05.03.1984", True),
+        ("March 5, 1984", True),
+        ("5 Mar 1984", True),
+        ("1984-13-45", False),
+        ("2026-11-29T02:03:14Z", False),
+        ("129.99", False),
+    ],
+)
+def test_looks_like_date(value: str, ok: bool) -> None:
+    """Whole calendar dates in common forms count; timestamps and amounts do not."""
+    assert looks_like_date(value) is ok
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("card 4111 1111 1111 1111 ok", "4111 1111 1111 1111"),
+        ("card 4111.1111.1111.1111 ok", "4111.1111.1111.1111"),
+        ("card 4111-1111-1111-1111 ok", "4111-1111-1111-1111"),
+        ("card 4111111111111111 ok", "4111111111111111"),
+        ("order 4111111111111112 ok", None),
+        ("mixed 4111 1111-1111.1111 ok", None),
+        ("amount 1,234.5678 and 12.5", None),
+    ],
+)
+def test_card_recognizer_separators(text: str, found: str | None) -> None:
+    """Cards are found with one consistent separator, and only when Luhn-valid."""
+    results = CardNumberRecognizer().analyze(text, ["CREDIT_CARD"])
+    assert [text[r.start : r.end] for r in results] == ([found] if found else [])
+
+
+def test_date_of_birth_needs_context_to_score() -> None:
+    """A bare date scores low; the same date next to 'born' or 'DOB' is boosted by Presidio."""
+    recognizer = DateOfBirthRecognizer()
+    (bare,) = recognizer.analyze("on 1984-03-05", ["DATE_OF_BIRTH"])
+    assert bare.score == pytest.approx(0.05)
+    assert recognizer.analyze("on 1984-13-45", ["DATE_OF_BIRTH"]) == []
+    assert "dob" in recognizer.context
+
+
+def test_street_addresses() -> None:
+    """A number, capitalised street name and suffix, with unit, city, state and ZIP."""
+    text = "lives at 8260 Garcia Roads Apt. 552, East Sarah, NV 12345 since May"
+    (result,) = StreetAddressRecognizer().analyze(text, ["STREET_ADDRESS"])
+    assert text[result.start : result.end] == "8260 Garcia Roads Apt. 552, East Sarah, NV 12345"
+    assert StreetAddressRecognizer().analyze("we shipped 3 Large Boxes", ["STREET_ADDRESS"]) == []
+
+
+ALL = frozenset(
+    {
+        "US_SSN",
+        "CREDIT_CARD",
+        "ABA_ROUTING_NUMBER",
+        "US_BANK_NUMBER",
+        "DATE_OF_BIRTH",
+        "PERSON",
+        "STREET_ADDRESS",
+        "PHONE_NUMBER",
+        "EMAIL_ADDRESS",
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "entity"),
+    [
+        ("ssn", "219099999", "US_SSN"),
+        ("customerSSN", "536-90-4399", "US_SSN"),
+        ("card_number", "4111111111111111", "CREDIT_CARD"),
+        ("routing_number", "011000015", "ABA_ROUTING_NUMBER"),
+        ("acct", "000123456789", "US_BANK_NUMBER"),
+        ("dob", "03/05/1984", "DATE_OF_BIRTH"),
+        ("first_name", "Maria", "PERSON"),
+        ("customer_name", "Maria de la Cruz", "PERSON"),
+        ("address_line1", "12 Main St", "STREET_ADDRESS"),
+        ("mobile", "(212) 555-0142", "PHONE_NUMBER"),
+        ("email", "maria@example.com", "EMAIL_ADDRESS"),
+        # look-alikes that must not count
+        ("order_number", "536904399", None),
+        ("ssn", "not provided", None),
+        ("card_number", "4111111111111112", None),
+        ("routing_number", "011000016", None),
+        ("username", "maria", None),
+        ("product_name", "Router X", None),
+        ("ip_address", "10 Downing St", None),
+        ("created_at", "1984-03-05", None),
+        ("agent_name", "AGT-1042", None),
+    ],
+)
+def test_field_names_are_evidence(field: str, value: str, entity: str | None) -> None:
+    """A value is its field's entity when the name says so and shape and checksum agree."""
+    segment = Segment(f"$.{field}", value, context_words(field))
+    found = field_findings([segment], ALL)
+    assert [f.entity for f in found] == ([entity] if entity else [])
+    if entity:
+        assert (found[0].start, found[0].end) == (0, len(value))
+
+
+def test_field_rules_only_for_requested_entities() -> None:
+    """Field rules for entities no rule asks for are not run."""
+    segment = Segment("$.ssn", "536904399", ("ssn",))
+    assert field_findings([segment], frozenset({"EMAIL_ADDRESS"})) == []
+
+
+def test_split_card_across_adjacent_fields() -> None:
+    """Two digit fields of one record that together form a card number are both findings."""
+    segments = [
+        Segment("$.payment.card_1", "4111 1111", ("card_1",)),
+        Segment("$.payment.card_2", "1111 1111", ("card_2",)),
+        Segment("$.other.card_2", "1111 1111", ("card_2",)),
+    ]
+    found = split_card_findings(segments)
+    assert [(f.entity, f.location) for f in found] == [
+        ("CREDIT_CARD", "$.payment.card_1"),
+        ("CREDIT_CARD", "$.payment.card_2"),
+    ]
+
+
+def test_split_card_ignores_unrelated_numbers() -> None:
+    """Adjacent numbers that do not make a valid card are left alone."""
+    segments = [Segment("$.a", "12345678", ("a",)), Segment("$.b", "87654321", ("b",))]
+    assert split_card_findings(segments) == []
+
+
+@pytest.mark.parametrize(
+    ("entity", "text", "span", "ok"),
+    [
+        ("PHONE_NUMBER", "ORD-2026-000417", (4, 15), False),
+        ("PHONE_NUMBER", "call 212-555-0142 now", (5, 17), True),
+        ("PHONE_NUMBER", "tel:+12125550142", (4, 16), True),
+        ("PERSON", "SKU-88-AX", (0, 9), False),
+        ("PERSON", "Maria Gonzalez", (0, 14), True),
+        ("EMAIL_ADDRESS", "x", (0, 1), True),
+    ],
+)
+def test_plausible(entity: str, text: str, span: tuple[int, int], ok: bool) -> None:
+    """Phones glued into identifiers and names with digits are not findings."""
+    assert plausible(entity, text, *span) is ok
