@@ -13,9 +13,12 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from mitmproxy import ctx, exceptions, http
+from mitmproxy.websocket import WebSocketMessage
 
 from dlp_proxy.audit import AuditLog, FlowInfo, new_incident_id
 from dlp_proxy.detection import DEFAULT_MODEL
@@ -180,21 +183,55 @@ class DlpAddon:
         """Inspect a request before it is sent to the vendor."""
         if flow.response or flow.error or not flow.live:
             return
-        await self._handle(flow, Direction.REQUEST)
+        await self._handle_http(flow, Direction.REQUEST)
 
     async def response(self, flow: http.HTTPFlow) -> None:
         """Inspect a response before the client sees it (only if a rule covers responses)."""
         if flow.response is None or flow.metadata.get("dlp_blocked") or flow.error:
             return
-        await self._handle(flow, Direction.RESPONSE)
+        await self._handle_http(flow, Direction.RESPONSE)
 
-    async def _handle(self, flow: http.HTTPFlow, direction: Direction) -> None:
+    async def websocket_message(self, flow: http.HTTPFlow) -> None:
+        """Inspect a WebSocket message: client to vendor is a request, vendor to client a response.
+
+        A blocked message is dropped (the connection stays open); a redacted one is rewritten.
+        """
+        assert flow.websocket is not None
+        frame = flow.websocket.messages[-1]
+        direction = Direction.REQUEST if frame.from_client else Direction.RESPONSE
+        source = _Source(
+            head=lambda: _websocket_message(flow, frame, direction, with_body=False),
+            wire_size=lambda: len(frame.content),
+            full=lambda: _websocket_message(flow, frame, direction, with_body=True),
+        )
+        outcome = await self._inspect(flow, direction, source, method="WEBSOCKET")
+        if outcome is None or not outcome.enforced:
+            return
+        if outcome.action is Action.BLOCK:
+            frame.drop()
+        elif outcome.body is not None:
+            frame.content = outcome.body
+
+    async def _handle_http(self, flow: http.HTTPFlow, direction: Direction) -> None:
+        source = _Source(
+            head=lambda: _message(flow, direction, with_body=False),
+            wire_size=lambda: _wire_size(_part(flow, direction)),
+            full=lambda: _message(flow, direction, with_body=True),
+        )
+        decision = await self._inspect(flow, direction, source, method=flow.request.method)
+        if decision is not None and decision.enforced:
+            _apply(flow, direction, decision, flow.metadata.get("dlp_incident_id"))
+
+    async def _inspect(
+        self, flow: http.HTTPFlow, direction: Direction, source: _Source, method: str
+    ) -> Decision | None:
+        """Decide on one message and log it; `None` when there is nothing to do or log."""
         policy, keyring = self.policy, self.keyring
         if policy is None or keyring is None or self.audit is None:
-            return  # no policy configured: the addon is idle, as mitmproxy addons are
+            return None  # no policy configured: the addon is idle, as mitmproxy addons are
         started = time.monotonic()
         try:
-            decision = await self._decide(flow, direction, policy, keyring)
+            decision = await self._decide(source, policy, keyring)
         except InspectionError as e:
             decision = error_decision(policy, f"{e.reason}: {e}")
         except Exception as e:
@@ -202,32 +239,56 @@ class DlpAddon:
             decision = error_decision(policy, f"internal_error: {type(e).__name__}")
         elapsed_ms = (time.monotonic() - started) * 1000
         if direction is Direction.RESPONSE and not decision.inspected and not decision.error:
-            return  # no rule covers this response: nothing to log
+            return None  # no rule covers this response: nothing to log
         incident_id = new_incident_id() if decision.action is Action.BLOCK else None
-        info = _flow_info(flow, direction)
+        info = _flow_info(flow, direction, method)
         self.audit.decision(info, decision, elapsed_ms, incident_id)
         if incident_id:
             self.audit.incident(info, decision, incident_id)
-        if decision.enforced:
-            _apply(flow, direction, decision, incident_id)
+            flow.metadata["dlp_incident_id"] = incident_id
         flow.metadata["dlp_outcome"] = decision.outcome
+        return decision
 
-    async def _decide(
-        self, flow: http.HTTPFlow, direction: Direction, policy: Policy, keyring: Keyring
-    ) -> Decision:
-        head = _message(flow, direction, with_body=False)
-        early = decide_by_route(head, policy)
+    async def _decide(self, source: _Source, policy: Policy, keyring: Keyring) -> Decision:
+        early = decide_by_route(source.head(), policy)
         if early is not None:
             return early
-        raw = _part(flow, direction).raw_content
-        if raw is not None and len(raw) > policy.max_body_bytes:
+        size = source.wire_size()
+        if size is not None and size > policy.max_body_bytes:
             # Checked before decompressing too, so an oversized body is never expanded.
             raise BodyTooLarge(
-                f"body of {len(raw)} bytes is over max_body_bytes ({policy.max_body_bytes})"
+                f"body of {size} bytes is over max_body_bytes ({policy.max_body_bytes})"
             )
-        message = _message(flow, direction, with_body=True)
+        message = source.full()
         assert self.pool is not None
         return await self.pool.inspect(message, policy, keyring)
+
+
+@dataclass(frozen=True)
+class _Source:
+    """How to read one message of a flow: its head (no body), its size on the wire, all of it."""
+
+    head: Callable[[], Message]
+    wire_size: Callable[[], int | None]
+    full: Callable[[], Message]
+
+
+def _wire_size(part: http.Message) -> int | None:
+    return None if part.raw_content is None else len(part.raw_content)
+
+
+def _websocket_message(
+    flow: http.HTTPFlow, frame: WebSocketMessage, direction: Direction, with_body: bool
+) -> Message:
+    """A WebSocket message as the core sees it: text is inspected like an untyped body."""
+    return Message(
+        direction=direction,
+        method=flow.request.method,
+        host=flow.request.host,
+        path=flow.request.path.split("?", 1)[0],
+        content_type="" if frame.is_text else "application/octet-stream",
+        body=frame.content if with_body else b"",
+    )
 
 
 def _part(flow: http.HTTPFlow, direction: Direction) -> http.Message:
@@ -270,6 +331,7 @@ def _message(flow: http.HTTPFlow, direction: Direction, with_body: bool) -> Mess
 def _apply(
     flow: http.HTTPFlow, direction: Direction, decision: Decision, incident_id: str | None
 ) -> None:
+    """Carry out an enforced decision on the request or response."""
     if decision.action is Action.BLOCK:
         assert incident_id is not None
         flow.response = blocked_response(decision, incident_id)
@@ -282,7 +344,7 @@ def _apply(
         flow.request.query = list(decision.query)
 
 
-def _flow_info(flow: http.HTTPFlow, direction: Direction) -> FlowInfo:
+def _flow_info(flow: http.HTTPFlow, direction: Direction, method: str) -> FlowInfo:
     peer = flow.client_conn.peername
     client = f"{peer[0]}:{peer[1]}" if peer else ""
     return FlowInfo(
@@ -291,7 +353,7 @@ def _flow_info(flow: http.HTTPFlow, direction: Direction) -> FlowInfo:
         scheme=flow.request.scheme,
         host=flow.request.host,
         port=flow.request.port,
-        method=flow.request.method,
+        method=method,
         path=flow.request.path,
         direction=direction.value,
     )

@@ -245,3 +245,44 @@ async def test_oversized_body_is_refused_before_decompression(
     await addon.request(flow)
     assert flow.response.status_code == 403
     assert _decisions(tmp_path)[-1]["error"].startswith("body_too_large: body of")
+
+
+def _websocket_flow(text: str, from_client: bool = True) -> Any:
+    from mitmproxy.websocket import WebSocketMessage
+    from wsproto.frame_protocol import Opcode
+
+    flow = tflow.twebsocketflow(messages=False)
+    flow.websocket.messages.append(WebSocketMessage(Opcode.TEXT, from_client, text.encode()))
+    return flow
+
+
+async def test_websocket_text_from_client_is_redacted(env: tuple[DlpAddon, Any, Path]) -> None:
+    """A client's WebSocket text message is inspected as a request and rewritten in place."""
+    addon, _, tmp_path = env
+    flow = _websocket_flow('{"email": "maria@example.com"}')
+    await addon.websocket_message(flow)
+    assert json.loads(flow.websocket.messages[-1].content) == {"email": "*****@******e.com"}
+    decision = _decisions(tmp_path)[-1]
+    assert (decision["method"], decision["direction"]) == ("WEBSOCKET", "request")
+
+
+async def test_websocket_message_with_ssn_is_dropped(env: tuple[DlpAddon, Any, Path]) -> None:
+    """A blocked WebSocket message is dropped, and recorded as an incident."""
+    addon, _, tmp_path = env
+    flow = _websocket_flow("my ssn is 536-90-4399")
+    await addon.websocket_message(flow)
+    assert flow.websocket.messages[-1].dropped
+    assert _decisions(tmp_path)[-1]["outcome"] == "blocked"
+    assert (tmp_path / "var" / "incidents.jsonl").read_text().count("incident_id") == 1
+
+
+async def test_websocket_from_vendor_follows_response_rules(
+    env: tuple[DlpAddon, Any, Path],
+) -> None:
+    """Vendor-to-client messages are responses: only response rules (mask-email) apply."""
+    addon, _, _ = env
+    flow = _websocket_flow("ssn 536-90-4399, mail maria@example.com", from_client=False)
+    await addon.websocket_message(flow)
+    frame = flow.websocket.messages[-1]
+    assert not frame.dropped
+    assert frame.text == "ssn 536-90-4399, mail *****@******e.com"
