@@ -300,22 +300,14 @@ def _part(flow: http.HTTPFlow, direction: Direction) -> http.Message:
 
 
 def _message(flow: http.HTTPFlow, direction: Direction, with_body: bool) -> Message:
-    """The core's view of a request or response. Raises `UndecodableBody` for bad encodings."""
+    """The core's view of a request or response, its body as on the wire (still compressed)."""
     request = flow.request
     part = _part(flow, direction)
     body = b""
     if with_body:
         if part.raw_content is None:
             raise UndecodableBody("the body was streamed and cannot be inspected")
-        try:
-            body = part.get_content(strict=True) or b""
-        except ValueError:
-            # Not `{e}`: mitmproxy's message quotes the first bytes of the body, and this text
-            # goes to the decision log and the incident.
-            raise UndecodableBody(
-                f"cannot decode Content-Encoding {part.headers.get('content-encoding')!r}: "
-                "the body is not valid in that encoding"
-            ) from None
+        body = part.raw_content
     query = tuple(request.query.items(multi=True)) if direction is Direction.REQUEST else ()
     return Message(
         direction=direction,
@@ -325,6 +317,7 @@ def _message(flow: http.HTTPFlow, direction: Direction, with_body: bool) -> Mess
         query=query,
         content_type=part.headers.get("content-type", ""),
         body=body,
+        content_encoding=part.headers.get("content-encoding", ""),
     )
 
 
@@ -339,7 +332,9 @@ def _apply(
         return
     part = _part(flow, direction)
     if decision.body is not None:
-        part.content = decision.body  # re-encoded per Content-Encoding; Content-Length updated
+        part.raw_content = decision.body  # already re-encoded per Content-Encoding by the core
+        if "content-length" in part.headers:
+            part.headers["content-length"] = str(len(decision.body))
     if decision.query is not None:
         flow.request.query = list(decision.query)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from dlp_proxy.actions import Change, fingerprint, rewrite
 from dlp_proxy.codecs import Document, Segment, parse_body, parse_query
+from dlp_proxy.compression import decode_body, encode_body
 from dlp_proxy.detection import Detector, Finding
 from dlp_proxy.errors import AnalyzerFailure, BodyTooLarge, InspectionError
 from dlp_proxy.keys import Keyring
@@ -46,7 +47,11 @@ UNKNOWN_DESTINATION_RULE = "unknown_destination"
 
 @dataclass(frozen=True)
 class Message:
-    """One HTTP message as the core sees it: where it goes and its decoded body."""
+    """One HTTP message as the core sees it: where it goes, and its body as sent on the wire.
+
+    `body` is still compressed per `content_encoding`; the core decodes it within the policy's
+    limits and encodes the rewritten body the same way.
+    """
 
     direction: Direction
     method: str
@@ -55,6 +60,7 @@ class Message:
     query: tuple[tuple[str, str], ...] = ()
     content_type: str = ""
     body: bytes = b""
+    content_encoding: str = ""
 
     @property
     def target(self) -> Target:
@@ -196,7 +202,13 @@ def _inspect_content(
         raise BodyTooLarge(
             f"body of {len(message.body)} bytes is over max_body_bytes ({policy.max_body_bytes})"
         )
-    body_doc = parse_body(message.content_type, message.body)
+    body = decode_body(
+        message.body,
+        message.content_encoding,
+        policy.max_body_bytes,
+        policy.max_decompression_ratio,
+    )
+    body_doc = parse_body(message.content_type, body)
     query_doc = parse_query(message.query)
     segments = (*body_doc.segments, *query_doc.segments)
     findings = _detect(detector, segments, rules)
@@ -233,7 +245,9 @@ def _inspect_content(
     query_replacements = _replacements(query_doc, texts, changes, keyring)
     return replace(
         decision,
-        body=body_doc.rebuild(body_replacements) if body_replacements else None,
+        body=encode_body(body_doc.rebuild(body_replacements), message.content_encoding)
+        if body_replacements
+        else None,
         query=query_doc.replaced_pairs(query_replacements) if query_replacements else None,
     )
 

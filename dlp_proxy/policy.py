@@ -42,6 +42,7 @@ __all__ = [
 SCHEMA_VERSION = 1
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 DEFAULT_MIN_SCORE = 0.4
+DEFAULT_MAX_DECOMPRESSION_RATIO = 200
 
 # The entity types Presidio's predefined English recognizers and the spaCy NER mapping emit.
 # tests/test_policy.py checks this list against a real Presidio registry.
@@ -214,6 +215,7 @@ class Policy:
     mode: Mode = Mode.ENFORCE
     on_error: OnError = OnError.BLOCK
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_decompression_ratio: int = DEFAULT_MAX_DECOMPRESSION_RATIO
     unknown_destinations: UnknownDestinations = UnknownDestinations.INSPECT
     source: str = "<memory>"
     sha256: str = ""
@@ -248,6 +250,7 @@ _TOP_KEYS = (
     "mode",
     "on_error",
     "max_body_bytes",
+    "max_decompression_ratio",
     "unknown_destinations",
     "vendors",
     "rules",
@@ -354,6 +357,9 @@ class _Checker:
             data, (), "unknown_destinations", UnknownDestinations, UnknownDestinations.INSPECT
         )
         max_body = self.integer(data, (), "max_body_bytes", DEFAULT_MAX_BODY_BYTES, minimum=1)
+        max_ratio = self.integer(
+            data, (), "max_decompression_ratio", DEFAULT_MAX_DECOMPRESSION_RATIO, minimum=1
+        )
         vendors = tuple(
             v
             for i, item in enumerate(self.sequence(data, (), "vendors"))
@@ -377,6 +383,7 @@ class _Checker:
             mode=mode,
             on_error=on_error,
             max_body_bytes=max_body,
+            max_decompression_ratio=max_ratio,
             unknown_destinations=unknown,
             source=self.source,
             sha256=sha256,

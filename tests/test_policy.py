@@ -635,8 +635,8 @@ def test_rule_error_names_file_line_and_field(
             rules: [{id: a, entities: [PERSON], action: block}]
             """,
             "x.yaml:3: rulez is not a known key here; did you mean 'rules'?; allowed: version, "
-            "name, description, mode, on_error, max_body_bytes, unknown_destinations, vendors, "
-            "rules",
+            "name, description, mode, on_error, max_body_bytes, max_decompression_ratio, "
+            "unknown_destinations, vendors, rules",
             id="unknown-top-level-key",
         ),
         pytest.param(

@@ -1,0 +1,146 @@
+"""Content-Encoding, decoded with limits so that a compression bomb cannot exhaust memory.
+
+`decode_body` undoes `Content-Encoding` (gzip, deflate, br, zstd, or a list of them) and stops
+as soon as the output passes `max_bytes` or `max_ratio` times the compressed size, raising
+`BodyTooLarge`; truncated or corrupt data raises `UndecodableBody`. `encode_body` applies the
+same encodings again after a change.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+
+import brotli
+
+from dlp_proxy.errors import BodyTooLarge, UndecodableBody
+
+try:  # Python 3.14 has zstd in the standard library
+    from compression import zstd  # type: ignore[import-not-found,unused-ignore]
+except ImportError:
+    from backports import zstd  # type: ignore[no-redef,unused-ignore]
+
+__all__ = ["decode_body", "encode_body", "encodings_of"]
+
+_CHUNK = 64 * 1024
+
+
+def encodings_of(header: str) -> list[str]:
+    """The codings of a Content-Encoding header, in the order they were applied."""
+    return [c.strip().lower() for c in header.split(",") if c.strip() and c.strip() != "identity"]
+
+
+def decode_body(raw: bytes, content_encoding: str, max_bytes: int, max_ratio: float) -> bytes:
+    """The body with every Content-Encoding undone, within the size and ratio limits."""
+    body = raw
+    limit = min(max_bytes, int(max(len(raw), 1) * max_ratio))
+    for coding in reversed(encodings_of(content_encoding)):
+        decoder = _DECODERS.get(coding)
+        if decoder is None:
+            raise UndecodableBody(f"unsupported Content-Encoding {coding!r}")
+        body = decoder(body, limit)
+    return body
+
+
+def encode_body(body: bytes, content_encoding: str) -> bytes:
+    """The body with the Content-Encoding applied again, in order."""
+    for coding in encodings_of(content_encoding):
+        body = _ENCODERS[coding](body)
+    return body
+
+
+def _too_large(limit: int) -> BodyTooLarge:
+    return BodyTooLarge(
+        f"decompressed body exceeds {limit} bytes (max_body_bytes or max_decompression_ratio); "
+        "a compression bomb is never expanded further"
+    )
+
+
+def _zlib(raw: bytes, limit: int, wbits: int, name: str) -> bytes:
+    decompressor = zlib.decompressobj(wbits=wbits)
+    out = bytearray()
+    data = raw
+    try:
+        while True:
+            out += decompressor.decompress(data, _CHUNK)
+            if len(out) > limit:
+                raise _too_large(limit)
+            data = decompressor.unconsumed_tail
+            if decompressor.eof or not data:
+                break
+    except zlib.error as e:
+        raise UndecodableBody(
+            f"cannot decode Content-Encoding {name!r}: the body is corrupt ({e})"
+        ) from None
+    if not decompressor.eof:
+        raise UndecodableBody(f"cannot decode Content-Encoding {name!r}: the body is truncated")
+    return bytes(out)
+
+
+def _gzip(raw: bytes, limit: int) -> bytes:
+    return _zlib(raw, limit, 16 + zlib.MAX_WBITS, "gzip")
+
+
+def _deflate(raw: bytes, limit: int) -> bytes:
+    # "deflate" is meant to be zlib-wrapped, but many servers send raw deflate.
+    try:
+        return _zlib(raw, limit, zlib.MAX_WBITS, "deflate")
+    except UndecodableBody:
+        return _zlib(raw, limit, -zlib.MAX_WBITS, "deflate")
+
+
+def _brotli(raw: bytes, limit: int) -> bytes:
+    decompressor = brotli.Decompressor()
+    out = bytearray()
+    try:
+        out += decompressor.process(raw, output_buffer_limit=_CHUNK)
+        while not decompressor.can_accept_more_data() and not decompressor.is_finished():
+            if len(out) > limit:
+                raise _too_large(limit)
+            out += decompressor.process(b"", output_buffer_limit=_CHUNK)
+    except brotli.error as e:
+        raise UndecodableBody(
+            f"cannot decode Content-Encoding 'br': the body is corrupt ({e})"
+        ) from None
+    if len(out) > limit:
+        raise _too_large(limit)
+    if not decompressor.is_finished():
+        raise UndecodableBody("cannot decode Content-Encoding 'br': the body is truncated")
+    return bytes(out)
+
+
+def _zstd(raw: bytes, limit: int) -> bytes:
+    decompressor = zstd.ZstdDecompressor()
+    out = bytearray()
+    try:
+        out += decompressor.decompress(raw, max_length=_CHUNK)
+        while not decompressor.eof and not decompressor.needs_input:
+            if len(out) > limit:
+                raise _too_large(limit)
+            out += decompressor.decompress(b"", max_length=_CHUNK)
+    except zstd.ZstdError as e:
+        raise UndecodableBody(
+            f"cannot decode Content-Encoding 'zstd': the body is corrupt ({e})"
+        ) from None
+    if len(out) > limit:
+        raise _too_large(limit)
+    if not decompressor.eof:
+        raise UndecodableBody("cannot decode Content-Encoding 'zstd': the body is truncated")
+    return bytes(out)
+
+
+_DECODERS: dict[str, Callable[[bytes, int], bytes]] = {
+    "gzip": _gzip,
+    "x-gzip": _gzip,
+    "deflate": _deflate,
+    "br": _brotli,
+    "zstd": _zstd,
+}
+
+_ENCODERS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": lambda b: zlib.compress(b, wbits=16 + zlib.MAX_WBITS),
+    "x-gzip": lambda b: zlib.compress(b, wbits=16 + zlib.MAX_WBITS),
+    "deflate": zlib.compress,
+    "br": lambda b: brotli.compress(b, quality=4),
+    "zstd": lambda b: zstd.compress(b, level=3),
+}

@@ -1,0 +1,69 @@
+"""Tests for dlp_proxy/compression.py: Content-Encoding with limits against bombs."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dlp_proxy.compression import decode_body, encode_body, encodings_of
+from dlp_proxy.errors import BodyTooLarge, UndecodableBody
+
+CODINGS = ["gzip", "deflate", "br", "zstd", "gzip, br", "identity", ""]
+
+
+@given(st.binary(max_size=4096), st.sampled_from(CODINGS))
+def test_round_trip(body: bytes, coding: str) -> None:
+    """Whatever is encoded decodes back to the same bytes."""
+    assert decode_body(encode_body(body, coding), coding, 10**6, 10**6) == body
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "zstd"])
+def test_truncated_body_is_undecodable(coding: str) -> None:
+    """A compressed body cut short is refused, not half-inspected."""
+    encoded = encode_body(b'{"email": "maria@example.com"}' * 50, coding)
+    with pytest.raises(UndecodableBody, match=f"cannot decode Content-Encoding '{coding}'"):
+        decode_body(encoded[: len(encoded) // 2], coding, 10**6, 1000)
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "zstd"])
+def test_garbage_is_undecodable(coding: str) -> None:
+    """Bytes that are not in the declared encoding are refused."""
+    with pytest.raises(UndecodableBody):
+        decode_body(b"this is not compressed at all, honestly", coding, 10**6, 1000)
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "zstd"])
+def test_bomb_stops_at_the_ratio_limit(coding: str) -> None:
+    """A body that expands past max_ratio times its size is refused before it is expanded."""
+    bomb = encode_body(b"0" * 20_000_000, coding)
+    assert len(bomb) < 100_000
+    with pytest.raises(BodyTooLarge, match="compression bomb"):
+        decode_body(bomb, coding, 10**9, 100)
+
+
+def test_bomb_stops_at_max_bytes() -> None:
+    """The absolute limit applies even when the ratio would allow more."""
+    with pytest.raises(BodyTooLarge):
+        decode_body(gzip.compress(b"a" * 100_000), "gzip", 50_000, 10**6)
+
+
+def test_raw_deflate_is_accepted() -> None:
+    """Servers that send raw deflate instead of zlib-wrapped are understood."""
+    compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    raw = compressor.compress(b"hello") + compressor.flush()
+    assert decode_body(raw, "deflate", 1000, 1000) == b"hello"
+
+
+def test_unknown_encoding_is_undecodable() -> None:
+    """An encoding dlp-proxy does not know cannot be inspected."""
+    with pytest.raises(UndecodableBody, match="unsupported Content-Encoding 'compress'"):
+        decode_body(b"x", "compress", 1000, 1000)
+
+
+def test_encodings_of_header() -> None:
+    """Codings are listed in the order they were applied, identity dropped."""
+    assert encodings_of("gzip, identity, BR") == ["gzip", "br"]
