@@ -13,11 +13,12 @@ LISTEN_PORT ?= 8080
 # pip on these machines warns about missing local mirrors; the warnings are noise, not errors.
 QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: help run test lint typecheck unit certs lock clean
+.PHONY: help run test eval lint typecheck unit certs lock clean
 
 help:
 	@echo "make run    create .venv, install, generate certs/, start the proxy on $(LISTEN_HOST):$(LISTEN_PORT)"
 	@echo "make test   create .venv, install with dev tools, run ruff, mypy and pytest"
+	@echo "make eval   measure detection: a labelled corpus through the proxy and plain Presidio"
 	@echo "make lock   re-resolve requirements*.lock from pyproject.toml (needs uv)"
 
 $(BIN)/python:
@@ -44,6 +45,11 @@ certs: $(VENV)/.runtime-installed
 
 run: certs
 	$(BIN)/dlp-proxy run --policy $(POLICY) --listen-host $(LISTEN_HOST) --listen-port $(LISTEN_PORT) --confdir $(CONFDIR)
+
+# A measurement, not a check: it exits 0 whatever the figures (docs/detection.md explains them).
+eval: $(VENV)/.dev-installed
+	$(BIN)/dlp-proxy init --confdir $(CONFDIR)
+	$(BIN)/python -m bench.eval
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

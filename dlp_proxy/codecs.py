@@ -1,8 +1,33 @@
-"""Content codecs: turn a body into text segments to inspect, and rebuild it after changes.
+r"""Content codecs: turn a body into text segments to inspect, and rebuild it after changes.
 
 Each document knows its format. `segments` lists every piece of text worth inspecting, with a
-location (a JSON path, a form field, a line) and context words (the field names). `rebuild`
-takes replacement texts by location and returns a body of the same format and structure.
+location and context words (the field names). `rebuild` takes replacement texts by location and
+returns a body of the same format and structure; what was not replaced stays byte for byte
+where the format allows it (a body nothing is replaced in is never rebuilt: it is forwarded).
+`uninspectable` lists the locations of parts that could not be read, such as an image uploaded
+in a multipart form; it is empty for most documents.
+
+Locations, by format (indexes from 0, except XML's XPath-style `[n]`):
+
+    JSON          $.customer.ssn   $.items[0]   $["key with space"]
+    NDJSON        l3>$.email                  (record 3, then a JSON path)
+    CSV, TSV      csv:r12.c3                  (row 12 counting the header, column 3)
+    XML           xml:/root/customer[2]/ssn   xml:/root/customer[2]/@id   xml:/root/p/b/tail()
+    form          form:email   form:tag[1]    (the second `tag` field)
+    multipart     multipart:comment   multipart:file>csv:r3.c2
+    text          text:0                      (chunks of about TEXT_CHUNK_CHARS)
+    query         query:q
+    URL path      path:1                      (`/customers/maria%40example.com`: the address)
+    headers       header:x-customer-email
+
+A value that holds a document of its own (JSON text in a JSON string, percent-encoded text,
+base64 of text) is a nested document: its segments take the value's place, located
+`value>inner`, e.g. `$.payload>$.customer.ssn`, `$.next>url>text:0` (`url2`, `url3` for text
+encoded two or three times), `$.blob>b64>text:0`. The separator `>` (`SEP`) never appears in
+a location of one document, so a location splits at its first `>`: JSON paths have it only in
+quoted keys, written there as `\u003e`; form, multipart and header names holding it have it
+written `%3E`; XML names and the numbered locations cannot hold it. Documents are nested
+`MAX_NESTING` deep at most; deeper values are plain text.
 """
 
 from __future__ import annotations
@@ -10,116 +35,229 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
-from urllib.parse import parse_qsl, urlencode
+from typing import Protocol
 
+from dlp_proxy._formats.fields import (
+    UNINSPECTED_HEADERS,
+    FormDocument,
+    HeadersDocument,
+    PathDocument,
+    QueryDocument,
+)
+from dlp_proxy._formats.markup import XmlDocument
+from dlp_proxy._formats.multipart import MultipartDocument, binary_type
+from dlp_proxy._formats.tables import CsvDocument, NdjsonDocument
+from dlp_proxy._formats.values import (
+    IDENTIFIER_DIGITS,
+    MAX_DEPTH,
+    MAX_NESTING,
+    SEP,
+    TEXT_CHUNK_CHARS,
+    JsonNode,
+    Segment,
+    TextNode,
+    context_words,
+    decode,
+    media_type,
+)
 from dlp_proxy.errors import UndecodableBody
 
 __all__ = [
+    "IDENTIFIER_DIGITS",
+    "MAX_DEPTH",
+    "MAX_NESTING",
+    "SEP",
+    "TEXT_CHUNK_CHARS",
+    "UNINSPECTED_HEADERS",
+    "CsvDocument",
     "Document",
+    "FormDocument",
+    "HeadersDocument",
+    "JsonDocument",
+    "MultipartDocument",
+    "NdjsonDocument",
+    "PathDocument",
+    "QueryDocument",
     "Segment",
+    "TextDocument",
+    "XmlDocument",
     "context_words",
     "parse_body",
+    "parse_headers",
+    "parse_path",
     "parse_query",
 ]
 
-# Integers with this many digits or more may be identifiers (account, card, phone numbers).
-IDENTIFIER_DIGITS = 6
-# Long text is inspected in chunks of about this many characters, cut at line ends.
-TEXT_CHUNK_CHARS = 20_000
-
-_Container = dict[str, Any] | list[Any]
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A piece of text to inspect: where it is, what it says, and the words around it."""
-
-    location: str
-    text: str
-    context: tuple[str, ...] = ()
+FORM = "application/x-www-form-urlencoded"
+NDJSON_TYPES = frozenset(
+    {
+        "application/x-ndjson",
+        "application/ndjson",
+        "application/jsonl",
+        "application/x-jsonl",
+        "application/jsonlines",
+        "application/x-jsonlines",
+        "application/json-lines",
+    }
+)
+CSV_TYPES = frozenset({"text/csv", "application/csv", "text/x-csv"})
+TSV_TYPES = frozenset({"text/tab-separated-values", "text/tsv"})
+XML_TYPES = frozenset({"application/xml", "text/xml"})
+# Bodies of these types are looked at: one that is JSON or declared XML is read as such.
+SNIFFED_TYPES = frozenset({"", "text/plain", "application/octet-stream"})
+_SNIFF = re.compile(rb"\s*([\[{]|<\?xml[\s?])")
 
 
 class Document(Protocol):
     """A parsed body: its segments, and a way to rebuild it with some segments replaced."""
 
     @property
-    def segments(self) -> tuple[Segment, ...]: ...
+    def segments(self) -> tuple[Segment, ...]:
+        """Every piece of text worth inspecting, in document order."""
+        ...
+
+    @property
+    def uninspectable(self) -> tuple[str, ...]:
+        """Locations of parts that could not be read (binary, undecodable); usually empty."""
+        ...
 
     def rebuild(self, replacements: Mapping[str, str]) -> bytes:
-        """The body with the text at each location in `replacements` swapped in."""
+        """The body with the text at each location in `replacements` swapped in.
+
+        Every location must be one of the segments' (`KeyError` otherwise).
+        """
         ...
 
 
-def context_words(name: str) -> tuple[str, ...]:
-    """Words of a field name, as context: `cardNumber` -> (`cardnumber`, `card`, `number`)."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
-    words = [w.lower() for w in re.split(r"[^A-Za-z0-9]+", spaced) if w and not w.isdigit()]
-    whole = name.lower()
-    return tuple(dict.fromkeys([whole, *words])) if whole and not whole.isdigit() else tuple(words)
-
-
 def parse_body(content_type: str, body: bytes) -> Document:
-    """The document for a body of the given Content-Type; `UndecodableBody` if it cannot be read."""
-    mime, charset = _media_type(content_type)
+    """The document for a body of the given Content-Type; `UndecodableBody` if it cannot be read.
+
+    JSON (`application/json`, `*+json`), NDJSON, JSON text sequences, CSV, TSV, XML
+    (`application/xml`, `text/xml`, `*+xml`), multipart, forms and text have formats of their
+    own. An untyped, `text/plain` or `application/octet-stream` body that is JSON, or XML with a
+    declaration, is read as such; any other body is inspected as text when it is text.
+    """
+    return _parse(content_type, body, 0, ())
+
+
+def parse_query(pairs: Sequence[tuple[str, str]]) -> QueryDocument:
+    """The document for a URL's query parameters; `replaced_pairs` gives them back changed."""
+    return QueryDocument(pairs)
+
+
+def parse_path(path: str) -> PathDocument:
+    """The document for a URL path (a query or fragment is cut off).
+
+    `replaced_path` gives the new path as `str`, `rebuild` as bytes.
+    """
+    return PathDocument(path)
+
+
+def parse_headers(pairs: Sequence[tuple[str, str]]) -> HeadersDocument:
+    """The document for header (name, value) pairs, less `UNINSPECTED_HEADERS`.
+
+    `replaced_pairs` gives every pair back, in order, with the replaced values.
+    """
+    return HeadersDocument(pairs)
+
+
+def _parse(content_type: str, body: bytes, depth: int, context: tuple[str, ...]) -> Document:
+    mime, params = media_type(content_type)
+    charset = params.get("charset")
     if not body:
         return _EmptyDocument()
     if mime == "application/json" or mime.endswith("+json"):
-        return JsonDocument(body)
-    if mime == "application/x-www-form-urlencoded":
-        return FormDocument(_decode(body, charset or "utf-8", mime))
+        return JsonDocument(body, context, depth)
+    if mime in NDJSON_TYPES or mime == "application/json-seq":
+        seq = mime == "application/json-seq"
+        return NdjsonDocument(body, charset or "utf-8", seq=seq, depth=depth)
+    if mime in CSV_TYPES or mime in TSV_TYPES:
+        header = {"present": True, "absent": False}.get(params.get("header", "").lower())
+        delimiter = "\t" if mime in TSV_TYPES else None
+        return CsvDocument(
+            body, charset or "utf-8", delimiter=delimiter, header=header, depth=depth
+        )
+    if mime in XML_TYPES or mime.endswith("+xml"):
+        return XmlDocument(body, charset, depth)
+    if mime.startswith("multipart/"):
+        return MultipartDocument(body, params.get("boundary"), _read_part, depth)
+    if mime == FORM:
+        return FormDocument(decode(body, charset or "utf-8", mime), depth)
+    if mime in SNIFFED_TYPES:
+        sniffed = _sniffed(body, charset, depth, context)
+        if sniffed is not None:
+            return sniffed
     if mime.startswith("text/"):
-        return TextDocument(body, charset or "utf-8")
+        return TextDocument(body, charset or "utf-8", context)
     # Unknown or missing types are inspected as text when they are text, and refused otherwise.
     try:
-        return TextDocument(body, charset or "utf-8")
+        return TextDocument(body, charset or "utf-8", context)
     except UndecodableBody:
         raise UndecodableBody(
             f"cannot inspect a {mime or 'untyped'} body: it is not text in a supported format"
         ) from None
 
 
-def parse_query(pairs: Sequence[tuple[str, str]]) -> QueryDocument:
-    """The document for a URL's query parameters."""
-    return QueryDocument(pairs)
-
-
-def _media_type(content_type: str) -> tuple[str, str | None]:
-    mime, _, params = content_type.partition(";")
-    charset = None
-    for param in params.split(";"):
-        key, _, value = param.strip().partition("=")
-        if key.lower() == "charset" and value:
-            charset = value.strip().strip('"').lower()
-    return mime.strip().lower(), charset
-
-
-def _decode(body: bytes, charset: str, what: str) -> str:
+def _sniffed(
+    body: bytes, charset: str | None, depth: int, context: tuple[str, ...]
+) -> Document | None:
+    """A JSON or declared-XML document for a body whose type does not say, or None."""
+    match = _SNIFF.match(body)
+    if match is None:
+        return None
     try:
-        return body.decode(charset)
-    except LookupError:
-        raise UndecodableBody(f"unknown charset {charset!r} in the {what} Content-Type") from None
-    except UnicodeDecodeError as e:
-        raise UndecodableBody(f"{what} body is not valid {charset} (byte {e.start})") from None
+        if match.group(1) in (b"[", b"{"):
+            if charset not in (None, "utf-8", "us-ascii", "ascii"):
+                return None
+            return JsonDocument(body, context, depth)
+        return XmlDocument(body, charset, depth)
+    except UndecodableBody:
+        return None
+
+
+def _read_part(
+    content_type: str, content: bytes, depth: int, context: tuple[str, ...], guessed: bool
+) -> Document | None:
+    """The document in a multipart part, or None when it cannot be inspected.
+
+    A type guessed from a filename that turns out wrong is read as text instead.
+    """
+    mime, params = media_type(content_type)
+    if binary_type(mime):
+        return None
+    try:
+        return _parse(content_type, content, depth, context)
+    except UndecodableBody:
+        if not guessed:
+            return None
+    try:
+        return TextDocument(content, params.get("charset", "utf-8"), context)
+    except UndecodableBody:
+        return None
 
 
 class _EmptyDocument:
     segments: tuple[Segment, ...] = ()
+    uninspectable: tuple[str, ...] = ()
 
     def rebuild(self, replacements: Mapping[str, str]) -> bytes:
+        if replacements:
+            raise KeyError(f"no segment at {next(iter(replacements))!r}")
         return b""
 
 
 class JsonDocument:
-    """A JSON body: every string value, and integers that look like identifiers."""
+    """A JSON body: every string value, and integers that look like identifiers.
 
-    def __init__(self, body: bytes) -> None:
-        self._slots: dict[str, tuple[_Container | None, str | int]] = {}
-        segments: list[Segment] = []
+    A string holding a JSON object or array, percent-encoded or base64 text is a nested
+    document. Rebuild writes compact UTF-8 JSON; replaced numbers become strings.
+    """
+
+    uninspectable: tuple[str, ...] = ()
+
+    def __init__(self, body: bytes, context: tuple[str, ...] = (), depth: int = 0) -> None:
         try:
-            self._data = json.loads(body)
-            self._walk(self._data, "$", None, None, (), segments)
+            self._node = JsonNode(json.loads(body), context, depth)
         except UnicodeDecodeError as e:
             raise UndecodableBody(f"JSON body is not valid UTF-8 (byte {e.start})") from None
         except json.JSONDecodeError as e:
@@ -130,152 +268,24 @@ class JsonDocument:
             raise UndecodableBody("JSON body is nested too deeply to inspect") from None
         except ValueError as e:  # e.g. an integer over Python's 4300-digit conversion limit
             raise UndecodableBody(f"JSON body does not parse: {e}") from None
-        self.segments = tuple(segments)
-
-    def _walk(
-        self,
-        value: Any,
-        path: str,
-        parent: _Container | None,
-        key: str | int | None,
-        context: tuple[str, ...],
-        out: list[Segment],
-    ) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                self._walk(v, _json_path(path, k), value, k, context_words(k), out)
-        elif isinstance(value, list):
-            for i, v in enumerate(value):
-                self._walk(v, f"{path}[{i}]", value, i, context, out)
-        elif isinstance(value, str) or (
-            isinstance(value, int)
-            and not isinstance(value, bool)
-            and len(str(abs(value))) >= IDENTIFIER_DIGITS
-        ):
-            self._slots[path] = (parent, key if key is not None else 0)
-            out.append(Segment(path, str(value), context))
+        self.segments = self._node.segments
+        self.uninspectable = self._node.uninspectable
 
     def rebuild(self, replacements: Mapping[str, str]) -> bytes:
         """Re-serialise the JSON with the replaced values (numbers replaced become strings)."""
-        data = self._data
-        originals: list[tuple[_Container, str | int, Any]] = []
-        try:
-            for location, text in replacements.items():
-                parent, key = self._slots[location]
-                if parent is None:
-                    data = text
-                else:
-                    originals.append((parent, key, parent[key]))  # type: ignore[index]
-                    parent[key] = text  # type: ignore[index]
-            try:
-                return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-            except UnicodeEncodeError:
-                # Lone surrogates (legal JSON escapes such as \ud800) have no UTF-8 form.
-                return json.dumps(data, separators=(",", ":")).encode("ascii")
-        finally:
-            # The parsed data is shared by every call: put back what this call changed.
-            for parent, key, value in reversed(originals):
-                parent[key] = value
-
-
-def _json_path(path: str, key: str) -> str:
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-        return f"{path}.{key}"
-    return f"{path}[{json.dumps(key, ensure_ascii=False)}]"
-
-
-class _PairsDocument:
-    """Shared by forms and query strings: ordered (name, value) pairs."""
-
-    prefix = ""
-
-    def __init__(self, pairs: Sequence[tuple[str, str]]) -> None:
-        self.pairs = tuple(pairs)
-        self.locations = self._unique_locations()
-        self.segments = tuple(
-            Segment(loc, value, context_words(name))
-            for loc, (name, value) in zip(self.locations, self.pairs, strict=True)
-            if value
-        )
-
-    def _unique_locations(self) -> tuple[str, ...]:
-        """`name`, then `name[1]`, `name[2]` ... for repeats; never one location for two pairs.
-
-        A pair literally named `a[1]` beside two `a` pairs must not share their location, or
-        one value's spans would be applied to the other's text.
-        """
-        earlier: dict[str, int] = {}
-        taken: set[str] = set()
-        locations: list[str] = []
-        for name, _ in self.pairs:
-            count = earlier.get(name, 0)
-            earlier[name] = count + 1
-            location = f"{self.prefix}{name}[{count}]" if count else f"{self.prefix}{name}"
-            while location in taken:
-                count += 1
-                location = f"{self.prefix}{name}[{count}]"
-            taken.add(location)
-            locations.append(location)
-        return tuple(locations)
-
-    def replaced_pairs(self, replacements: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-        """The pairs with replaced values swapped in, order kept."""
-        return tuple(
-            (name, replacements.get(loc, value))
-            for loc, (name, value) in zip(self.locations, self.pairs, strict=True)
-        )
-
-
-class FormDocument(_PairsDocument):
-    """An `application/x-www-form-urlencoded` body."""
-
-    prefix = "form:"
-
-    def __init__(self, text: str) -> None:
-        super().__init__(parse_qsl(text, keep_blank_values=True))
-
-    def rebuild(self, replacements: Mapping[str, str]) -> bytes:
-        """Re-encode the form with the replaced values."""
-        return urlencode(self.replaced_pairs(replacements)).encode("ascii")
-
-
-class QueryDocument(_PairsDocument):
-    """The query parameters of a URL."""
-
-    prefix = "query:"
-
-    def rebuild(self, replacements: Mapping[str, str]) -> bytes:
-        """The query string with replaced values, URL-encoded."""
-        return urlencode(self.replaced_pairs(replacements)).encode("ascii")
+        return self._node.render(replacements).encode("utf-8")
 
 
 class TextDocument:
-    """Plain text, inspected in chunks cut at line ends."""
+    """Plain text, inspected in chunks cut at line ends (`text:0`, `text:1` ...)."""
 
-    def __init__(self, body: bytes, charset: str) -> None:
+    uninspectable: tuple[str, ...] = ()
+
+    def __init__(self, body: bytes, charset: str, context: tuple[str, ...] = ()) -> None:
         self._charset = charset
-        text = _decode(body, charset, "text")
-        self._chunks = _chunk_lines(text, TEXT_CHUNK_CHARS)
-        self.segments = tuple(
-            Segment(f"text:{i}", chunk) for i, chunk in enumerate(self._chunks) if chunk.strip()
-        )
+        self._node = TextNode(decode(body, charset, "text"), context, TEXT_CHUNK_CHARS)
+        self.segments = self._node.segments
 
     def rebuild(self, replacements: Mapping[str, str]) -> bytes:
         """The text with replaced chunks, in the original charset."""
-        text = "".join(replacements.get(f"text:{i}", c) for i, c in enumerate(self._chunks))
-        return text.encode(self._charset, errors="replace")
-
-
-def _chunk_lines(text: str, size: int) -> list[str]:
-    chunks: list[str] = []
-    current: list[str] = []
-    length = 0
-    for line in text.splitlines(keepends=True):
-        if current and length + len(line) > size:
-            chunks.append("".join(current))
-            current, length = [], 0
-        current.append(line)
-        length += len(line)
-    if current:
-        chunks.append("".join(current))
-    return chunks or [""]
+        return self._node.render(replacements).encode(self._charset, errors="replace")

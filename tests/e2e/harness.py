@@ -1,47 +1,70 @@
-"""The end-to-end harness: a recording vendor server, the real proxy as a subprocess, helpers.
+"""The end-to-end harness: the shared vendor and proxy from `bench.harness`, plus test data.
 
 Nothing here is mocked: the proxy is `dlp-proxy run` (or `mitmdump -s addons/dlp.py`) with real
 Presidio workers, and the vendor is an HTTP(S) server in the test process that records exactly
-what reached it. Every PII value a test sends must come from `PII`, so that the log scan in
-test_log.py covers it.
+what reached it. The vendor, the proxy launcher and their helpers live in `bench/harness.py`,
+which `make eval` uses too; this module re-exports them. Every PII value a test sends must come
+from `PII`, so that the log scan in test_log.py covers it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime
-import ipaddress
-import json
-import os
 import re
-import signal
-import socket
-import ssl
 import subprocess
-import sys
-import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import quote, quote_plus
 
-import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from bench.harness import (
+    BIN,
+    DEFAULT_POLICY,
+    LOG_TIMEOUT,
+    READY_TIMEOUT,
+    ROOT,
+    STOP_TIMEOUT,
+    HarnessError,
+    Proxy,
+    Received,
+    Vendor,
+    client_tls_context,
+    dlp_proxy_argv,
+    free_port,
+    make_vendor_certificate,
+    poll,
+    read_jsonl,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-# The venv's console scripts sit beside the interpreter running the tests.
-BIN = Path(sys.executable).parent
-DEFAULT_POLICY = ROOT / "policies" / "default.yaml"
-
-READY_TIMEOUT = 120.0  # seconds for a proxy to start its workers and load the model
-LOG_TIMEOUT = 10.0  # seconds for a decision line to appear after the response came back
-STOP_TIMEOUT = 15.0  # seconds for a proxy (and its workers) to exit after SIGTERM
+__all__ = [
+    "BIN",
+    "CARD",
+    "DEFAULT_POLICY",
+    "EMAIL",
+    "LOG_TIMEOUT",
+    "NAME",
+    "PHONE",
+    "PII",
+    "PLAIN_TICKET_KEYS",
+    "READY_TIMEOUT",
+    "ROOT",
+    "SSN",
+    "STOP_TIMEOUT",
+    "TOKEN_RE",
+    "HarnessError",
+    "Proxy",
+    "Received",
+    "Vendor",
+    "assert_masked",
+    "assert_ticket_protected",
+    "client_tls_context",
+    "decrypt",
+    "dlp_proxy_argv",
+    "free_port",
+    "make_vendor_certificate",
+    "pii_spellings",
+    "poll",
+    "read_jsonl",
+    "ticket",
+]
 
 TOKEN_RE = re.compile(r"dlp:v1:[A-Za-z0-9]+:[A-Za-z0-9_-]+")
 
@@ -130,421 +153,3 @@ def assert_ticket_protected(received: dict[str, Any], sent: dict[str, Any], keyr
     assert received["notes"] == sent["notes"].replace(NAME, "<PERSON>")
     for key in PLAIN_TICKET_KEYS:
         assert received[key] == sent[key], key
-
-
-# --- files ------------------------------------------------------------------------------------
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Every JSON line of a file (none if it does not exist yet)."""
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-
-
-def poll(what: str, find: Callable[[], Any], timeout: float = LOG_TIMEOUT) -> Any:
-    """Call `find` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = find()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(0.05)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def make_vendor_certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and localhost; returns (cert.pem, key.pem)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dlp-proxy e2e vendor")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=7))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "vendor-cert.pem", directory / "vendor-key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
-class _H2FirstContext(ssl.SSLContext):
-    """Offers h2 before http/1.1 in ALPN, as browsers and curl do.
-
-    httpcore always offers `http/1.1, h2` in that order, and mitmproxy picks the client's first
-    choice it supports, so an unmodified httpx client never gets HTTP/2 from mitmproxy.
-    """
-
-    def set_alpn_protocols(self, alpn_protocols: Iterable[str]) -> None:
-        super().set_alpn_protocols(sorted(alpn_protocols, key=lambda p: p != "h2"))
-
-
-def client_tls_context(ca_file: Path, prefer_h2: bool = False) -> ssl.SSLContext:
-    """A client context that trusts only `ca_file` (the proxy's CA)."""
-    context = (_H2FirstContext if prefer_h2 else ssl.SSLContext)(ssl.PROTOCOL_TLS_CLIENT)
-    context.load_verify_locations(cafile=str(ca_file))
-    return context
-
-
-# --- the vendor -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Received:
-    """One request as the vendor got it: method, path with query, headers, body bytes."""
-
-    method: str
-    path: str
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-    def header(self, name: str) -> str | None:
-        """The first value of header `name` (case-insensitive), if present."""
-        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
-
-    def json(self) -> Any:
-        """The body parsed as JSON."""
-        return json.loads(self.body)
-
-
-class _VendorHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _VendorServer
-
-    def setup(self) -> None:
-        if isinstance(self.request, ssl.SSLSocket):
-            self.request.do_handshake()  # here, in the handler thread, not in accept()
-        super().setup()
-
-    def _handle(self) -> None:
-        body = self._read_body()
-        self.server.vendor.record(
-            Received(self.command, self.path, tuple(self.headers.items()), body)
-        )
-        payload = json.dumps({"ok": True, "received_bytes": len(body)}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
-
-    def _read_body(self) -> bytes:
-        """The body: Content-Length bytes, or the chunks of a chunked body joined."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
-            while size := int(self.rfile.readline().split(b";")[0], 16):
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                pass  # trailers
-            return b"".join(chunks)
-        return self.rfile.read(int(self.headers.get("Content-Length", 0)))
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # the vendor's record is `Vendor.requests`
-
-
-class _VendorServer(ThreadingHTTPServer):
-    # Handler threads are tracked and joined by server_close(), after their sockets are shut.
-    daemon_threads = False
-    block_on_close = True
-    vendor: Vendor
-
-
-class Vendor:
-    """An HTTP (or HTTPS) server on 127.0.0.1 that records every request and answers 200 JSON."""
-
-    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
-        self.requests: list[Received] = []
-        self.errors: list[str] = []
-        self._lock = threading.Lock()
-        self._connections: set[socket.socket] = set()
-        self.server = _VendorServer(("127.0.0.1", 0), _VendorHandler)
-        self.server.vendor = self
-        self.server.handle_error = self._handle_error  # type: ignore[method-assign]
-        process_request = self.server.process_request
-
-        def track(request: Any, client_address: Any) -> None:
-            with self._lock:
-                self._connections.add(request)
-            process_request(request, client_address)
-
-        self.server.process_request = track  # type: ignore[method-assign]
-        if tls is not None:
-            self.server.socket = tls.wrap_socket(
-                self.server.socket, server_side=True, do_handshake_on_connect=False
-            )
-        self.scheme = "https" if tls else "http"
-        self.port = int(self.server.server_address[1])
-        self.origin = f"{self.scheme}://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, name=f"vendor-{self.scheme}", daemon=True
-        )
-        self._thread.start()
-
-    def record(self, received: Received) -> None:
-        """Keep one received request."""
-        with self._lock:
-            self.requests.append(received)
-
-    def received(self, path: str) -> list[Received]:
-        """The requests received for `path` (compared without the query string)."""
-        with self._lock:
-            return [r for r in self.requests if r.path.split("?", 1)[0] == path]
-
-    def only(self, path: str) -> Received:
-        """The one request received for `path`."""
-        found = self.received(path)
-        assert len(found) == 1, f"vendor got {len(found)} requests for {path}: {found}"
-        return found[0]
-
-    def _handle_error(self, request: Any, client_address: Any) -> None:
-        kind, error, _ = sys.exc_info()
-        with self._lock:
-            self.errors.append(f"{client_address}: {kind.__name__ if kind else ''}: {error}")
-
-    def close(self) -> None:
-        """Stop serving, end open keep-alive connections, join the handler threads."""
-        self.server.shutdown()
-        self._thread.join()
-        with self._lock:
-            connections = list(self._connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):  # already closed by its handler
-                conn.shutdown(socket.SHUT_RDWR)
-        self.server.server_close()
-
-
-# --- the proxy --------------------------------------------------------------------------------
-
-
-def _descendants(pid: int) -> set[int]:
-    """Every live process below `pid` (workers, multiprocessing's helpers)."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # exited while we looked
-        if fields[0] != "Z":
-            parents[int(stat.parent.name)] = int(fields[1])
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-@dataclass
-class Proxy:
-    """A dlp-proxy (or mitmdump) process with its own confdir, data dir and output files."""
-
-    name: str
-    argv: Sequence[str]
-    workdir: Path
-    port: int
-    confdir: Path
-    data_dir: Path
-    env: dict[str, str] = field(default_factory=dict)
-    process: subprocess.Popen[bytes] | None = None
-    _outputs: list[IO[bytes]] = field(default_factory=list)
-
-    @property
-    def stdout_path(self) -> Path:
-        return self.workdir / "stdout.log"
-
-    @property
-    def stderr_path(self) -> Path:
-        return self.workdir / "stderr.log"
-
-    @property
-    def decisions_path(self) -> Path:
-        return self.data_dir / "decisions.jsonl"
-
-    @property
-    def incidents_path(self) -> Path:
-        return self.data_dir / "incidents.jsonl"
-
-    @property
-    def keyring(self) -> Path:
-        return self.confdir / "dlp-keyring.json"
-
-    @property
-    def ca_cert(self) -> Path:
-        return self.confdir / "mitmproxy-ca-cert.pem"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stdout(self) -> str:
-        return self.stdout_path.read_text(encoding="utf-8", errors="replace")
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
-
-    def start(self) -> None:
-        """Start the process and wait (bounded) until it says its workers are ready."""
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        out, err = open(self.stdout_path, "wb"), open(self.stderr_path, "wb")  # noqa: SIM115 - closed in stop()
-        self._outputs = [out, err]
-        self.process = subprocess.Popen(
-            list(self.argv), stdout=out, stderr=err, cwd=ROOT, env={**os.environ, **self.env}
-        )
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop(check=False)
-            raise
-
-    def _events(self) -> Iterator[dict[str, Any]]:
-        for line in self.stdout().splitlines():
-            if line.startswith("{"):
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line being written right now
-
-    def _wait_ready(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + READY_TIMEOUT
-        while True:
-            events = {e.get("event") for e in self._events()}
-            if "proxy_ready" in events and "dlp-proxy ready" in self.stderr():
-                return
-            if "workers_failed" in events:
-                pytest.fail(f"{self.name}: workers failed to start\n{self.report()}")
-            if self.process.poll() is not None:
-                pytest.fail(
-                    f"{self.name} exited with status {self.process.returncode} before it was "
-                    f"ready\n{self.report()}"
-                )
-            if time.monotonic() > deadline:
-                pytest.fail(f"{self.name} not ready after {READY_TIMEOUT:g}s\n{self.report()}")
-            time.sleep(0.1)
-
-    def report(self) -> str:
-        """The command and its output so far, for failure messages."""
-        return f"$ {' '.join(self.argv)}\n--- stdout\n{self.stdout()}\n--- stderr\n{self.stderr()}"
-
-    def stop(self, check: bool = True) -> None:
-        """SIGTERM, then kill; check it and its worker processes exited (and with status 0)."""
-        problems = []
-        if self.process is not None:
-            workers = _descendants(self.process.pid)
-            if self.process.poll() is None:
-                self.process.send_signal(signal.SIGTERM)
-                try:
-                    self.process.wait(STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    self.process.kill()
-                    self.process.wait()
-                    problems.append(f"did not exit within {STOP_TIMEOUT:g}s of SIGTERM")
-            if self.process.returncode != 0:
-                problems.append(f"exited with status {self.process.returncode}")
-            deadline = time.monotonic() + STOP_TIMEOUT
-            while (left := {p for p in workers if _alive(p)}) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            for pid in left:
-                os.kill(pid, signal.SIGKILL)
-            if left:
-                problems.append(f"left worker processes running: {sorted(left)}")
-        for f in self._outputs:
-            f.close()
-        self._outputs = []
-        if check and problems:
-            pytest.fail(f"{self.name}: " + "; ".join(problems) + "\n" + self.report())
-
-    # --- the logs ---
-
-    def decisions(self) -> list[dict[str, Any]]:
-        """The decision events logged so far."""
-        return [e for e in read_jsonl(self.decisions_path) if e.get("event") == "decision"]
-
-    def incidents(self) -> list[dict[str, Any]]:
-        """The incident events logged so far."""
-        return [e for e in read_jsonl(self.incidents_path) if e.get("event") == "incident"]
-
-    def decision_for(self, path: str) -> dict[str, Any]:
-        """The one request decision logged for `path` (waits for it to appear)."""
-
-        def find() -> list[dict[str, Any]]:
-            return [
-                d
-                for d in self.decisions()
-                if d["path"].split("?", 1)[0] == path and d["direction"] == "request"
-            ]
-
-        found = poll(f"a decision for {path} in {self.decisions_path}", find)
-        assert len(found) == 1, found
-        return dict(found[0])
-
-    def incident(self, incident_id: str) -> dict[str, Any]:
-        """The incident logged with `incident_id` (waits for it to appear)."""
-        found = poll(
-            f"incident {incident_id} in {self.incidents_path}",
-            lambda: [i for i in self.incidents() if i.get("incident_id") == incident_id],
-        )
-        assert len(found) == 1, found
-        return dict(found[0])
-
-
-def dlp_proxy_argv(
-    policy: Path, modes: Sequence[str], port: int, confdir: Path, data_dir: Path, *extra: str
-) -> list[str]:
-    """`dlp-proxy run ...` for one proxy."""
-    argv = [str(BIN / "dlp-proxy"), "run", "--policy", str(policy)]
-    for mode in modes:
-        argv += ["--mode", mode]
-    argv += [
-        "--listen-host",
-        "127.0.0.1",
-        "--listen-port",
-        str(port),
-        "--confdir",
-        str(confdir),
-        "--data-dir",
-        str(data_dir),
-        "--log-stdout",
-        *extra,
-    ]
-    return argv

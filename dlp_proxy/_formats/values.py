@@ -1,0 +1,574 @@
+"""Values, and the documents nested in them: the building blocks every format shares.
+
+A *node* is a document over text: its `segments`, the `uninspectable` locations it could not read,
+and `render(replacements) -> str`. A format records its own values in a `Nest`: each value is a
+segment, unless `sniff` finds a document inside it (JSON text, percent-encoded text, base64 text),
+in which case the child's segments stand in its place, located `value>child` (`SEP`). `resolve`
+sends replacements back down by that prefix and renders each changed child again.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import quote, unquote_to_bytes
+
+from dlp_proxy.errors import UndecodableBody
+
+# Joins a value's location to a location inside the document nested in it. No location a format
+# generates contains it: JSON keys and field names that do are escaped (`location_name`).
+SEP = ">"
+# Documents inside documents (a JSON string holding base64 of JSON ...) are read this deep.
+MAX_NESTING = 4
+# A JSON or XML document nested deeper than this many levels is refused.
+MAX_DEPTH = 100
+# Integers with this many digits or more may be identifiers (account, card, phone numbers).
+IDENTIFIER_DIGITS = 6
+# Long text is inspected in chunks of about this many characters, cut at line ends.
+TEXT_CHUNK_CHARS = 20_000
+# Shorter values are never read as base64: ids and codes of that size would be false positives.
+BASE64_MIN_CHARS = 16
+# Letters alone (no digit, '+', '/', '-', '_' or padding) are base64 only from this length on:
+# shorter ones are words and names.
+BASE64_MIN_LETTERS_ONLY = 32
+# Percent-encoding is undone this many times at most in one layer (`url`, `url2`, `url3`).
+PERCENT_MAX_LAYERS = 3
+# Decoded base64 must be text: at least this share of its characters printable.
+PRINTABLE_SHARE = 0.95
+
+# Codecs Python has but no sender means as a body's charset: they decode escape sequences to
+# lone surrogates, or cannot write replacement text back.
+UNREAD_CODECS = frozenset({"unicode-escape", "raw-unicode-escape", "idna", "punycode", "undefined"})
+
+_Container = dict[str, Any] | list[Any]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of text to inspect: where it is, what it says, and the words around it."""
+
+    location: str
+    text: str
+    context: tuple[str, ...] = ()
+
+
+class Node(Protocol):
+    """A document over text, which may sit inside a value of another document."""
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        """Every piece of text worth inspecting, in document order."""
+        ...
+
+    @property
+    def uninspectable(self) -> tuple[str, ...]:
+        """Locations of parts that could not be read (binary, undecodable); usually empty."""
+        ...
+
+    def render(self, replacements: Mapping[str, str]) -> str:
+        """The text with the segment at each location in `replacements` swapped in."""
+        ...
+
+
+def context_words(name: str) -> tuple[str, ...]:
+    """Words of a field name, as context: `cardNumber` -> (`cardnumber`, `card`, `number`)."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    words = [w.lower() for w in re.split(r"[^A-Za-z0-9]+", spaced) if w and not w.isdigit()]
+    whole = name.lower()
+    return tuple(dict.fromkeys([whole, *words])) if whole and not whole.isdigit() else tuple(words)
+
+
+class WordCache(dict[str, tuple[str, ...]]):
+    """`context_words` of names that repeat (every object of a list), worked out once.
+
+    One per document, so no name outlives the message it came in.
+    """
+
+    def __missing__(self, name: str) -> tuple[str, ...]:
+        words = self[name] = context_words(name)
+        return words
+
+
+def media_type(content_type: str) -> tuple[str, dict[str, str]]:
+    """The lower-cased media type and the parameters of a Content-Type (charset lower-cased)."""
+    mime, _, rest = content_type.partition(";")
+    params: dict[str, str] = {}
+    for param in rest.split(";"):
+        key, _, value = param.strip().partition("=")
+        key, value = key.strip().lower(), value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        if key and value:
+            params.setdefault(key, value)
+    if "charset" in params:
+        params["charset"] = params["charset"].strip('"').lower()
+    return mime.strip().lower(), params
+
+
+def decode(body: bytes, charset: str, what: str) -> str:
+    """`body` as text in `charset`; `UndecodableBody` naming `what` if it is not."""
+    try:
+        if codecs.lookup(charset).name in UNREAD_CODECS:
+            raise UndecodableBody(
+                f"charset {charset!r} in the {what} Content-Type is not a text encoding "
+                "dlp-proxy reads"
+            )
+        return body.decode(charset)
+    except LookupError:
+        raise UndecodableBody(f"unknown charset {charset!r} in the {what} Content-Type") from None
+    except UnicodeDecodeError as e:
+        raise UndecodableBody(f"{what} body is not valid {charset} (byte {e.start})") from None
+    except UnicodeError:  # codecs such as utf-7 raise the base class
+        raise UndecodableBody(f"{what} body is not valid {charset}") from None
+
+
+def location_name(name: str) -> str:
+    """A name as it may appear in a location: the nesting separator `>` is written `%3E`."""
+    return name.replace(SEP, "%3E")
+
+
+def unique_locations(prefix: str, names: Iterable[str]) -> tuple[str, ...]:
+    """`name`, then `name[1]`, `name[2]` ... for repeats; never one location for two names.
+
+    A field literally named `a[1]` beside two `a` fields must not share their location, or one
+    value's spans would be applied to the other's text.
+    """
+    earlier: dict[str, int] = {}
+    taken: set[str] = set()
+    locations: list[str] = []
+    for raw in names:
+        name = location_name(raw)
+        count = earlier.get(name, 0)
+        earlier[name] = count + 1
+        location = f"{prefix}{name}[{count}]" if count else f"{prefix}{name}"
+        while location in taken:
+            count += 1
+            location = f"{prefix}{name}[{count}]"
+        taken.add(location)
+        locations.append(location)
+    return tuple(locations)
+
+
+def prefixed(prefix: str, segments: Iterable[Segment]) -> list[Segment]:
+    """`segments` relocated under `prefix` (a location and the separator)."""
+    return [Segment(prefix + s.location, s.text, s.context) for s in segments]
+
+
+class Nest:
+    """A document's own values by location, and the documents nested in some of them.
+
+    `value` records a value: a segment, or, when `sniff` finds a document in it, that child's
+    segments under `location>`. `split` and `resolve` take replacements apart again by prefix.
+    A location that is neither a recorded value nor inside a child is a `KeyError`.
+    """
+
+    def __init__(self, depth: int) -> None:
+        self.depth = depth
+        self.segments: list[Segment] = []
+        self.uninspectable: list[str] = []
+        self.children: dict[str, Node] = {}
+        self._slots: set[str] = set()
+        self._heads: set[str] = set()
+
+    def slot(self, location: str) -> None:
+        """Let `location` be replaced whole without making it a segment (e.g. an empty value)."""
+        self._slots.add(location)
+
+    def segment(self, location: str, text: str, context: tuple[str, ...] = ()) -> None:
+        """Record a value as a segment as it is, without looking inside it."""
+        self._slots.add(location)
+        self.segments.append(Segment(location, text, context))
+
+    def value(self, location: str, text: str, context: tuple[str, ...] = ()) -> None:
+        """Record a value: a segment, or the document found inside it."""
+        self._slots.add(location)
+        child = sniff(text, context, self.depth + 1)
+        if child is None:
+            self.segments.append(Segment(location, text, context))
+        else:
+            self.child(location, child)
+
+    def child(self, location: str, node: Node) -> None:
+        """Record a text document nested at `location`; `resolve` renders it again."""
+        self.children[location] = node
+        self.adopt(location, node.segments, node.uninspectable)
+
+    def adopt(
+        self, location: str, segments: Sequence[Segment], uninspectable: Sequence[str]
+    ) -> None:
+        """List the segments of a document nested at `location` that the caller keeps itself."""
+        self._heads.add(location)
+        self.segments.extend(prefixed(location + SEP, segments))
+        self.uninspectable.extend(location + SEP + u for u in uninspectable)
+
+    def split(
+        self, replacements: Mapping[str, str]
+    ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+        """Own replacements, and the replacements for each nested document by its location.
+
+        A whole-value replacement of a location wins over replacements inside it.
+        """
+        own: dict[str, str] = {}
+        nested: dict[str, dict[str, str]] = {}
+        for location, text in replacements.items():
+            head, sep, rest = location.partition(SEP)
+            if sep and head in self._heads:
+                nested.setdefault(head, {})[rest] = text
+            elif not sep and location in self._slots:
+                own[location] = text
+            else:
+                raise KeyError(f"no segment at {location!r}")
+        for location in own:
+            nested.pop(location, None)
+        return own, nested
+
+    def resolve(self, replacements: Mapping[str, str]) -> dict[str, str]:
+        """The new text of every own value that changes, nested documents rendered anew."""
+        own, nested = self.split(replacements)
+        for location, inner in nested.items():
+            own[location] = self.children[location].render(inner)
+        return own
+
+
+# --- nested documents ----------------------------------------------------------------------------
+
+_BASE64 = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
+_BASE64_MARK = re.compile(r"[0-9+/_-]")
+_HEX = re.compile(r"[0-9A-Fa-f]+")
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+_BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def sniff(text: str, context: tuple[str, ...], depth: int) -> Node | None:
+    """The document inside a value, if any: JSON text, percent-encoded or base64 text.
+
+    `depth` is the depth the child would have; at `MAX_NESTING` nothing more is looked into.
+    """
+    if depth >= MAX_NESTING or len(text) < 2:
+        return None
+    node: Node | None = None
+    if text[0] in "{[ \t\r\n":
+        node = _json_inside(text, context, depth)
+    if node is None and "%" in text:
+        node = _percent_inside(text, context, depth)
+    if node is None and len(text) >= BASE64_MIN_CHARS:
+        node = _base64_inside(text, context, depth)
+    return node
+
+
+def _inner(text: str, context: tuple[str, ...], depth: int) -> Node:
+    """What a decoding layer holds: another document if one is found, else text."""
+    return sniff(text, context, depth) or TextNode(text, context)
+
+
+def _json_inside(text: str, context: tuple[str, ...], depth: int) -> Node | None:
+    stripped = text.strip()
+    if (stripped[:1], stripped[-1:]) not in (("{", "}"), ("[", "]")):
+        return None
+    try:
+        data = json.loads(stripped)
+        return JsonNode(data, context, depth) if data else None
+    except (ValueError, RecursionError, UndecodableBody):
+        return None  # not JSON after all, or too deep: it stays one text segment
+
+
+def unquote_exact(text: str) -> str | None:
+    """`text` percent-decoded, if it is exactly that: every `%` an escape, UTF-8 underneath."""
+    if _BARE_PERCENT.search(text) or not _ESCAPE.search(text):
+        return None
+    try:
+        return unquote_to_bytes(text).decode("utf-8")
+    except UnicodeError:  # escapes of bytes that are not UTF-8, or a lone surrogate
+        return None
+
+
+def _percent_inside(text: str, context: tuple[str, ...], depth: int) -> Node | None:
+    layers = [text]
+    while len(layers) <= PERCENT_MAX_LAYERS:
+        decoded = unquote_exact(layers[-1])
+        if decoded is None:
+            break
+        layers.append(decoded)
+    if len(layers) == 1:
+        return None
+    return PercentLayer(layers, _inner(layers[-1], context, depth + 1))
+
+
+def _b64encode(raw: bytes, urlsafe: bool, padded: bool) -> str:
+    text = (base64.urlsafe_b64encode(raw) if urlsafe else base64.b64encode(raw)).decode("ascii")
+    return text if padded else text.rstrip("=")
+
+
+def _base64_inside(text: str, context: tuple[str, ...], depth: int) -> Node | None:
+    if not _BASE64.fullmatch(text) or _HEX.fullmatch(text):
+        return None
+    body = text.rstrip("=")
+    has_padding = len(body) < len(text)
+    if len(body) % 4 == 1 or (has_padding and len(text) % 4):
+        return None
+    if not has_padding and len(body) < BASE64_MIN_LETTERS_ONLY and not _BASE64_MARK.search(body):
+        return None  # a word or name without digits is not base64, whatever its letters
+    urlsafe = "-" in body or "_" in body
+    if urlsafe and ("+" in body or "/" in body):
+        return None
+    try:
+        raw = base64.b64decode(
+            body + "=" * (-len(body) % 4), altchars=b"-_" if urlsafe else None, validate=True
+        )
+        decoded = raw.decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    padded = has_padding or len(text) % 4 == 0
+    if _b64encode(raw, urlsafe, padded) != text or not _mostly_printable(decoded):
+        return None
+    return Base64Layer(urlsafe, padded, _inner(decoded, context, depth + 1))
+
+
+def _mostly_printable(text: str) -> bool:
+    if not text.strip():
+        return False
+    odd = sum(1 for c in text if not (c.isprintable() or c in "\t\n\r"))
+    return odd <= len(text) * (1 - PRINTABLE_SHARE)
+
+
+class _Layer:
+    """An encoding around a text document: segments under `tag>`, re-encoded on render."""
+
+    tag = ""
+
+    def __init__(self, inner: Node) -> None:
+        self._inner = inner
+        self.segments = tuple(prefixed(self.tag + SEP, inner.segments))
+        self.uninspectable = tuple(self.tag + SEP + u for u in inner.uninspectable)
+
+    def render(self, replacements: Mapping[str, str]) -> str:
+        """The inner document rendered with its replacements, encoded as before."""
+        inner: dict[str, str] = {}
+        for location, text in replacements.items():
+            head, sep, rest = location.partition(SEP)
+            if head != self.tag or not sep:
+                raise KeyError(f"no segment at {location!r}")
+            inner[rest] = text
+        return self.encode(self._inner.render(inner))
+
+    def encode(self, text: str) -> str:
+        """`text` in this layer's encoding."""
+        raise NotImplementedError
+
+
+class PercentLayer(_Layer):
+    """Percent-encoded text (`url`), or text encoded two or three times (`url2`, `url3`).
+
+    `layers` is the value as found, then each decoding of it. Rendering re-encodes as many
+    times, keeping every character outside the changed stretch exactly as it was written.
+    """
+
+    def __init__(self, layers: list[str], inner: Node) -> None:
+        self.tag = "url" if len(layers) == 2 else f"url{len(layers) - 1}"
+        self._layers = layers
+        super().__init__(inner)
+
+    def encode(self, text: str) -> str:
+        """`text` percent-encoded as many times as the original value was."""
+        for encoded, decoded in zip(self._layers[-2::-1], self._layers[:0:-1], strict=True):
+            text = requote(encoded, decoded, text)
+        return text
+
+
+class Base64Layer(_Layer):
+    """Base64 of UTF-8 text (`b64`), re-encoded with the same alphabet and padding."""
+
+    tag = "b64"
+
+    def __init__(self, urlsafe: bool, padded: bool, inner: Node) -> None:
+        self._urlsafe = urlsafe
+        self._padded = padded
+        super().__init__(inner)
+
+    def encode(self, text: str) -> str:
+        """`text` as UTF-8 in base64, standard or URL-safe alphabet, padded or not, as found."""
+        return _b64encode(text.encode("utf-8", "replace"), self._urlsafe, self._padded)
+
+
+def requote(encoded: str, decoded: str, new: str, safe: str = "") -> str:
+    """`new` percent-encoded, written like `encoded` (which decodes exactly to `decoded`).
+
+    The stretch before and after what changed is copied from `encoded` byte for byte; the rest
+    is quoted, leaving unescaped the characters `encoded` left unescaped, and those in `safe`.
+    """
+    if new == decoded:
+        return encoded
+    limit = min(len(decoded), len(new))
+    start = 0
+    while start < limit and decoded[start] == new[start]:
+        start += 1
+    tail = 0
+    while tail < limit - start and decoded[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    offsets = _char_offsets(encoded, decoded)
+    keep = "".join(sorted({c for c in encoded if c < "\x80" and c != "%"} | set(safe)))
+    middle = quote(new[start : len(new) - tail], safe=keep, errors="replace")
+    return encoded[: offsets[start]] + middle + encoded[offsets[len(decoded) - tail] :]
+
+
+def _char_offsets(encoded: str, decoded: str) -> list[int]:
+    """Where each character of `decoded` starts in `encoded`, plus the end."""
+    starts: list[int] = []  # per decoded byte; -1 inside a character written literally
+    i = 0
+    while i < len(encoded):
+        starts.append(i)
+        if encoded[i] == "%":
+            i += 3
+        else:
+            starts.extend([-1] * (_utf8_size(encoded[i]) - 1))
+            i += 1
+    offsets: list[int] = []
+    byte = 0
+    for char in decoded:
+        offsets.append(starts[byte])
+        byte += _utf8_size(char)
+    offsets.append(len(encoded))
+    return offsets
+
+
+def _utf8_size(char: str) -> int:
+    code = ord(char)
+    return 1 if code < 0x80 else 2 if code < 0x800 else 3 if code < 0x10000 else 4
+
+
+# --- JSON and text nodes -------------------------------------------------------------------------
+
+
+class JsonNode:
+    """Parsed JSON: every string value, and integers that look like identifiers.
+
+    Locations are JSON paths (`$.customer.ssn`, `$.items[0]`, `$["key with space"]`). Values
+    of a list inherit their list's key as context; the root's context is `context`.
+    """
+
+    def __init__(self, data: Any, context: tuple[str, ...] = (), depth: int = 0) -> None:
+        self._data = data
+        self._slots: dict[str, tuple[_Container | None, str | int]] = {}
+        self._words = WordCache()
+        self._nest = Nest(depth)
+        self._walk(data, "$", None, 0, context, 0)
+        self.segments = tuple(self._nest.segments)
+        self.uninspectable = tuple(self._nest.uninspectable)
+
+    def _walk(
+        self,
+        value: Any,
+        path: str,
+        parent: _Container | None,
+        key: str | int,
+        context: tuple[str, ...],
+        level: int,
+    ) -> None:
+        if isinstance(value, dict):
+            if level >= MAX_DEPTH:
+                raise UndecodableBody(
+                    f"JSON body is nested too deeply to inspect (over {MAX_DEPTH} levels)"
+                )
+            for k, v in value.items():
+                self._walk(v, json_path(path, k), value, k, self._words[k], level + 1)
+        elif isinstance(value, list):
+            if level >= MAX_DEPTH:
+                raise UndecodableBody(
+                    f"JSON body is nested too deeply to inspect (over {MAX_DEPTH} levels)"
+                )
+            for i, v in enumerate(value):
+                self._walk(v, f"{path}[{i}]", value, i, context, level + 1)
+        elif isinstance(value, str):
+            self._slots[path] = (parent, key)
+            self._nest.value(path, value, context)
+        elif (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and len(str(abs(value))) >= IDENTIFIER_DIGITS
+        ):
+            self._slots[path] = (parent, key)
+            self._nest.segment(path, str(value), context)
+
+    def render(self, replacements: Mapping[str, str]) -> str:
+        """Compact JSON with the replaced values (numbers replaced become strings)."""
+        data = self._data
+        originals: list[tuple[_Container, str | int, Any]] = []
+        try:
+            for location, text in self._nest.resolve(replacements).items():
+                parent, key = self._slots[location]
+                if parent is None:
+                    data = text
+                else:
+                    originals.append((parent, key, parent[key]))  # type: ignore[index]
+                    parent[key] = text  # type: ignore[index]
+            return dumps_json(data)
+        finally:
+            # The parsed data is shared by every call: put back what this call changed.
+            for parent, key, value in reversed(originals):
+                parent[key] = value
+
+
+def json_path(path: str, key: str) -> str:
+    """`path.key`, or `path["key"]` for keys that are not identifiers (`>` escaped)."""
+    if _IDENTIFIER.fullmatch(key):
+        return f"{path}.{key}"
+    quoted = json.dumps(key, ensure_ascii=False).replace(SEP, "\\u003e")
+    return f"{path}[{quoted}]"
+
+
+def dumps_json(data: Any) -> str:
+    """Compact JSON with non-ASCII kept, or ASCII with escapes when it holds lone surrogates."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(data, separators=(",", ":"))
+    return text
+
+
+class TextNode:
+    """Plain text, inspected in chunks cut at line ends (`text:0`, `text:1` ...)."""
+
+    uninspectable: tuple[str, ...] = ()
+
+    def __init__(
+        self, text: str, context: tuple[str, ...] = (), chunk_chars: int = TEXT_CHUNK_CHARS
+    ) -> None:
+        self._chunks = chunk_lines(text, chunk_chars)
+        self.segments = tuple(
+            Segment(f"text:{i}", chunk, context)
+            for i, chunk in enumerate(self._chunks)
+            if chunk.strip()
+        )
+
+    def render(self, replacements: Mapping[str, str]) -> str:
+        """The text with replaced chunks."""
+        if replacements:
+            chunks = {f"text:{i}" for i in range(len(self._chunks))}
+            for location in replacements:
+                if location not in chunks:
+                    raise KeyError(f"no segment at {location!r}")
+        return "".join(replacements.get(f"text:{i}", c) for i, c in enumerate(self._chunks))
+
+
+def chunk_lines(text: str, size: int) -> list[str]:
+    """`text` cut at line ends into chunks of about `size` characters (a long line is whole)."""
+    chunks: list[str] = []
+    current: list[str] = []
+    length = 0
+    for line in text.splitlines(keepends=True):
+        if current and length + len(line) > size:
+            chunks.append("".join(current))
+            current, length = [], 0
+        current.append(line)
+        length += len(line)
+    if current:
+        chunks.append("".join(current))
+    return chunks or [""]
