@@ -318,6 +318,7 @@ def _message(flow: http.HTTPFlow, direction: Direction, with_body: bool) -> Mess
         content_type=part.headers.get("content-type", ""),
         body=body,
         content_encoding=part.headers.get("content-encoding", ""),
+        headers=tuple(part.headers.items(multi=True)),
     )
 
 
@@ -335,8 +336,18 @@ def _apply(
         part.raw_content = decision.body  # already re-encoded per Content-Encoding by the core
         if "content-length" in part.headers:
             part.headers["content-length"] = str(len(decision.body))
+    if decision.path is not None:
+        _, sep, query = flow.request.path.partition("?")
+        flow.request.path = f"{decision.path}{sep}{query}"
     if decision.query is not None:
         flow.request.query = list(decision.query)
+    if decision.headers is not None:
+        part.headers = http.Headers(
+            [
+                (n.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape"))
+                for n, v in decision.headers
+            ]
+        )
 
 
 def _flow_info(flow: http.HTTPFlow, direction: Direction, method: str) -> FlowInfo:

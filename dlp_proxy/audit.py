@@ -131,7 +131,7 @@ def _decision_fields(
         "host": flow.host,
         "port": flow.port,
         "method": flow.method,
-        "path": strip_query_values(flow.path),
+        "path": _path_for_logs(flow.path, decision),
         "direction": flow.direction,
         "vendor": decision.vendor,
         "policy": decision.policy_name,
@@ -152,6 +152,14 @@ def _decision_fields(
     if elapsed_ms is not None:
         fields["inspection_ms"] = round(elapsed_ms, 2)
     return fields
+
+
+def _path_for_logs(path: str, decision: Decision) -> str:
+    """The request path as it may be logged: query values removed, PII segments replaced."""
+    base, sep, query = strip_query_values(path).partition("?")
+    if decision.logged_path is not None:
+        base = decision.logged_path
+    return f"{base}{sep}{query}"
 
 
 def _sorted(counts: Mapping[str, int]) -> list[tuple[str, int]]:

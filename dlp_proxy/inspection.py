@@ -13,10 +13,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from dlp_proxy.actions import Change, fingerprint, rewrite
-from dlp_proxy.codecs import Document, Segment, parse_body, parse_query
+from dlp_proxy.codecs import (
+    Document,
+    PathDocument,
+    Segment,
+    parse_body,
+    parse_headers,
+    parse_path,
+    parse_query,
+)
 from dlp_proxy.compression import decode_body, encode_body
 from dlp_proxy.detection import Detector, Finding
-from dlp_proxy.errors import AnalyzerFailure, BodyTooLarge, InspectionError
+from dlp_proxy.errors import AnalyzerFailure, BodyTooLarge, InspectionError, UndecodableBody
 from dlp_proxy.keys import Keyring
 from dlp_proxy.normalize import Normalized, normalize
 from dlp_proxy.policy import (
@@ -61,6 +69,7 @@ class Message:
     content_type: str = ""
     body: bytes = b""
     content_encoding: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def target(self) -> Target:
@@ -95,6 +104,9 @@ class Decision:
     findings: tuple[FindingRecord, ...] = ()
     body: bytes | None = None
     query: tuple[tuple[str, str], ...] | None = None
+    path: str | None = None
+    headers: tuple[tuple[str, str], ...] | None = None
+    logged_path: str | None = None
     error: str | None = None
     inspected: bool = True
 
@@ -198,20 +210,23 @@ def _inspect_content(
     keyring: Keyring,
     policy: Policy,
 ) -> Decision:
-    if len(message.body) > policy.max_body_bytes:
-        raise BodyTooLarge(
-            f"body of {len(message.body)} bytes is over max_body_bytes ({policy.max_body_bytes})"
-        )
-    body = decode_body(
-        message.body,
-        message.content_encoding,
-        policy.max_body_bytes,
-        policy.max_decompression_ratio,
+    body_doc, body_error = _read_body(message, policy)
+    # The request line is the request's own; a response is inspected for its body and headers.
+    is_request = message.direction is Direction.REQUEST
+    query_doc = parse_query(message.query if is_request else ())
+    path_doc = parse_path(message.path if is_request else "")
+    header_doc = parse_headers(message.headers)
+    segments = (
+        *body_doc.segments,
+        *query_doc.segments,
+        *path_doc.segments,
+        *header_doc.segments,
     )
-    body_doc = parse_body(message.content_type, body)
-    query_doc = parse_query(message.query)
-    segments = (*body_doc.segments, *query_doc.segments)
     findings = _detect(detector, segments, rules)
+    if body_error is not None:
+        # The body cannot be inspected; the rest was, so the log can name the path safely.
+        error = error_decision(policy, f"{body_error.reason}: {body_error}", base.vendor)
+        return replace(error, logged_path=_path_for_logs(path_doc, findings))
     fired = _fired_rules(rules, findings)
     counted = _counted(findings, rules)
     texts = {s.location: s.text for s in segments}
@@ -235,6 +250,7 @@ def _inspect_content(
         entity_counts=dict(Counter(f.entity for f in counted)),
         findings=records,
         inspected=True,
+        logged_path=_path_for_logs(path_doc, counted),
     )
     if action is Action.BLOCK:
         blocking = next(r.id for r in fired if r.action is Action.BLOCK)
@@ -243,13 +259,52 @@ def _inspect_content(
         return decision
     body_replacements = _replacements(body_doc, texts, changes, keyring)
     query_replacements = _replacements(query_doc, texts, changes, keyring)
+    path_replacements = _replacements(path_doc, texts, changes, keyring)
+    header_replacements = _replacements(header_doc, texts, changes, keyring)
     return replace(
         decision,
         body=encode_body(body_doc.rebuild(body_replacements), message.content_encoding)
         if body_replacements
         else None,
         query=query_doc.replaced_pairs(query_replacements) if query_replacements else None,
+        path=path_doc.replaced_path(path_replacements) if path_replacements else None,
+        headers=header_doc.replaced_pairs(header_replacements) if header_replacements else None,
     )
+
+
+def _read_body(message: Message, policy: Policy) -> tuple[Document, InspectionError | None]:
+    """The parsed body, or an empty document and the reason it cannot be inspected."""
+    try:
+        if len(message.body) > policy.max_body_bytes:
+            raise BodyTooLarge(
+                f"body of {len(message.body)} bytes is over max_body_bytes "
+                f"({policy.max_body_bytes})"
+            )
+        body = decode_body(
+            message.body,
+            message.content_encoding,
+            policy.max_body_bytes,
+            policy.max_decompression_ratio,
+        )
+        document = parse_body(message.content_type, body)
+        if document.uninspectable:
+            raise UndecodableBody(
+                f"parts that cannot be inspected: {', '.join(document.uninspectable)}"
+            )
+    except InspectionError as e:
+        return parse_body("", b""), e
+    return document, None
+
+
+def _path_for_logs(path_doc: PathDocument, findings: list[Finding]) -> str | None:
+    """The path with each segment that holds PII replaced by `<ENTITY>`; `None` if it has none.
+
+    Logs must never hold a raw value, whatever the action (a blocked or monitored request keeps
+    its original path).
+    """
+    locations = {s.location for s in path_doc.segments}
+    marked = {f.location: f"<{f.entity}>" for f in findings if f.location in locations}
+    return path_doc.replaced_path(marked) if marked else None
 
 
 def _detect(

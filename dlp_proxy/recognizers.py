@@ -403,6 +403,13 @@ def _trimmed(text: str) -> tuple[int, int]:
     return start, max(end, start)
 
 
+# Letters, with the apostrophes, hyphens, dots, commas and spaces names have; no digits, no
+# underscores (spaCy tags identifiers such as `test_gzip_body` as people).
+_PERSON_SPAN = re.compile(r"[^\W\d_](?:[^\W\d_]|['.,\s-])*")
+# Words the small model tags as names in support tickets ("Password reset", "Hi Team").
+_NOT_NAMES = frozenset({"password", "team", "hi", "hello", "thanks", "regards", "customer"})
+
+
 def plausible(entity: str, text: str, start: int, end: int) -> bool:
     """False for matches that are part of a larger identifier, not PII of their own.
 
@@ -411,7 +418,8 @@ def plausible(entity: str, text: str, start: int, end: int) -> bool:
     call-centre data.
     """
     if entity == "PERSON":
-        return not any(c.isdigit() for c in text[start:end])
+        name = text[start:end]
+        return bool(_PERSON_SPAN.fullmatch(name)) and name.lower() not in _NOT_NAMES
     if entity == "PHONE_NUMBER":
         before = text[max(start - 2, 0) : start]
         after = text[end : end + 1]

@@ -32,12 +32,14 @@ class ScriptedDetector:
     patterns: Mapping[str, tuple[str, float]] = field(default_factory=lambda: DEFAULT_PATTERNS)
     honour_entities: bool = True
     calls: list[tuple[frozenset[str], float]] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)
 
     def detect(
         self, segments: Sequence[Segment], entities: frozenset[str], min_score: float
     ) -> list[Finding]:
         """Every match of a requested entity's regex scoring at least `min_score`."""
         self.calls.append((entities, min_score))
+        self.seen.extend(s.location for s in segments)
         return [
             Finding(entity, s.location, m.start(), m.end(), score, "Scripted")
             for s in segments

@@ -467,7 +467,7 @@ def test_route_and_decide_by_route() -> None:
 
 
 def test_body_over_max_body_bytes_is_blocked_uninspected() -> None:
-    """A body larger than max_body_bytes is blocked under on_error: block, without detection."""
+    """A body larger than max_body_bytes is blocked under on_error: block, body unread."""
     detector = RegexDetector()
     message = json_message({"x": "y" * 200})
     decision = run(message, make_policy(max_body_bytes=100), detector)
@@ -477,7 +477,7 @@ def test_body_over_max_body_bytes_is_blocked_uninspected() -> None:
     assert decision.error is not None
     assert decision.error.startswith("body_too_large: ")
     assert f"body of {len(message.body)} bytes is over max_body_bytes (100)" in decision.error
-    assert detector.calls == []
+    assert not [loc for loc in detector.seen if loc.startswith("$")]
 
 
 def test_on_error_allow_lets_an_uninspectable_body_through_with_the_error() -> None:
@@ -643,3 +643,82 @@ def test_presidio_default_policy_leaves_clean_json_alone(
     assert decision.inspected is True
     assert decision.body is None
     assert decision.findings == ()
+
+
+# --- request line, headers and parts that cannot be read ---------------------------------------
+
+
+def test_pii_in_the_url_path_is_redacted_and_never_logged_raw() -> None:
+    """An email in a path segment is rewritten; the logged path names the entity instead."""
+    message = json_message({"n": 1}, path="/customers/maria%40example.com/tickets")
+    decision = run(message)
+    assert decision.path == "/customers/%3CEMAIL_ADDRESS%3E/tickets"
+    assert decision.logged_path == "/customers/%3CEMAIL_ADDRESS%3E/tickets"
+    assert decision.body is None
+
+
+def test_blocked_request_still_gets_a_safe_logged_path() -> None:
+    """A blocked request is not rewritten, but its path is logged without the PII."""
+    message = json_message({"ssn": SSN}, path=f"/lookup/{EMAIL}")
+    decision = run(message)
+    assert decision.action is Action.BLOCK
+    assert decision.path is None
+    assert decision.logged_path == "/lookup/%3CEMAIL_ADDRESS%3E"
+
+
+def test_custom_headers_are_inspected_and_standard_ones_left_alone() -> None:
+    """X-Customer-Email is masked in place; Content-Type and Authorization are untouched."""
+    message = replace(
+        json_message({"n": 1}),
+        headers=(
+            ("Content-Type", "application/json"),
+            ("Authorization", f"Bearer {EMAIL}"),
+            ("X-Customer-Email", EMAIL),
+        ),
+    )
+    decision = run(message)
+    assert decision.headers == (
+        ("Content-Type", "application/json"),
+        ("Authorization", f"Bearer {EMAIL}"),
+        ("X-Customer-Email", "<EMAIL_ADDRESS>"),
+    )
+
+
+def test_response_headers_are_inspected_but_not_the_request_line() -> None:
+    """A response is judged on its body and headers; its request's path is not its content."""
+    rules = """
+  - id: redact-emails-back
+    entities: [EMAIL_ADDRESS]
+    direction: response
+    action: redact
+"""
+    message = replace(
+        json_message({"n": 1}, path=f"/lookup/{EMAIL}", direction=Direction.RESPONSE),
+        headers=(("X-Agent-Email", EMAIL),),
+    )
+    decision = run(message, make_policy(rules=rules))
+    assert decision.path is None
+    assert decision.headers == (("X-Agent-Email", "<EMAIL_ADDRESS>"),)
+
+
+def test_a_part_that_cannot_be_read_fails_closed() -> None:
+    """A multipart upload with an image part is handled by on_error, naming the part."""
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="note"\r\n\r\nhello\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="scan"; filename="id.png"\r\n'
+        b"Content-Type: image/png\r\n\r\n\x89PNG\r\n\x1a\n\x00\x00\r\n--b--\r\n"
+    )
+    message = Message(
+        Direction.REQUEST,
+        "POST",
+        "api.vendor.example",
+        "/upload",
+        (),
+        "multipart/form-data; boundary=b",
+        body,
+    )
+    decision = run(message)
+    assert decision.action is Action.BLOCK
+    assert decision.error is not None
+    assert decision.error.startswith("undecodable_body: parts that cannot be inspected: ")
+    assert "multipart:scan" in decision.error

@@ -210,3 +210,11 @@ def test_split_card_ignores_unrelated_numbers() -> None:
 def test_plausible(entity: str, text: str, span: tuple[int, int], ok: bool) -> None:
     """Phones glued into identifiers and names with digits are not findings."""
     assert plausible(entity, text, *span) is ok
+
+
+@pytest.mark.parametrize(
+    "span", ["test_gzip_body_is_redacted", "Password", "SKU-88-AX", "user42", "a@b"]
+)
+def test_identifiers_and_common_words_are_not_names(span: str) -> None:
+    """What the small NER model mistakes for a person in API traffic is dropped."""
+    assert not plausible("PERSON", span, 0, len(span))
