@@ -26,7 +26,7 @@ from dlp_proxy.compression import decode_body, encode_body
 from dlp_proxy.detection import Detector, Finding
 from dlp_proxy.errors import AnalyzerFailure, BodyTooLarge, InspectionError, UndecodableBody
 from dlp_proxy.keys import Keyring
-from dlp_proxy.normalize import Normalized, normalize
+from dlp_proxy.normalize import Normalized, embedded_base64, normalize
 from dlp_proxy.policy import (
     Action,
     Direction,
@@ -317,14 +317,52 @@ def _detect(
         replace(s, text=folded[s.location].text) if folded[s.location].changed else s
         for s in segments
     ]
+    hidden = _base64_words(views)
     try:
-        found = detector.detect(views, entities, min_score)
+        found = detector.detect([*views, *hidden], entities, min_score)
     except InspectionError:
         raise
     except Exception as e:  # the analyzer is third-party code: any failure must fail closed
         # Only the type: an exception message from the analyzer may quote the text it read.
         raise AnalyzerFailure(f"the analyzer raised {type(e).__name__}") from e
+    found = [_unhidden(f) for f in found]
     return _merge_overlaps([_to_original(f, folded[f.location]) for f in found])
+
+
+_HIDDEN = "#b64@"
+
+
+def _base64_words(segments: Sequence[Segment]) -> list[Segment]:
+    """Extra segments for base64 words inside values, decoded, with the words before as context.
+
+    A finding in one covers the whole encoded word (`_unhidden`).
+    """
+    extra = []
+    for segment in segments:
+        for start, end, decoded in embedded_base64(segment.text):
+            before = segment.text[max(start - 40, 0) : start].lower().split()[-4:]
+            extra.append(
+                Segment(
+                    f"{segment.location}{_HIDDEN}{start}:{end}",
+                    normalize(decoded).text,
+                    (*segment.context, *before),
+                )
+            )
+    return extra
+
+
+def _unhidden(finding: Finding) -> Finding:
+    location, marker, span = finding.location.partition(_HIDDEN)
+    if not marker:
+        return finding
+    start, end = (int(n) for n in span.split(":"))
+    return replace(
+        finding,
+        location=location,
+        start=start,
+        end=end,
+        recognizer=f"{finding.recognizer}+base64",
+    )
 
 
 def _to_original(finding: Finding, folded: Normalized) -> Finding:

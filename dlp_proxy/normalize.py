@@ -8,10 +8,11 @@ the original text, so the rewrite covers the disguised characters too.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
-__all__ = ["Normalized", "normalize"]
+__all__ = ["Normalized", "embedded_base64", "normalize"]
 
 # Characters that render as nothing and are used to break up a value.
 _INVISIBLE = frozenset(
@@ -68,3 +69,22 @@ def _fold(char: str) -> str:
     folded = unicodedata.normalize("NFKC", char)
     # NFKC can expand one character into several (ﬁ -> fi); each keeps the same origin.
     return folded
+
+
+_EMBEDDED_BASE64 = re.compile(r"(?<![\w+/=-])[A-Za-z0-9+/_-]{12,}={0,2}(?![\w+/=-])")
+
+
+def embedded_base64(text: str) -> list[tuple[int, int, str]]:
+    """`(start, end, decoded)` for each base64 word in `text` that decodes to readable text.
+
+    Whole values that are base64 are decoded by the codecs; this finds base64 written inside
+    a sentence or a short value (`The card MjQ4MDky... was charged twice`).
+    """
+    from dlp_proxy._formats.values import decode_base64_text
+
+    found = []
+    for match in _EMBEDDED_BASE64.finditer(text):
+        decoded = decode_base64_text(match.group())
+        if decoded is not None:
+            found.append((match.start(), match.end(), decoded[0]))
+    return found

@@ -108,8 +108,9 @@ def ssn_shape_ok(number: str) -> bool:
 
 
 _DATE_PATTERNS = (
-    re.compile(r"(?P<y>(?:19|20)\d\d)[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})"),
-    re.compile(r"(?P<m>\d{1,2})[-/.](?P<d>\d{1,2})[-/.](?P<y>(?:19|20)\d\d)"),
+    re.compile(r"(?P<y>(?:19|20)\d\d)[-/. ](?P<m>\d{1,2})[-/. ](?P<d>\d{1,2})"),
+    re.compile(r"(?P<m>\d{1,2})[-/. ](?P<d>\d{1,2})[-/. ](?P<y>(?:19|20)\d\d)"),
+    re.compile(r"(?P<y>(?:19|20)\d\d)(?P<m>\d\d)(?P<d>\d\d)"),
 )
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 _DATE_WORDS = re.compile(
@@ -177,7 +178,9 @@ class DateOfBirthRecognizer(PatternRecognizer):
             patterns=[
                 Pattern(
                     "date, numeric",
-                    r"\b(?:(?:19|20)\d\d[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.](?:19|20)\d\d)\b",
+                    r"\b(?:(?:19|20)\d\d([-/. ])\d{1,2}\1\d{1,2}"
+                    r"|\d{1,2}([-/. ])\d{1,2}\2(?:19|20)\d\d"
+                    r"|(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))\b",
                     0.05,
                 ),
                 Pattern(
@@ -232,12 +235,45 @@ class StreetAddressRecognizer(PatternRecognizer):
         )
 
 
+def iban_ok(text: str) -> bool:
+    """True when `text` (separators allowed) is an IBAN with a valid mod-97 check."""
+    compact = re.sub(r"[ .-]", "", text).upper()
+    if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}", compact):
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+
+
+class SeparatedIbanRecognizer(PatternRecognizer):
+    """IBANs grouped by dots or dashes as well as spaces (Presidio's own takes spaces)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="IBAN_CODE",
+            name="SeparatedIbanRecognizer",
+            patterns=[
+                Pattern(
+                    "IBAN, any separator",
+                    r"\b[A-Z]{2}\d{2}([ .-]?)[A-Z0-9]{4}"
+                    r"(?:\1[A-Z0-9]{4}){1,6}(?:\1[A-Z0-9]{1,3})?\b",
+                    0.3,
+                )
+            ],
+            context=["iban", "bank", "account"],
+        )
+
+    def validate_result(self, pattern_text: str) -> bool:
+        """Valid with one kind of separator and a correct mod-97 check."""
+        return len(set(re.findall(r"[ .-]", pattern_text))) <= 1 and iban_ok(pattern_text)
+
+
 def custom_recognizers() -> list[PatternRecognizer]:
     """The recognizers dlp-proxy adds to Presidio's registry."""
     from presidio_analyzer.predefined_recognizers import AbaRoutingRecognizer
 
     return [
         CardNumberRecognizer(),
+        SeparatedIbanRecognizer(),
         DateOfBirthRecognizer(),
         StreetAddressRecognizer(),
         AbaRoutingRecognizer(),  # shipped by Presidio, disabled in its default configuration

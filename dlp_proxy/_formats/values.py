@@ -307,6 +307,18 @@ def _b64encode(raw: bytes, urlsafe: bool, padded: bool) -> str:
 
 
 def _base64_inside(text: str, context: tuple[str, ...], depth: int) -> Node | None:
+    found = decode_base64_text(text)
+    if found is None:
+        return None
+    decoded, urlsafe, padded = found
+    return Base64Layer(urlsafe, padded, _inner(decoded, context, depth + 1))
+
+
+def decode_base64_text(text: str) -> tuple[str, bool, bool] | None:
+    """`(decoded, urlsafe, padded)` when `text` is exactly base64 of mostly printable UTF-8.
+
+    Identifiers that merely use the base64 alphabet (hex hashes, words, short ids) are not.
+    """
     if not _BASE64.fullmatch(text) or _HEX.fullmatch(text):
         return None
     body = text.rstrip("=")
@@ -328,7 +340,7 @@ def _base64_inside(text: str, context: tuple[str, ...], depth: int) -> Node | No
     padded = has_padding or len(text) % 4 == 0
     if _b64encode(raw, urlsafe, padded) != text or not _mostly_printable(decoded):
         return None
-    return Base64Layer(urlsafe, padded, _inner(decoded, context, depth + 1))
+    return decoded, urlsafe, padded
 
 
 def _mostly_printable(text: str) -> bool:
