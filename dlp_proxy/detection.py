@@ -91,16 +91,22 @@ class PresidioDetector:
         """Run the recognizers for `entities` (and spaCy NER only if one of them needs it)."""
         if not segments or not entities:
             return []
-        from dlp_proxy.recognizers import field_findings, plausible, split_card_findings
+        from dlp_proxy.recognizers import (
+            contradicted_by_field,
+            field_findings,
+            plausible,
+            split_card_findings,
+        )
 
         findings = field_findings(segments, entities)
         if "CREDIT_CARD" in entities:
             findings.extend(split_card_findings(segments))
-        texts = {s.location: s.text for s in segments}
+        by_location = {s.location: s for s in segments}
         findings.extend(
             f
             for f in self._presidio_findings(segments, entities, min_score)
-            if plausible(f.entity, texts[f.location], f.start, f.end)
+            if plausible(f.entity, by_location[f.location].text, f.start, f.end)
+            and not contradicted_by_field(f.entity, by_location[f.location].context)
         )
         return findings
 

@@ -255,7 +255,7 @@ class SeparatedIbanRecognizer(PatternRecognizer):
                 Pattern(
                     "IBAN, any separator",
                     r"\b[A-Z]{2}\d{2}([ .-]?)[A-Z0-9]{4}"
-                    r"(?:\1[A-Z0-9]{4}){1,6}(?:\1[A-Z0-9]{1,3})?\b",
+                    r"(?:\1[A-Z0-9]{1,5}){1,8}\b",
                     0.3,
                 )
             ],
@@ -446,6 +446,27 @@ _PERSON_SPAN = re.compile(r"[^\W\d_](?:[^\W\d_]|['.,\s-])*")
 _NOT_NAMES = frozenset({"password", "team", "hi", "hello", "thanks", "regards", "customer"})
 
 
+_AMOUNT = re.compile(r"[$€£]?\s?\d{1,3}(?:[,.]\d{3})*[.,]\d{2}")
+# Field names that say a value is not personal data: numbers in them are not phone or account
+# numbers, whatever their shape.
+_NON_PII_FIELD = re.compile(
+    r"(^|_)(total|amount|price|cost|balance|fee|tax|subtotal|qty|quantity|count|tracking|"
+    r"tracking_number|tracking_no|order|order_id|order_number|order_no|sku|ticket|ticket_id|"
+    r"invoice|invoice_number|case_ref|reference|ref|agent_id|parcel|shipment|awb)$"
+)
+
+
+def contradicted_by_field(entity: str, context: Sequence[str]) -> bool:
+    """True when the field name says the value is something else (an amount, an order id).
+
+    Only for entity types whose patterns are weak on numbers; a card or SSN with a valid
+    checksum is reported whatever its field is called.
+    """
+    return entity in ("PHONE_NUMBER", "US_BANK_NUMBER", "DATE_OF_BIRTH") and bool(
+        _NON_PII_FIELD.search(field_name(context))
+    )
+
+
 def plausible(entity: str, text: str, start: int, end: int) -> bool:
     """False for matches that are part of a larger identifier, not PII of their own.
 
@@ -457,6 +478,9 @@ def plausible(entity: str, text: str, start: int, end: int) -> bool:
         name = text[start:end]
         return bool(_PERSON_SPAN.fullmatch(name)) and name.lower() not in _NOT_NAMES
     if entity == "PHONE_NUMBER":
+        span = text[start:end].strip()
+        if _AMOUNT.fullmatch(span) or not 7 <= len(digits_of(span)) <= 15:
+            return False  # an amount, or more digits than any E.164 number has
         before = text[max(start - 2, 0) : start]
         after = text[end : end + 1]
         glued_before = bool(before) and (

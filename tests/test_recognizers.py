@@ -8,9 +8,11 @@ from dlp_proxy.codecs import Segment, context_words
 from dlp_proxy.recognizers import (
     CardNumberRecognizer,
     DateOfBirthRecognizer,
+    SeparatedIbanRecognizer,
     StreetAddressRecognizer,
     aba_checksum_ok,
     card_number_ok,
+    contradicted_by_field,
     field_findings,
     looks_like_date,
     luhn_ok,
@@ -218,3 +220,48 @@ def test_plausible(entity: str, text: str, span: tuple[int, int], ok: bool) -> N
 def test_identifiers_and_common_words_are_not_names(span: str) -> None:
     """What the small NER model mistakes for a person in API traffic is dropped."""
     assert not plausible("PERSON", span, 0, len(span))
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [("1,164.50", False), ("$2445.54", False), ("4942112303137503", False), ("212-555-0142", True)],
+)
+def test_amounts_and_long_numbers_are_not_phones(text: str, ok: bool) -> None:
+    """Amounts and numbers longer than E.164 allows are not phone numbers."""
+    assert plausible("PHONE_NUMBER", text, 0, len(text)) is ok
+
+
+@pytest.mark.parametrize(
+    ("entity", "field", "contradicted"),
+    [
+        ("PHONE_NUMBER", "total", True),
+        ("PHONE_NUMBER", "tracking_number", True),
+        ("US_BANK_NUMBER", "orderNo", True),
+        ("PHONE_NUMBER", "phone_number", False),
+        ("CREDIT_CARD", "order_number", False),
+        ("US_SSN", "ticket", False),
+    ],
+)
+def test_field_names_can_contradict_weak_patterns(
+    entity: str, field: str, contradicted: bool
+) -> None:
+    """A number in a field named `total` or `tracking_number` is not a phone or account number;
+    checksummed entity types are reported whatever the field is called."""
+    assert contradicted_by_field(entity, context_words(field)) is contradicted
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ES74.0028.4313.8414.0176.5329",
+        "GB82-WEST-1234-5698-7654-32",
+        "CH51.2347.7465.5620.56090",
+        "DE89370400440532013000",
+    ],
+)
+def test_ibans_with_any_separator(text: str) -> None:
+    """IBANs grouped by dots, dashes or nothing are found when the mod-97 check holds."""
+    (result,) = SeparatedIbanRecognizer().analyze(f"iban {text} ok", ["IBAN_CODE"])
+    assert (result.start, result.end) == (5, 5 + len(text))
+    wrong = text[:-1] + ("1" if text.endswith("0") else "0")
+    assert SeparatedIbanRecognizer().analyze(f"iban {wrong} ok", ["IBAN_CODE"]) == []
