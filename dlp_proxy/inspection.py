@@ -26,7 +26,7 @@ from dlp_proxy.compression import decode_body, encode_body
 from dlp_proxy.detection import Detector, Finding
 from dlp_proxy.errors import AnalyzerFailure, BodyTooLarge, InspectionError, UndecodableBody
 from dlp_proxy.keys import Keyring
-from dlp_proxy.normalize import Normalized, embedded_base64, normalize
+from dlp_proxy.normalize import Normalized, embedded_encodings, normalize
 from dlp_proxy.policy import (
     Action,
     Direction,
@@ -317,7 +317,7 @@ def _detect(
         replace(s, text=folded[s.location].text) if folded[s.location].changed else s
         for s in segments
     ]
-    hidden = _base64_words(views)
+    hidden = _encoded_words(views)
     try:
         found = detector.detect([*views, *hidden], entities, min_score)
     except InspectionError:
@@ -329,17 +329,17 @@ def _detect(
     return _merge_overlaps([_to_original(f, folded[f.location]) for f in found])
 
 
-_HIDDEN = "#b64@"
+_HIDDEN = "#encoded@"
 
 
-def _base64_words(segments: Sequence[Segment]) -> list[Segment]:
-    """Extra segments for base64 words inside values, decoded, with the words before as context.
+def _encoded_words(segments: Sequence[Segment]) -> list[Segment]:
+    """Extra segments for encoded words inside values, decoded, with the words before as context.
 
     A finding in one covers the whole encoded word (`_unhidden`).
     """
     extra = []
     for segment in segments:
-        for start, end, decoded in embedded_base64(segment.text):
+        for start, end, decoded in embedded_encodings(segment.text):
             before = segment.text[max(start - 40, 0) : start].lower().split()[-4:]
             extra.append(
                 Segment(
@@ -361,7 +361,7 @@ def _unhidden(finding: Finding) -> Finding:
         location=location,
         start=start,
         end=end,
-        recognizer=f"{finding.recognizer}+base64",
+        recognizer=f"{finding.recognizer}+decoded",
     )
 
 

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-__all__ = ["Normalized", "embedded_base64", "normalize"]
+__all__ = ["Normalized", "embedded_encodings", "normalize"]
 
 # Characters that render as nothing and are used to break up a value.
 _INVISIBLE = frozenset(
@@ -72,19 +72,26 @@ def _fold(char: str) -> str:
 
 
 _EMBEDDED_BASE64 = re.compile(r"(?<![\w+/=-])[A-Za-z0-9+/_-]{12,}={0,2}(?![\w+/=-])")
+_EMBEDDED_PERCENT = re.compile(r"[^\s%]*(?:%[0-9A-Fa-f]{2}[^\s%]*)+")
 
 
-def embedded_base64(text: str) -> list[tuple[int, int, str]]:
-    """`(start, end, decoded)` for each base64 word in `text` that decodes to readable text.
+def embedded_encodings(text: str) -> list[tuple[int, int, str]]:
+    """`(start, end, decoded)` for each base64 or percent-encoded word inside `text`.
 
-    Whole values that are base64 are decoded by the codecs; this finds base64 written inside
-    a sentence or a short value (`The card MjQ4MDky... was charged twice`).
+    Whole values in those encodings are decoded by the codecs; this finds them written inside
+    a sentence (`The card MjQ4MDky... was charged`, `call %39%30%34%2D...`).
     """
-    from dlp_proxy._formats.values import decode_base64_text
+    from dlp_proxy._formats.values import decode_base64_text, unquote_exact
 
     found = []
     for match in _EMBEDDED_BASE64.finditer(text):
         decoded = decode_base64_text(match.group())
         if decoded is not None:
             found.append((match.start(), match.end(), decoded[0]))
+    for match in _EMBEDDED_PERCENT.finditer(text):
+        word, layers = match.group(), 0
+        while layers < 3 and (unquoted := unquote_exact(word)) is not None:
+            word, layers = unquoted, layers + 1
+        if layers:
+            found.append((match.start(), match.end(), word))
     return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -722,3 +723,16 @@ def test_a_part_that_cannot_be_read_fails_closed() -> None:
     assert decision.error is not None
     assert decision.error.startswith("undecodable_body: parts that cannot be inspected: ")
     assert "multipart:scan" in decision.error
+
+
+def test_base64_word_inside_a_sentence_is_replaced_whole() -> None:
+    """A card number hidden as base64 in free text is found; the whole encoded word goes."""
+    encoded = base64.b64encode(CARD.encode()).decode()
+    decision = run(json_message({"note": f"The card {encoded} was charged twice."}))
+    assert decision.action is Action.ENCRYPT
+    note = json.loads(decision.body or b"{}")["note"]
+    assert encoded not in note
+    token = TOKEN_PATTERN.search(note)
+    assert token is not None
+    assert decrypt_token(token.group(), KEYRING) == ("CREDIT_CARD", encoded)
+    assert note == f"The card {token.group()} was charged twice."

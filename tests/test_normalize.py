@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dlp_proxy.normalize import normalize
+from dlp_proxy.normalize import embedded_encodings, normalize
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,19 @@ def test_offsets_are_monotonic_and_in_range(text: str) -> None:
     if n.text:
         start, end = n.span(0, len(n.text))
         assert 0 <= start <= end <= len(text)
+
+
+def test_encoded_words_inside_text_are_decoded() -> None:
+    """Base64 and (double) percent-encoded words in a sentence are found with their spans."""
+    text = "card MjQ4MDkyMDMwMTUyNDM4OQ== or call %2539%2530%2534%252D555 now, 100% sure"
+    found = embedded_encodings(text)
+    assert [(text[s:e], decoded) for s, e, decoded in found] == [
+        ("MjQ4MDkyMDMwMTUyNDM4OQ==", "2480920301524389"),
+        ("%2539%2530%2534%252D555", "904-555"),
+    ]
+
+
+def test_identifiers_are_not_taken_for_encodings() -> None:
+    """Ticket ids, SKUs, tracking numbers and timestamps decode to nothing readable."""
+    text = "INC8779414 SKU-35395-BLK 358624067227 1Z999AA10123456784 2026-11-14T11:47:32.000Z"
+    assert embedded_encodings(text) == []
