@@ -34,6 +34,7 @@ from urllib.parse import unquote, unquote_plus
 from mitmproxy.net.encoding import decode
 
 from bench.cases import Case, Label, Transfer
+from bench.disguises import NUMERIC_ENTITIES
 
 __all__ = [
     "BenignOutcome",
@@ -55,18 +56,8 @@ __all__ = [
 # Characters that render as nothing: zero-width space, joiners, word joiner, invisible
 # operators, BOM, soft hyphen, Mongolian vowel separator.
 INVISIBLE = "\u00ad\u180e\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff"
-# Entities compared on letters and digits only.
-COMPACT_ENTITIES = frozenset(
-    {
-        "CREDIT_CARD",
-        "US_SSN",
-        "US_BANK_NUMBER",
-        "ABA_ROUTING_NUMBER",
-        "IBAN_CODE",
-        "PHONE_NUMBER",
-        "DATE_OF_BIRTH",
-    }
-)
+# Entities compared on letters and digits only: the ones written as digit groups.
+COMPACT_ENTITIES = NUMERIC_ENTITIES
 COMPRESSIONS = ("gzip", "deflate", "br", "zstd")
 MAX_READINGS = 5000  # readings of one transfer, a bound against pathological inputs
 MIN_SIMILARITY = 0.5  # a received WebSocket message at least this alike is the sent one

@@ -49,6 +49,16 @@ def encode_body(body: bytes, content_encoding: str) -> bytes:
     return body
 
 
+def _corrupt(name: str, error: Exception) -> UndecodableBody:
+    return UndecodableBody(
+        f"cannot decode Content-Encoding {name!r}: the body is corrupt ({error})"
+    )
+
+
+def _truncated(name: str) -> UndecodableBody:
+    return UndecodableBody(f"cannot decode Content-Encoding {name!r}: the body is truncated")
+
+
 def _too_large(limit: int) -> BodyTooLarge:
     return BodyTooLarge(
         f"decompressed body exceeds {limit} bytes (max_body_bytes or max_decompression_ratio); "
@@ -69,11 +79,9 @@ def _zlib(raw: bytes, limit: int, wbits: int, name: str) -> bytes:
             if decompressor.eof or not data:
                 break
     except zlib.error as e:
-        raise UndecodableBody(
-            f"cannot decode Content-Encoding {name!r}: the body is corrupt ({e})"
-        ) from None
+        raise _corrupt(name, e) from None
     if not decompressor.eof:
-        raise UndecodableBody(f"cannot decode Content-Encoding {name!r}: the body is truncated")
+        raise _truncated(name)
     return bytes(out)
 
 
@@ -99,13 +107,11 @@ def _brotli(raw: bytes, limit: int) -> bytes:
                 raise _too_large(limit)
             out += decompressor.process(b"", output_buffer_limit=_CHUNK)
     except brotli.error as e:
-        raise UndecodableBody(
-            f"cannot decode Content-Encoding 'br': the body is corrupt ({e})"
-        ) from None
+        raise _corrupt("br", e) from None
     if len(out) > limit:
         raise _too_large(limit)
     if not decompressor.is_finished():
-        raise UndecodableBody("cannot decode Content-Encoding 'br': the body is truncated")
+        raise _truncated("br")
     return bytes(out)
 
 
@@ -119,13 +125,11 @@ def _zstd(raw: bytes, limit: int) -> bytes:
                 raise _too_large(limit)
             out += decompressor.decompress(b"", max_length=_CHUNK)
     except zstd.ZstdError as e:
-        raise UndecodableBody(
-            f"cannot decode Content-Encoding 'zstd': the body is corrupt ({e})"
-        ) from None
+        raise _corrupt("zstd", e) from None
     if len(out) > limit:
         raise _too_large(limit)
     if not decompressor.eof:
-        raise UndecodableBody("cannot decode Content-Encoding 'zstd': the body is truncated")
+        raise _truncated("zstd")
     return bytes(out)
 
 
