@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support import ScriptedDetector
 
 from dlp_proxy.actions import fingerprint
@@ -736,3 +738,52 @@ def test_base64_word_inside_a_sentence_is_replaced_whole() -> None:
     assert token is not None
     assert decrypt_token(token.group(), KEYRING) == ("CREDIT_CARD", encoded)
     assert note == f"The card {token.group()} was charged twice."
+
+
+CONTENT_TYPES = [
+    "application/json",
+    "application/x-ndjson",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=b",
+    "text/csv",
+    "text/tab-separated-values",
+    "application/xml",
+    "text/plain; charset=latin-1",
+    "",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(body=st.binary(max_size=600), content_type=st.sampled_from(CONTENT_TYPES))
+def test_any_body_gets_a_decision(body: bytes, content_type: str) -> None:
+    """Whatever the bytes and type, inspect returns a decision; it never raises."""
+    message = Message(Direction.REQUEST, "POST", "h.example", "/x", (), content_type, body)
+    decision = run(message)
+    assert isinstance(decision, Decision)
+    if decision.error:
+        assert decision.action is Action.BLOCK
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.recursive(
+        st.one_of(st.text(max_size=20), st.integers(), st.sampled_from([EMAIL, CARD, "x"])),
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+        ),
+        max_leaves=12,
+    )
+)
+def test_redacted_json_stays_json_with_the_same_shape(document: object) -> None:
+    """Redaction of any JSON document gives JSON with the same keys and list lengths."""
+    decision = run(json_message({"doc": document, "email": EMAIL}))
+    assert decision.body is not None
+    assert _shape(json.loads(decision.body)["doc"]) == _shape(document)
+
+
+def _shape(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(v) for v in value]
+    return None
