@@ -481,6 +481,8 @@ def plausible(entity: str, text: str, start: int, end: int) -> bool:
         span = text[start:end].strip()
         if _AMOUNT.fullmatch(span) or not 7 <= len(digits_of(span)) <= 15:
             return False  # an amount, or more digits than any E.164 number has
+        if span.isdigit() and len(span) < 10:
+            return False  # a bare short number is an id (`/orders/03924971`), not a phone
         before = text[max(start - 2, 0) : start]
         after = text[end : end + 1]
         glued_before = bool(before) and (

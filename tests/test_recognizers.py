@@ -224,10 +224,17 @@ def test_identifiers_and_common_words_are_not_names(span: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "ok"),
-    [("1,164.50", False), ("$2445.54", False), ("4942112303137503", False), ("212-555-0142", True)],
+    [
+        ("1,164.50", False),
+        ("$2445.54", False),
+        ("4942112303137503", False),
+        ("03924971", False),
+        ("212-555-0142", True),
+        ("2125550142", True),
+    ],
 )
 def test_amounts_and_long_numbers_are_not_phones(text: str, ok: bool) -> None:
-    """Amounts and numbers longer than E.164 allows are not phone numbers."""
+    """Amounts, bare short ids and numbers longer than E.164 allows are not phone numbers."""
     assert plausible("PHONE_NUMBER", text, 0, len(text)) is ok
 
 

@@ -459,12 +459,13 @@ def route(request: pytest.FixtureRequest) -> Route:
 
 
 def _received(vendor: Vendor, path: str) -> list[Received]:
-    """What the vendor got under `path` (path segments and query after it included)."""
-    return [
-        r
-        for r in vendor.snapshot()
-        if r.path.startswith(path) and r.path[len(path) : len(path) + 1] in ("", "/", "?")
-    ]
+    """What the vendor got under `path`'s test prefix (`/api/<test id>/`).
+
+    Matched without `path`'s random last segment: when that is all digits ("03924971") the
+    gateway masks it like a phone number ("****4971") and the exact path never arrives.
+    """
+    prefix = path.rsplit("/", 1)[0] + "/"
+    return [r for r in vendor.snapshot() if r.path.startswith(prefix)]
 
 
 @pytest.mark.parametrize(("sent", "labels", "check"), FORWARDED)
@@ -481,7 +482,7 @@ def test_vendor_gets_no_pii_and_a_valid_document(
     response = route.send(unique_path, sent)
     assert response.status_code == 200, response.text
     found = _received(route.vendor, unique_path)
-    assert len(found) == 1, (response.text, dict(response.headers), found, route.vendor.errors)
+    assert len(found) == 1, (unique_path, found)
     received = found[0]
     reading = read(Transfer(received.path, received.headers, received.body))
     leaks = [label.entity for label in labels if leaked(label, reading)]
