@@ -34,6 +34,7 @@ from dlp_proxy.policy import (
     OnError,
     Policy,
     Rule,
+    Severity,
     Target,
     UnknownDestinations,
     Vendor,
@@ -109,6 +110,11 @@ class Decision:
     logged_path: str | None = None
     error: str | None = None
     inspected: bool = True
+    severity: Severity | None = None
+    shadow_action: Action = Action.ALLOW
+    shadow_rule_ids: tuple[str, ...] = ()
+    shadow_severity: Severity | None = None
+    allowed_by: tuple[str, ...] = ()
 
     @property
     def outcome(self) -> str:
@@ -122,6 +128,13 @@ class Decision:
         if self.mode is Mode.MONITOR and self.action is not Action.ALLOW:
             return f"would_{self.action.label}"
         return past
+
+    @property
+    def shadow_outcome(self) -> str | None:
+        """`would_block` etc. for what rules in monitor mode would have done; `None` if nothing."""
+        if self.shadow_action is Action.ALLOW:
+            return None
+        return f"would_{self.shadow_action.label}"
 
     @property
     def enforced(self) -> bool:

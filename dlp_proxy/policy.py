@@ -119,6 +119,30 @@ class UnknownDestinations(enum.StrEnum):
     BLOCK = "block"
 
 
+class Severity(enum.IntEnum):
+    """How serious a rule's finding is; carried into the decision log and incidents."""
+
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @property
+    def label(self) -> str:
+        """The lower-case name used in YAML and logs."""
+        return self.name.lower()
+
+
+class Validator(enum.StrEnum):
+    """The checksum a custom detector's matches must pass."""
+
+    NONE = "none"
+    LUHN = "luhn"
+    ABA_ROUTING = "aba_routing"
+    IBAN = "iban"
+    SSN = "ssn"
+
+
 class RedactOperator(enum.StrEnum):
     """How a redacted span is replaced."""
 
@@ -149,6 +173,46 @@ class EncryptOptions:
     """How `encrypt` turns a span into a token."""
 
     mode: EncryptMode = EncryptMode.RANDOMIZED
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class DetectorPattern:
+    """One regular expression of a custom detector and the score a match gets."""
+
+    name: str
+    regex: str
+    score: float
+
+
+@dataclass(frozen=True)
+class CustomDetector:
+    """A detector declared in a policy: patterns, context words, a checksum, a deny list.
+
+    Matches are reported as `entity`. A pattern match must pass `validator`; context words near
+    the match (or in its field name) raise its score as they do for Presidio's recognizers. Deny
+    list values are found wherever they occur as whole words, with `deny_list_score`.
+    """
+
+    id: str
+    entity: str
+    patterns: tuple[DetectorPattern, ...] = ()
+    context: tuple[str, ...] = ()
+    validator: Validator = Validator.NONE
+    deny_list: tuple[str, ...] = ()
+    deny_list_score: float = 1.0
+
+
+@dataclass(frozen=True)
+class Contract:
+    """What a vendor may receive at one endpoint: the fields, and the entity types in them."""
+
+    id: str
+    fields: tuple[str, ...]
+    entities: frozenset[str] = frozenset()
+    paths: tuple[str, ...] = ()
+    methods: frozenset[str] = frozenset()
+    directions: frozenset[Direction] = frozenset({Direction.REQUEST})
 
 
 @dataclass(frozen=True)
@@ -158,10 +222,37 @@ class Vendor:
     id: str
     name: str
     hosts: tuple[str, ...]
+    contracts: tuple[Contract, ...] = ()
 
     def matches_host(self, host: str) -> bool:
         """True when `host` matches one of this vendor's host patterns."""
         return _host_matches(host, self.hosts)
+
+
+@dataclass(frozen=True)
+class AllowEntry:
+    """An exception to the rules, with the reason logged whenever it applies.
+
+    `values` (exact) and `patterns` (regular expressions matching the whole value) exempt a
+    finding; `fields` exempt every value at those field paths (they are never inspected);
+    `hosts`, `paths` and `vendors` limit where the entry applies, and an entry with nothing
+    else exempts every message sent there. `entities` limits it to some entity types.
+    """
+
+    id: str
+    reason: str
+    values: frozenset[str] = frozenset()
+    patterns: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()
+    entities: frozenset[str] = frozenset()
+    vendors: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+
+    @property
+    def exempts_destination(self) -> bool:
+        """True when the entry exempts whole messages (it names no value, pattern or field)."""
+        return not (self.values or self.patterns or self.fields)
 
 
 @dataclass(frozen=True)
@@ -189,8 +280,12 @@ class Rule:
     directions: frozenset[Direction] = frozenset({Direction.REQUEST})
     min_score: float = DEFAULT_MIN_SCORE
     min_count: int = 1
+    entity_min_counts: tuple[tuple[str, int], ...] = ()
     redact: RedactOptions = field(default_factory=RedactOptions)
     encrypt: EncryptOptions = field(default_factory=EncryptOptions)
+    mode: Mode | None = None
+    severity: Severity = Severity.MEDIUM
+    contract: bool = False
 
     def applies_to(self, target: Target, vendor: Vendor | None) -> bool:
         """True when this rule's vendor, host, path, method and direction all match."""
@@ -217,7 +312,10 @@ class Policy:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_decompression_ratio: int = DEFAULT_MAX_DECOMPRESSION_RATIO
     unknown_destinations: UnknownDestinations = UnknownDestinations.INSPECT
+    detectors: tuple[CustomDetector, ...] = ()
+    allow: tuple[AllowEntry, ...] = ()
     source: str = "<memory>"
+    files: tuple[str, ...] = ()
     sha256: str = ""
 
     def vendor_for(self, host: str) -> Vendor | None:
