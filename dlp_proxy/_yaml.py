@@ -16,19 +16,29 @@ Path = tuple[str | int, ...]
 
 @dataclass(frozen=True)
 class LocatedDocument:
-    """Plain YAML data plus the 1-based line of every path in it."""
+    """Plain YAML data plus the 1-based line and column of every path in it.
+
+    A mapping key's position is the key's; a list item's is the item's. `values` holds where
+    the value itself starts, for messages that point inside a value (a regex's bad character).
+    """
 
     data: Any
     lines: dict[Path, int] = field(default_factory=dict)
     duplicates: tuple[tuple[Path, int], ...] = ()
+    columns: dict[Path, int] = field(default_factory=dict)
+    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
 
     def line_of(self, path: Path) -> int | None:
         """The line of `path`, or of its nearest ancestor that has one."""
+        return self.position_of(path)[0]
+
+    def position_of(self, path: Path) -> tuple[int | None, int | None]:
+        """`(line, column)` of `path`, or of its nearest ancestor that has one (1-based)."""
         while path:
             if path in self.lines:
-                return self.lines[path]
+                return self.lines[path], self.columns.get(path)
             path = path[:-1]
-        return self.lines.get((), None)
+        return self.lines.get((), None), self.columns.get(())
 
 
 def load_located(text: str) -> LocatedDocument:
@@ -41,15 +51,24 @@ def load_located(text: str) -> LocatedDocument:
         data = loader.construct_document(node)
     finally:
         loader.dispose()
-    lines: dict[Path, int] = {(): node.start_mark.line + 1}
+    doc = LocatedDocument(data=data)
+    doc.lines[()] = node.start_mark.line + 1
+    doc.columns[()] = node.start_mark.column + 1
     duplicates: list[tuple[Path, int]] = []
-    _record_lines(node, (), lines, duplicates)
-    return LocatedDocument(data=data, lines=lines, duplicates=tuple(duplicates))
+    _record(node, (), doc, duplicates)
+    return LocatedDocument(
+        data=data,
+        lines=doc.lines,
+        duplicates=tuple(duplicates),
+        columns=doc.columns,
+        values=doc.values,
+    )
 
 
-def _record_lines(
-    node: yaml.Node, path: Path, lines: dict[Path, int], duplicates: list[tuple[Path, int]]
+def _record(
+    node: yaml.Node, path: Path, doc: LocatedDocument, duplicates: list[tuple[Path, int]]
 ) -> None:
+    doc.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
@@ -60,10 +79,12 @@ def _record_lines(
             if key in seen:
                 duplicates.append((child, key_node.start_mark.line + 1))
             seen.add(key)
-            lines[child] = key_node.start_mark.line + 1
-            _record_lines(value_node, child, lines, duplicates)
+            doc.lines[child] = key_node.start_mark.line + 1
+            doc.columns[child] = key_node.start_mark.column + 1
+            _record(value_node, child, doc, duplicates)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             child = (*path, index)
-            lines[child] = item.start_mark.line + 1
-            _record_lines(item, child, lines, duplicates)
+            doc.lines[child] = item.start_mark.line + 1
+            doc.columns[child] = item.start_mark.column + 1
+            _record(item, child, doc, duplicates)

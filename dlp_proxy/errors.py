@@ -43,11 +43,16 @@ class PolicyProblem:
     line: int | None
     where: str
     message: str
+    column: int | None = None
+    level: str = "error"
 
     def __str__(self) -> str:
         place = f"{self.file}:{self.line}" if self.line else self.file
+        if self.line and self.column:
+            place += f":{self.column}"
         where = f" {self.where}" if self.where else ""
-        return f"{place}:{where} {self.message}"
+        warning = " warning:" if self.level == "warning" else ""
+        return f"{place}:{warning}{where} {self.message}"
 
 
 class PolicyError(DlpError):

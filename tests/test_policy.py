@@ -211,6 +211,7 @@ def test_valid_policy_with_every_option_parses_to_dataclasses(tmp_path: Path) ->
             ),
         ),
         source=str(path),
+        files=(str(path),),
         sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
     )
 
@@ -259,7 +260,7 @@ RULE_HEAD = """
                 entities: [PERSON]
                 action: mask
             """,
-            "x.yaml:12: rules[1].action must be one of allow|redact|encrypt|block (got 'mask')",
+            "x.yaml:12:3: rules[1].action must be one of allow|redact|encrypt|block (got 'mask')",
             id="bad-action",
         ),
         pytest.param(
@@ -267,7 +268,7 @@ RULE_HEAD = """
               - id: a
                 entities: [PERSON]
             """,
-            "x.yaml:7: rules[0] needs `action`, one of allow|redact|encrypt|block",
+            "x.yaml:7:3: rules[0] needs `action`, one of allow|redact|encrypt|block",
             id="missing-action",
         ),
         pytest.param(
@@ -276,7 +277,7 @@ RULE_HEAD = """
                 entites: [PERSON]
                 action: block
             """,
-            "x.yaml:8: rules[0].entites is not a known key here; did you mean 'entities'?; "
+            "x.yaml:8:3: rules[0].entites is not a known key here; did you mean 'entities'?; "
             "allowed: id, description, vendors",
             id="unknown-rule-key",
         ),
@@ -288,7 +289,7 @@ RULE_HEAD = """
                   - CREDIT_CARDS
                 action: block
             """,
-            "x.yaml:10: rules[0].entities[1] 'CREDIT_CARDS' is not an entity type dlp-proxy "
+            "x.yaml:10:7: rules[0].entities[1] 'CREDIT_CARDS' is not an entity type dlp-proxy "
             "detects; did you mean 'CREDIT_CARD'?",
             id="unknown-entity",
         ),
@@ -298,7 +299,7 @@ RULE_HEAD = """
                 entities: [EMAIL]
                 action: block
             """,
-            "x.yaml:8: rules[0].entities[0] 'EMAIL' is not an entity type dlp-proxy "
+            "x.yaml:8:14: rules[0].entities[0] 'EMAIL' is not an entity type dlp-proxy "
             "detects; did you mean 'EMAIL_ADDRESS'?",
             id="truncated-entity",
         ),
@@ -308,7 +309,7 @@ RULE_HEAD = """
                 entities: [PERSON, MAGIC]
                 action: block
             """,
-            "x.yaml:8: rules[0].entities[1] 'MAGIC' is not an entity type dlp-proxy detects\n",
+            "x.yaml:8:22: rules[0].entities[1] 'MAGIC' is not an entity type dlp-proxy detects; declare your own types under `detectors`",
             id="unknown-entity-no-suggestion",
         ),
         pytest.param(
@@ -317,7 +318,7 @@ RULE_HEAD = """
                 entities: []
                 action: block
             """,
-            "x.yaml:8: rules[0].entities must not be empty",
+            "x.yaml:8:3: rules[0].entities must not be empty",
             id="empty-entities",
         ),
         pytest.param(
@@ -327,7 +328,7 @@ RULE_HEAD = """
                 entities: [PERSON]
                 action: block
             """,
-            "x.yaml:8: rules[0].vendors[0] names vendor 'acmee', which is not defined under "
+            "x.yaml:8:13: rules[0].vendors[0] names vendor 'acmee', which is not defined under "
             "`vendors`; did you mean 'acme'?",
             id="unknown-vendor",
         ),
@@ -338,7 +339,7 @@ RULE_HEAD = """
                 entities: [PERSON]
                 action: block
             """,
-            "x.yaml:8: rules[0].direction must be one of request|response|both (got 'outbound')",
+            "x.yaml:8:3: rules[0].direction must be one of request|response|both (got 'outbound')",
             id="bad-direction",
         ),
         pytest.param(
@@ -348,7 +349,7 @@ RULE_HEAD = """
                 entities: [PERSON]
                 action: block
             """,
-            "x.yaml:8: rules[0].methods 'FETCH' is not an HTTP method",
+            "x.yaml:8:3: rules[0].methods 'FETCH' is not an HTTP method",
             id="bad-method",
         ),
         pytest.param(
@@ -358,7 +359,7 @@ RULE_HEAD = """
                 entities: [PERSON]
                 action: block
             """,
-            "x.yaml:8: rules[0].paths[1] must start with '/' (got 'v2/tickets')",
+            "x.yaml:8:18: rules[0].paths[1] must start with '/' (got 'v2/tickets')",
             id="relative-path",
         ),
         pytest.param(
@@ -368,7 +369,7 @@ RULE_HEAD = """
                 entities: [PERSON]
                 action: block
             """,
-            "x.yaml:8: rules[0].hosts[0] must be a host name or pattern like '*.vendor.example' "
+            "x.yaml:8:11: rules[0].hosts[0] must be a host name or pattern like '*.vendor.example' "
             "(got 'api.vendor.example/v2')",
             id="bad-host",
         ),
@@ -379,7 +380,7 @@ RULE_HEAD = """
                 min_score: 1.5
                 action: block
             """,
-            "x.yaml:9: rules[0].min_score must be a number from 0 to 1 (got 1.5)",
+            "x.yaml:9:3: rules[0].min_score must be a number from 0 to 1 (got 1.5)",
             id="min-score-over-1",
         ),
         pytest.param(
@@ -389,7 +390,7 @@ RULE_HEAD = """
                 min_score: -0.1
                 action: block
             """,
-            "x.yaml:9: rules[0].min_score must be a number from 0 to 1 (got -0.1)",
+            "x.yaml:9:3: rules[0].min_score must be a number from 0 to 1 (got -0.1)",
             id="min-score-negative",
         ),
         pytest.param(
@@ -399,7 +400,7 @@ RULE_HEAD = """
                 min_score: true
                 action: block
             """,
-            "x.yaml:9: rules[0].min_score must be a number from 0 to 1 (got True)",
+            "x.yaml:9:3: rules[0].min_score must be a number from 0 to 1 (got True)",
             id="min-score-bool",
         ),
         pytest.param(
@@ -409,7 +410,7 @@ RULE_HEAD = """
                 min_count: 0
                 action: block
             """,
-            "x.yaml:9: rules[0].min_count must be a whole number >= 1 (got 0)",
+            "x.yaml:9:3: rules[0].min_count must be a whole number >= 1 (got 0)",
             id="min-count-zero",
         ),
         pytest.param(
@@ -419,7 +420,7 @@ RULE_HEAD = """
                 min_count: 2.5
                 action: block
             """,
-            "x.yaml:9: rules[0].min_count must be a whole number >= 1 (got 2.5)",
+            "x.yaml:9:3: rules[0].min_count must be a whole number >= 1 (got 2.5)",
             id="min-count-fraction",
         ),
         pytest.param(
@@ -429,7 +430,7 @@ RULE_HEAD = """
                 action: block
                 redact: {operator: mask}
             """,
-            "x.yaml:10: rules[0].redact is only allowed with `action: redact`",
+            "x.yaml:10:3: rules[0].redact is only allowed with `action: redact`",
             id="redact-options-on-block",
         ),
         pytest.param(
@@ -439,7 +440,7 @@ RULE_HEAD = """
                 action: redact
                 encrypt: {mode: deterministic}
             """,
-            "x.yaml:10: rules[0].encrypt is only allowed with `action: encrypt`",
+            "x.yaml:10:3: rules[0].encrypt is only allowed with `action: encrypt`",
             id="encrypt-options-on-redact",
         ),
         pytest.param(
@@ -451,7 +452,7 @@ RULE_HEAD = """
                   operator: mask
                   char: "**"
             """,
-            "x.yaml:12: rules[0].redact.char must be a single character (got '**')",
+            "x.yaml:12:5: rules[0].redact.char must be a single character (got '**')",
             id="bad-mask-char",
         ),
         pytest.param(
@@ -462,7 +463,7 @@ RULE_HEAD = """
                 redact:
                   operator: blur
             """,
-            "x.yaml:11: rules[0].redact.operator must be one of replace|mask|hash (got 'blur')",
+            "x.yaml:11:5: rules[0].redact.operator must be one of replace|mask|hash (got 'blur')",
             id="bad-operator",
         ),
         pytest.param(
@@ -473,7 +474,7 @@ RULE_HEAD = """
                 redact:
                   with: "<{value}>"
             """,
-            "x.yaml:11: rules[0].redact.with may only contain the placeholder {entity}",
+            "x.yaml:11:5: rules[0].redact.with may only contain the placeholder {entity}",
             id="bad-placeholder",
         ),
         pytest.param(
@@ -483,7 +484,7 @@ RULE_HEAD = """
                 action: encrypt
                 encrypt: {mode: reversible}
             """,
-            "x.yaml:10: rules[0].encrypt.mode must be one of randomized|deterministic "
+            "x.yaml:10:13: rules[0].encrypt.mode must be one of randomized|deterministic "
             "(got 'reversible')",
             id="bad-encrypt-mode",
         ),
@@ -496,7 +497,7 @@ RULE_HEAD = """
                 entities: [US_SSN]
                 action: block
             """,
-            "x.yaml:10: rules[1] id 'a' is used twice; ids must be unique",
+            "x.yaml:10:3: rules[1] id 'a' is used twice; ids must be unique",
             id="duplicate-rule-ids",
         ),
         pytest.param(
@@ -506,7 +507,7 @@ RULE_HEAD = """
                 action: block
                 action: redact
             """,
-            "x.yaml:10: rules[0].action is given twice; keep one of them",
+            "x.yaml:10:3: rules[0].action is given twice; keep one of them",
             id="duplicate-yaml-key",
         ),
         pytest.param(
@@ -515,7 +516,7 @@ RULE_HEAD = """
                 entities: [PERSON]
                 action: block
             """,
-            "x.yaml:7: rules[0].id must be letters, digits, '-', '_' or '.', starting with a "
+            "x.yaml:7:3: rules[0].id must be letters, digits, '-', '_' or '.', starting with a "
             "letter or digit (got 'has space')",
             id="bad-rule-id",
         ),
@@ -523,7 +524,7 @@ RULE_HEAD = """
             """
               - just a string
             """,
-            "x.yaml:7: rules[0] must be a mapping with `id`, `entities` and `action`",
+            "x.yaml:7:3: rules[0] must be a mapping with `id`, `entities` and `action`",
             id="rule-not-a-mapping",
         ),
     ],
@@ -550,7 +551,7 @@ def test_rule_error_names_file_line_and_field(
                 entities: [PERSON
                 action: block
             """,
-            "x.yaml:6: is not valid YAML: expected ',' or ']', but got ':'",
+            "x.yaml:6:11: is not valid YAML: expected ',' or ']', but got ':'",
             id="invalid-yaml",
         ),
         pytest.param(
@@ -559,7 +560,7 @@ def test_rule_error_names_file_line_and_field(
             name: t
               rules: []
             """,
-            "x.yaml:3: is not valid YAML: mapping values are not allowed here",
+            "x.yaml:3:8: is not valid YAML: mapping values are not allowed here",
             id="bad-indentation",
         ),
         pytest.param(
@@ -567,7 +568,7 @@ def test_rule_error_names_file_line_and_field(
             - version: 1
             - name: t
             """,
-            "x.yaml:1: must be a mapping with at least `version`, `name` and `rules`",
+            "x.yaml:1:1: must be a mapping with at least `version`, `name` and `rules`",
             id="not-a-mapping",
         ),
         pytest.param(
@@ -581,7 +582,7 @@ def test_rule_error_names_file_line_and_field(
             name: t
             rules: [{id: a, entities: [PERSON], action: block}]
             """,
-            "x.yaml:1: version must be 1 (got 2); this dlp-proxy reads policy version 1",
+            "x.yaml:1:1: version must be 1 (got 2); this dlp-proxy reads policy version 1",
             id="wrong-version",
         ),
         pytest.param(
@@ -589,7 +590,7 @@ def test_rule_error_names_file_line_and_field(
             name: t
             rules: [{id: a, entities: [PERSON], action: block}]
             """,
-            "x.yaml:1: version must be 1 (got None)",
+            "x.yaml:1:1: version must be 1 (got None)",
             id="missing-version",
         ),
         pytest.param(
@@ -598,7 +599,7 @@ def test_rule_error_names_file_line_and_field(
             version: 1
             rules: [{id: a, entities: [PERSON], action: block}]
             """,
-            "x.yaml:2: needs `name`",
+            "x.yaml:2:1: needs `name`",
             id="missing-name",
         ),
         pytest.param(
@@ -606,7 +607,7 @@ def test_rule_error_names_file_line_and_field(
             version: 1
             name: t
             """,
-            "x.yaml:1: needs `rules`, a list",
+            "x.yaml:1:1: needs `rules`, a list",
             id="missing-rules",
         ),
         pytest.param(
@@ -615,7 +616,7 @@ def test_rule_error_names_file_line_and_field(
             name: t
             rules: []
             """,
-            "x.yaml:3: rules must not be empty",
+            "x.yaml:3:1: rules must not be empty",
             id="empty-rules",
         ),
         pytest.param(
@@ -624,7 +625,7 @@ def test_rule_error_names_file_line_and_field(
             name: t
             rules: {id: a}
             """,
-            "x.yaml:3: rules must be a list (got dict)",
+            "x.yaml:3:1: rules must be a list (got dict)",
             id="rules-not-a-list",
         ),
         pytest.param(
@@ -634,9 +635,9 @@ def test_rule_error_names_file_line_and_field(
             rulez: []
             rules: [{id: a, entities: [PERSON], action: block}]
             """,
-            "x.yaml:3: rulez is not a known key here; did you mean 'rules'?; allowed: version, "
+            "x.yaml:3:1: rulez is not a known key here; did you mean 'rules'?; allowed: version, "
             "name, description, mode, on_error, max_body_bytes, max_decompression_ratio, "
-            "unknown_destinations, vendors, rules",
+            "unknown_destinations, include, detectors, allow, vendors, rules",
             id="unknown-top-level-key",
         ),
         pytest.param(
@@ -646,7 +647,7 @@ def test_rule_error_names_file_line_and_field(
             mode: audit
             rules: [{id: a, entities: [PERSON], action: block}]
             """,
-            "x.yaml:3: mode must be one of enforce|monitor (got 'audit')",
+            "x.yaml:3:1: mode must be one of enforce|monitor (got 'audit')",
             id="bad-mode",
         ),
         pytest.param(
@@ -656,7 +657,7 @@ def test_rule_error_names_file_line_and_field(
             on_error: ignore
             rules: [{id: a, entities: [PERSON], action: block}]
             """,
-            "x.yaml:3: on_error must be one of block|allow (got 'ignore')",
+            "x.yaml:3:1: on_error must be one of block|allow (got 'ignore')",
             id="bad-on-error",
         ),
         pytest.param(
@@ -666,7 +667,7 @@ def test_rule_error_names_file_line_and_field(
             unknown_destinations: drop
             rules: [{id: a, entities: [PERSON], action: block}]
             """,
-            "x.yaml:3: unknown_destinations must be one of inspect|allow|block (got 'drop')",
+            "x.yaml:3:1: unknown_destinations must be one of inspect|allow|block (got 'drop')",
             id="bad-unknown-destinations",
         ),
         pytest.param(
@@ -676,7 +677,7 @@ def test_rule_error_names_file_line_and_field(
             max_body_bytes: 0
             rules: [{id: a, entities: [PERSON], action: block}]
             """,
-            "x.yaml:3: max_body_bytes must be a whole number >= 1 (got 0)",
+            "x.yaml:3:1: max_body_bytes must be a whole number >= 1 (got 0)",
             id="bad-max-body-bytes",
         ),
         pytest.param(
@@ -690,7 +691,7 @@ def test_rule_error_names_file_line_and_field(
                 hosts: [b.example]
             rules: [{id: a, entities: [PERSON], action: block}]
             """,
-            "x.yaml:6: vendors[1] id 'acme' is used twice; ids must be unique",
+            "x.yaml:6:5: vendors[1] id 'acme' is used twice; ids must be unique",
             id="duplicate-vendor-ids",
         ),
         pytest.param(
@@ -701,7 +702,7 @@ def test_rule_error_names_file_line_and_field(
               - id: acme
             rules: [{id: a, entities: [PERSON], action: block}]
             """,
-            "x.yaml:4: vendors[0] needs `hosts`, a list",
+            "x.yaml:4:5: vendors[0] needs `hosts`, a list",
             id="vendor-without-hosts",
         ),
         pytest.param(
@@ -711,7 +712,7 @@ def test_rule_error_names_file_line_and_field(
             name: u
             rules: [{id: a, entities: [PERSON], action: block}]
             """,
-            "x.yaml:3: name is given twice; keep one of them",
+            "x.yaml:3:1: name is given twice; keep one of them",
             id="duplicate-top-level-key",
         ),
     ],
@@ -743,9 +744,9 @@ def test_missing_file_is_reported_with_its_path(tmp_path: Path) -> None:
 
 def test_parse_policy_names_the_given_source() -> None:
     """Errors from parse_policy name `source` (default `<memory>`) in place of a file."""
-    with pytest.raises(PolicyError, match=r"^<memory>:1: version must be 1"):
+    with pytest.raises(PolicyError, match=r"^<memory>:1:1: version must be 1"):
         parse_policy("version: 3\nname: t\nrules: [{id: a, entities: [PERSON], action: block}]\n")
-    with pytest.raises(PolicyError, match=r"^upload\.yaml:1: version must be 1"):
+    with pytest.raises(PolicyError, match=r"^upload\.yaml:1:1: version must be 1"):
         parse_policy(b"version: 3\nname: t\n", source="upload.yaml")
 
 
@@ -772,17 +773,17 @@ def test_every_problem_in_a_file_is_reported(tmp_path: Path) -> None:
     )
     path = str(tmp_path / "x.yaml")
     assert [str(p) for p in error.problems] == [
-        f"{path}:3: mode must be one of enforce|monitor (got 'loud')",
-        f"{path}:6: rules[0].entities[0] 'PERSN' is not an entity type dlp-proxy detects; "
+        f"{path}:3:1: mode must be one of enforce|monitor (got 'loud')",
+        f"{path}:6:16: rules[0].entities[0] 'PERSN' is not an entity type dlp-proxy detects; "
         "did you mean 'PERSON'?",
-        f"{path}:10: rules[1].direction must be one of request|response|both (got 'sideways')",
-        f"{path}:11: rules[1].action must be one of allow|redact|encrypt|block (got 'mask')",
-        f"{path}:12: rules[2] id 'a' is used twice; ids must be unique",
+        f"{path}:11:5: rules[1].action must be one of allow|redact|encrypt|block (got 'mask')",
+        f"{path}:10:5: rules[1].direction must be one of request|response|both (got 'sideways')",
+        f"{path}:12:5: rules[2] id 'a' is used twice; ids must be unique",
     ]
     assert str(error) == "\n".join(str(p) for p in error.problems)
-    assert [(p.line, p.where) for p in error.problems][:2] == [
-        (3, "mode"),
-        (6, "rules[0].entities[0]"),
+    assert [(p.line, p.column, p.where) for p in error.problems][:2] == [
+        (3, 1, "mode"),
+        (6, 16, "rules[0].entities[0]"),
     ]
 
 
