@@ -352,8 +352,23 @@ class AllowEntry:
 
     @property
     def exempts_destination(self) -> bool:
-        """True when the entry exempts whole messages (it names no value, pattern or field)."""
-        return not (self.values or self.patterns or self.fields)
+        """True when the entry exempts whole messages: it names no value, field or entity type."""
+        return not (self.values or self.patterns or self.fields or self.entities)
+
+    @property
+    def exempts_whole_fields(self) -> bool:
+        """True when values at the entry's fields are not inspected at all (any entity type)."""
+        return bool(self.fields) and not (self.values or self.patterns or self.entities)
+
+    def exempts_finding(self, entity: str, value: str, field_path: str) -> bool:
+        """True when a finding of `entity` with text `value` at `field_path` is exempt."""
+        if not self.covers_entity(entity):
+            return False
+        if self.fields and not self.exempts_field(field_path):
+            return False
+        if self.values or self.patterns:
+            return self.exempts_value(value)
+        return True
 
     def applies_to(self, target: Target, vendor: Vendor | None) -> bool:
         """True when a message to `target` is within this entry's vendors, hosts and paths."""

@@ -11,19 +11,25 @@ import pytest
 
 from dlp_proxy.errors import PolicyError
 from dlp_proxy.policy import (
+    CONTRACT_ENTITIES,
     KNOWN_ENTITIES,
     Action,
+    CustomDetector,
+    DetectorPattern,
     Direction,
     EncryptMode,
     EncryptOptions,
+    FieldSelector,
     Mode,
     OnError,
     Policy,
     RedactOperator,
     RedactOptions,
     Rule,
+    Severity,
     Target,
     UnknownDestinations,
+    Validator,
     Vendor,
     load_policy,
     parse_policy,
@@ -309,7 +315,8 @@ RULE_HEAD = """
                 entities: [PERSON, MAGIC]
                 action: block
             """,
-            "x.yaml:8:22: rules[0].entities[1] 'MAGIC' is not an entity type dlp-proxy detects; declare your own types under `detectors`",
+            "x.yaml:8:22: rules[0].entities[1] 'MAGIC' is not an entity type dlp-proxy detects; "
+            "declare your own types under `detectors`",
             id="unknown-entity-no-suggestion",
         ),
         pytest.param(
@@ -1012,3 +1019,530 @@ def test_known_entities_match_a_real_presidio_registry() -> None:
         sources = {label for label, name in mapping.items() if name == entity}
         assert sources, entity
         assert not sources & labels, (entity, sources)
+
+
+# --- field selectors -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("selector", "field", "matches"),
+    [
+        ("$.customer.email", "$.customer.email", True),
+        ("$.customer", "$.customer.email", True),
+        ("$.customer", "$.customers", False),
+        ("$.customer", "$.customer>$.ssn", True),
+        ("$.items[*].sku", "$.items[*].sku", True),
+        ("$.items[0].sku", "$.items[*].sku", True),
+        ("$.items[*]", "$.items[*].note", True),
+        ("$.*.email", "$.agent.email", True),
+        ("$.*.email", "$.agent.contact.email", False),
+        ("$.**.email", "$.agent.contact.email", True),
+        ("form:note_*", "form:note_internal", True),
+        ("form:note_*", "form:notes", False),
+        ("csv:email", "csv:email", True),
+        ("csv:email", "csv:email_2", False),
+        ("xml:/root/customer", "xml:/root/customer/@id", True),
+        ("header:x-agent-id", "header:x-agent-id", True),
+        ("text", "text", True),
+    ],
+)
+def test_field_selector_matches_its_field_and_what_is_inside(
+    selector: str, field: str, matches: bool
+) -> None:
+    """A selector matches its own field and fields nested in it, with * for one name part."""
+    assert FieldSelector.parse(selector).matches(field) is matches
+
+
+def test_field_selector_refuses_what_is_not_a_field_path() -> None:
+    """A selector must start with a format prefix, so a typo cannot silently match nothing."""
+    with pytest.raises(ValueError, match=r"must be a field path starting with one of \$, form:"):
+        FieldSelector.parse("customer.email")
+
+
+# --- custom detectors, allow lists, contracts, modes, severity, counts -------------------------
+
+DETECTOR_POLICY = """
+    version: 1
+    name: t
+    detectors:
+      - id: acme-customer-id
+        entity: ACME_CUSTOMER_ID
+        patterns:
+          - {name: dashed, regex: 'AC-\\d{8}', score: 0.6}
+          - 'AC\\d{8}'
+        context: [Customer, account]
+        validator: luhn
+        deny_list: [VIP-0001]
+        deny_list_score: 0.9
+    rules:
+      - {id: ids, entities: [ACME_CUSTOMER_ID], action: redact}
+"""
+
+
+def test_custom_detector_is_parsed_and_its_entity_usable_in_rules(tmp_path: Path) -> None:
+    """A detector declares a new entity type that rules can name; patterns keep their scores."""
+    policy = load_policy(write(tmp_path, DETECTOR_POLICY))
+    assert policy.detectors == (
+        CustomDetector(
+            id="acme-customer-id",
+            entity="ACME_CUSTOMER_ID",
+            patterns=(
+                DetectorPattern("dashed", r"AC-\d{8}", 0.6),
+                DetectorPattern("pattern1", r"AC\d{8}", 0.5),
+            ),
+            context=("customer", "account"),
+            validator=Validator.LUHN,
+            deny_list=("VIP-0001",),
+            deny_list_score=0.9,
+        ),
+    )
+    assert policy.rules[0].entities == frozenset({"ACME_CUSTOMER_ID"})
+
+
+@pytest.mark.parametrize(
+    ("detector_yaml", "expected"),
+    [
+        pytest.param(
+            "{id: d, entity: X_ID, patterns: ['AC-(\\d+']}",
+            "x.yaml:4:38: detectors[0].patterns[0].regex is not a valid regular expression: "
+            "missing ), unterminated subpattern at position 3 (after 'AC-')",
+            id="invalid-regex",
+        ),
+        pytest.param(
+            "{id: d, entity: X_ID, patterns: ['\\d*']}",
+            "detectors[0].patterns[0].regex matches the empty string",
+            id="empty-match",
+        ),
+        pytest.param(
+            "{id: d, entity: X_ID, patterns: ['\\d+'], validator: lhun}",
+            "detectors[0].validator must be one of none|luhn|aba_routing|iban|ssn (got 'lhun'); "
+            "did you mean 'luhn'?",
+            id="unknown-validator",
+        ),
+        pytest.param(
+            "{id: d, entity: acme-id, patterns: ['\\d+']}",
+            "detectors[0].entity must be upper case letters, digits and '_'",
+            id="bad-entity-name",
+        ),
+        pytest.param(
+            "{id: d, entity: X_ID}",
+            "x.yaml:4:5: detectors[0] needs `patterns` or `deny_list` (or both)",
+            id="nothing-to-find",
+        ),
+        pytest.param(
+            "{id: d, entity: X_ID, patterns: [{regex: '\\d+', score: 2}]}",
+            "detectors[0].patterns[0].score must be a number from 0 to 1 (got 2)",
+            id="bad-score",
+        ),
+        pytest.param(
+            "{id: d, entity: X_ID, patterns: [{regexp: '\\d+'}]}",
+            "detectors[0].patterns[0].regexp is not a known key here; did you mean 'regex'?",
+            id="unknown-pattern-key",
+        ),
+    ],
+)
+def test_bad_detector_is_reported_where_it_is(
+    tmp_path: Path, detector_yaml: str, expected: str
+) -> None:
+    """Each detector problem names the file, line, column and field, with a fix hint."""
+    text = f"""
+    version: 1
+    name: t
+    detectors:
+      - {detector_yaml}
+    rules: [{{id: r, entities: [PERSON], action: block}}]
+    """
+    assert expected in str(load_error(tmp_path, text))
+
+
+ALLOW_POLICY = """
+    version: 1
+    name: t
+    vendors: [{id: acme, hosts: [api.acme.example]}]
+    allow:
+      - id: our-support-address
+        reason: Our own support mailbox is not customer data.
+        values: [support@client.example]
+        patterns: ['.*@client\\.example']
+        entities: [EMAIL_ADDRESS]
+      - id: agent-fields
+        reason: Agent names are the vendor's own staff.
+        fields: ['$.agent.name', 'form:agent']
+        vendors: [acme]
+      - id: health-checks
+        reason: Health checks carry no data.
+        paths: [/health]
+    rules:
+      - {id: r, entities: [EMAIL_ADDRESS, PERSON], action: redact}
+"""
+
+
+def test_allow_entries_are_parsed_with_reasons(tmp_path: Path) -> None:
+    """Allow entries keep their reason, values, compiled patterns, fields and scope."""
+    policy = load_policy(write(tmp_path, ALLOW_POLICY))
+    support, agents, health = policy.allow
+    assert support.reason == "Our own support mailbox is not customer data."
+    assert support.exempts_finding("EMAIL_ADDRESS", "support@client.example", "$.x")
+    assert support.exempts_finding("EMAIL_ADDRESS", "billing@client.example", "$.x")
+    assert not support.exempts_finding("PERSON", "support@client.example", "$.x")
+    assert not support.exempts_finding("EMAIL_ADDRESS", "a@customer.example", "$.x")
+    assert agents.exempts_whole_fields
+    assert agents.vendors == ("acme",)
+    assert agents.exempts_field("$.agent.name")
+    assert not agents.exempts_field("$.customer.name")
+    assert health.exempts_destination
+    assert health.applies_to(target(path="/health"), None)
+    assert not health.applies_to(target(path="/tickets"), None)
+
+
+@pytest.mark.parametrize(
+    ("allow_yaml", "expected"),
+    [
+        pytest.param(
+            "{id: a, values: [x]}",
+            "allow[0] needs `reason`: say why this exception exists",
+            id="no-reason",
+        ),
+        pytest.param(
+            "{id: a, reason: '  ', values: [x]}",
+            "allow[0] needs `reason`",
+            id="blank-reason",
+        ),
+        pytest.param(
+            "{id: a, reason: r}",
+            "allow[0] allows nothing in particular",
+            id="allows-nothing",
+        ),
+        pytest.param(
+            "{id: a, reason: r, entities: [EMAIL_ADDRESS]}",
+            "allow[0] allows nothing in particular",
+            id="entities-only",
+        ),
+        pytest.param(
+            "{id: a, reason: r, fields: [customer.email]}",
+            "allow[0].fields[0] must be a field path",
+            id="bad-field",
+        ),
+        pytest.param(
+            "{id: a, reason: r, patterns: ['[a-']}",
+            "allow[0].patterns[0] is not a valid regular expression",
+            id="bad-pattern",
+        ),
+        pytest.param(
+            "{id: a, reason: r, vendors: [acne], values: [x]}",
+            "allow[0].vendors[0] names vendor 'acne', which is not defined under `vendors`; "
+            "did you mean 'acme'?",
+            id="unknown-vendor",
+        ),
+    ],
+)
+def test_bad_allow_entry_is_reported(tmp_path: Path, allow_yaml: str, expected: str) -> None:
+    """Allow entries need a reason and something to allow; their parts are checked."""
+    text = f"""
+    version: 1
+    name: t
+    vendors: [{{id: acme, hosts: [api.acme.example]}}]
+    allow:
+      - {allow_yaml}
+    rules: [{{id: r, entities: [PERSON], action: block}}]
+    """
+    assert expected in str(load_error(tmp_path, text))
+
+
+CONTRACT_POLICY = """
+    version: 1
+    name: t
+    vendors:
+      - id: acme
+        hosts: [api.acme.example]
+        contracts:
+          - id: tickets
+            paths: [/api/tickets*]
+            methods: [POST]
+            fields: ['$.ticket_id', '$.subject', '$.customer.first_name']
+            entities: [PERSON]
+    rules:
+      - id: acme-contract
+        vendors: [acme]
+        contract: strict
+        action: redact
+        severity: high
+"""
+
+
+def test_contract_rule_and_contracts_are_parsed(tmp_path: Path) -> None:
+    """Contracts live under their vendor; a contract rule defaults to the customer entities."""
+    policy = load_policy(write(tmp_path, CONTRACT_POLICY))
+    (contract,) = policy.vendors[0].contracts
+    assert contract.id == "tickets"
+    assert contract.entities == frozenset({"PERSON"})
+    assert contract.allows_field("$.customer.first_name")
+    assert not contract.allows_field("$.customer.email")
+    post = target(method="POST", path="/api/tickets/7")
+    assert policy.vendors[0].contract_for(post) == contract
+    assert policy.vendors[0].contract_for(target(method="GET", path="/api/tickets")) is None
+    rule = policy.rules[0]
+    assert rule.contract
+    assert rule.severity is Severity.HIGH
+    assert rule.entities == CONTRACT_ENTITIES
+
+
+@pytest.mark.parametrize(
+    ("rule_yaml", "expected"),
+    [
+        pytest.param(
+            "{id: c, contract: loose, vendors: [acme], action: block}",
+            "rules[0].contract must be strict (got 'loose')",
+            id="not-strict",
+        ),
+        pytest.param(
+            "{id: c, contract: strict, action: block}",
+            "rules[0] a contract rule needs `vendors`",
+            id="no-vendors",
+        ),
+        pytest.param(
+            "{id: c, contract: strict, vendors: [bare], action: block}",
+            "rules[0].vendors[0] vendor 'bare' has no `contracts`",
+            id="vendor-without-contracts",
+        ),
+        pytest.param(
+            "{id: c, contract: strict, vendors: [acme], action: allow}",
+            "rules[0].action a contract rule must redact, encrypt or block",
+            id="contract-allow",
+        ),
+    ],
+)
+def test_bad_contract_rule_is_reported(tmp_path: Path, rule_yaml: str, expected: str) -> None:
+    """A contract rule must be strict, name vendors that have contracts, and act."""
+    text = f"""
+    version: 1
+    name: t
+    vendors:
+      - {{id: acme, hosts: [a.example], contracts: [{{id: k, fields: ['$.a']}}]}}
+      - {{id: bare, hosts: [b.example]}}
+    rules:
+      - {rule_yaml}
+    """
+    assert expected in str(load_error(tmp_path, text))
+
+
+def test_rule_mode_severity_and_counts_per_entity_are_parsed(tmp_path: Path) -> None:
+    """A rule may run in monitor mode, carry a severity, and count per entity type."""
+    policy = load_policy(
+        write(
+            tmp_path,
+            """
+            version: 1
+            name: t
+            rules:
+              - id: bulk
+                min_count: {EMAIL_ADDRESS: 50, PHONE_NUMBER: 20}
+                action: block
+                mode: monitor
+                severity: critical
+            """,
+        )
+    )
+    rule = policy.rules[0]
+    assert rule.mode is Mode.MONITOR
+    assert rule.severity is Severity.CRITICAL
+    assert rule.entities == frozenset({"EMAIL_ADDRESS", "PHONE_NUMBER"})
+    assert rule.entity_min_counts == (("EMAIL_ADDRESS", 50), ("PHONE_NUMBER", 20))
+
+
+@pytest.mark.parametrize(
+    ("rule_yaml", "expected"),
+    [
+        pytest.param(
+            "{id: r, entities: [PERSON], action: block, severity: urgent}",
+            "rules[0].severity must be one of low|medium|high|critical (got 'urgent')",
+            id="bad-severity",
+        ),
+        pytest.param(
+            "{id: r, entities: [PERSON], action: block, mode: enforce}",
+            "rules[0].mode cannot enforce inside a policy in monitor mode",
+            id="enforce-in-monitor-policy",
+        ),
+        pytest.param(
+            "{id: r, min_count: {EMAIL: 5}, action: block}",
+            "rules[0].min_count.EMAIL 'EMAIL' is not an entity type dlp-proxy detects; "
+            "did you mean 'EMAIL_ADDRESS'?",
+            id="count-for-unknown-entity",
+        ),
+        pytest.param(
+            "{id: r, min_count: {PERSON: 0}, action: block}",
+            "rules[0].min_count.PERSON must be a whole number >= 1 (got 0)",
+            id="zero-count",
+        ),
+        pytest.param(
+            "{id: r, entities: [US_SSN], min_count: {PERSON: 3}, action: block}",
+            "rules[0].min_count names other entity types than `entities`",
+            id="counts-disagree-with-entities",
+        ),
+    ],
+)
+def test_bad_mode_severity_or_count_is_reported(
+    tmp_path: Path, rule_yaml: str, expected: str
+) -> None:
+    """Per-rule mode, severity and per-entity counts are checked like every other field."""
+    text = f"""
+    version: 1
+    name: t
+    mode: monitor
+    rules:
+      - {rule_yaml}
+    """
+    assert expected in str(load_error(tmp_path, text))
+
+
+ENCRYPT_KEY_POLICY = """
+    version: 1
+    name: t
+    rules:
+      - id: cards
+        entities: [CREDIT_CARD]
+        action: encrypt
+        encrypt: {mode: deterministic, key: k2025}
+"""
+
+
+def test_encryption_key_id_is_checked_against_the_keyring(tmp_path: Path) -> None:
+    """A rule naming a key the keyring lacks is refused, with the keys it has."""
+    path = write(tmp_path, ENCRYPT_KEY_POLICY)
+    assert load_policy(path).rules[0].encrypt.key == "k2025"
+    assert load_policy(path, key_ids={"k2025", "k2026"}).rules[0].encrypt.key == "k2025"
+    with pytest.raises(PolicyError) as info:
+        load_policy(path, key_ids={"k2024", "k2026"})
+    assert "x.yaml:7:36: rules[0].encrypt.key names key 'k2025', which is not in the keyring " in (
+        str(info.value)
+    )
+    assert "(its keys: k2024, k2026); did you mean 'k2026'?" in str(info.value)
+
+
+# --- shadowed rules ----------------------------------------------------------------------------
+
+
+def test_a_rule_an_earlier_one_makes_redundant_is_a_warning(tmp_path: Path) -> None:
+    """A later rule that is narrower and no stricter than an earlier one is reported, not fatal."""
+    policy = load_policy(
+        write(
+            tmp_path,
+            """
+            version: 1
+            name: t
+            vendors: [{id: acme, hosts: [api.acme.example]}]
+            rules:
+              - {id: block-ids, entities: [US_SSN, US_BANK_NUMBER], action: block}
+              - {id: acme-ssn, vendors: [acme], entities: [US_SSN], min_score: 0.6, action: redact}
+              - {id: stricter, vendors: [acme], entities: [PERSON], action: block}
+              - {id: more-severe, entities: [US_SSN], action: block, severity: critical}
+            """,
+        )
+    )
+    assert [str(w).split(": ", 1)[1] for w in policy.warnings] == [
+        "warning: rules[1] has no effect: rule 'block-ids' before it applies to the same "
+        "traffic and entities, fires whenever it does and is at least as strict; remove "
+        "'acme-ssn' or narrow 'block-ids'"
+    ]
+    assert policy.warnings[0].line == 6
+
+
+@pytest.mark.parametrize(
+    "later",
+    [
+        "{id: b, entities: [US_SSN, PERSON], action: redact}",
+        "{id: b, entities: [US_SSN], action: redact, min_score: 0.3}",
+        "{id: b, entities: [US_SSN], action: redact, min_count: 1, direction: both}",
+        "{id: b, entities: [US_SSN], action: redact, mode: monitor}",
+        "{id: b, entities: [US_SSN], action: redact, severity: high}",
+    ],
+)
+def test_a_rule_that_can_still_matter_is_not_reported(tmp_path: Path, later: str) -> None:
+    """More entities, a lower threshold, more traffic, another mode or severity: no warning."""
+    policy = load_policy(
+        write(
+            tmp_path,
+            f"""
+            version: 1
+            name: t
+            rules:
+              - {{id: a, entities: [US_SSN], action: redact, min_score: 0.4}}
+              - {later}
+            """,
+        )
+    )
+    assert policy.warnings == ()
+
+
+# --- includes ----------------------------------------------------------------------------------
+
+
+def test_included_files_add_detectors_and_allow_entries(tmp_path: Path) -> None:
+    """Shared detector and allow-list files are included relative to the policy file."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    write(
+        shared,
+        """
+        detectors:
+          - {id: ticket-ref, entity: TICKET_REF, patterns: ['TK-\\d{6}']}
+        allow:
+          - id: test-cards
+            reason: Test card numbers from the payment sandbox.
+            values: ['4111111111111111']
+        """,
+        "common.yaml",
+    )
+    main = write(
+        tmp_path,
+        """
+        version: 1
+        name: t
+        include: [shared/common.yaml]
+        rules:
+          - {id: r, entities: [TICKET_REF, CREDIT_CARD], action: redact}
+        """,
+    )
+    policy = load_policy(main)
+    assert [d.id for d in policy.detectors] == ["ticket-ref"]
+    assert [a.id for a in policy.allow] == ["test-cards"]
+    assert policy.files == (str(main), str(shared / "common.yaml"))
+    before = policy.sha256
+    (shared / "common.yaml").write_text(
+        (shared / "common.yaml").read_text().replace("6}", "7}"), encoding="utf-8"
+    )
+    assert load_policy(main).sha256 != before, "the sha256 covers included files"
+
+
+def test_problems_in_an_included_file_name_that_file(tmp_path: Path) -> None:
+    """An error inside an included file is reported with its own name, line and column."""
+    write(tmp_path, "allow:\n  - {id: a, values: [x]}\nrules: []\n", "shared.yaml")
+    error = load_error(
+        tmp_path,
+        """
+        version: 1
+        name: t
+        include: [shared.yaml, missing.yaml]
+        rules: [{id: r, entities: [PERSON], action: block}]
+        """,
+    )
+    text = str(error)
+    assert f"{tmp_path / 'shared.yaml'}:2:5: allow[0] needs `reason`" in text
+    assert f"{tmp_path / 'shared.yaml'}:3:1: rules is not a known key here" in text
+    assert "x.yaml:3:24: include[1] cannot read included file" in text
+
+
+def test_an_include_loop_is_refused(tmp_path: Path) -> None:
+    """A file that includes itself, directly or not, is an error rather than a hang."""
+    write(tmp_path, "include: [b.yaml]\n", "a.yaml")
+    write(tmp_path, "include: [a.yaml]\n", "b.yaml")
+    error = load_error(
+        tmp_path,
+        """
+        version: 1
+        name: t
+        include: [a.yaml]
+        rules: [{id: r, entities: [PERSON], action: block}]
+        """,
+    )
+    assert "b.yaml:1:11: include[0] includes 'a.yaml', which includes this file again" in str(error)
