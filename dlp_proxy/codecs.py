@@ -28,6 +28,28 @@ a location of one document, so a location splits at its first `>`: JSON paths ha
 quoted keys, written there as `\u003e`; form, multipart and header names holding it have it
 written `%3E`; XML names and the numbered locations cannot hold it. Documents are nested
 `MAX_NESTING` deep at most; deeper values are plain text.
+
+Each segment also has a `field`, for policies that name fields rather than places: its location
+with what is particular to one record, repeat or chunk left out, so that every value of one
+field in a document shares it:
+
+    JSON          $.customers[*].email        (every list index `[*]`; quoted keys as located)
+    NDJSON        $.items[*].sku              (the record number dropped)
+    CSV, TSV      csv:email   csv:c3          (the header's name, stripped, `>` written `%3E`;
+                                               `c<column>` with no header, an empty name, or
+                                               past the header's last column)
+    XML           xml:/root/customer/ssn   xml:/root/customer/@id   xml:/root/p/b/tail()
+                                              (every `[n]` dropped, an attribute's too)
+    form          form:tag                    (every `tag`, the repeats `form:tag[1]` ... too)
+    multipart     multipart:file   multipart:file>csv:email   multipart:[0]  (unnamed: kept)
+    text          text
+    query         query:q
+    URL path      path:1                      (the position is what names the value)
+    headers       header:x-customer-email
+
+A nested document's fields follow its value's field the same way: `$.payload>$.customer.ssn`,
+`$.items[*].note>url>text`, `$.blob>b64>text`, `multipart:file>csv:email`. Names are written as
+in locations, so a field too splits at its first `>`.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import base64
 import csv
 import io
 import json
+import re
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -113,7 +114,7 @@ def test_json_path_quotes_keys_that_are_not_identifiers() -> None:
 def test_json_root_scalar_is_one_segment_and_can_be_replaced() -> None:
     """A body that is just a JSON string is the segment `$`, and rebuild replaces it."""
     doc = parse_body("application/json", b'"4111 1111 1111 1111"')
-    assert doc.segments == (Segment("$", "4111 1111 1111 1111"),)
+    assert doc.segments == (Segment("$", "4111 1111 1111 1111", field="$"),)
     assert doc.rebuild({"$": "TOKEN"}) == b'"TOKEN"'
 
 
@@ -258,7 +259,7 @@ def test_text_with_latin1_charset_round_trips() -> None:
     body = "Café client: 4111 1111 1111 1111\n".encode("latin-1")
     doc = parse_body('text/plain; charset="ISO-8859-1"', body)
     assert isinstance(doc, TextDocument)
-    assert doc.segments == (Segment("text:0", "Café client: 4111 1111 1111 1111\n"),)
+    assert doc.segments == (Segment("text:0", "Café client: 4111 1111 1111 1111\n", (), "text"),)
     assert doc.rebuild({}) == body
     assert doc.rebuild({"text:0": "Café client: <CARD>\n"}) == "Café client: <CARD>\n".encode(
         "latin-1"
@@ -601,9 +602,10 @@ def test_percent_encoded_values_are_read_decoded(value: str, tag: str, decoded: 
     """A value of percent-escapes is a nested document of its decoded text (or JSON)."""
     doc = parse_body("application/json", json_body({"email": value}))
     if decoded is None:
-        assert doc.segments == (Segment(f"$.email>{tag}>$.ssn", "078-05-1120", ("ssn",)),)
+        expected = Segment(f"$.email>{tag}>$.ssn", "078-05-1120", ("ssn",), f"$.email>{tag}>$.ssn")
     else:
-        assert doc.segments == (Segment(f"$.email>{tag}>text:0", decoded, ("email",)),)
+        expected = Segment(f"$.email>{tag}>text:0", decoded, ("email",), f"$.email>{tag}>text")
+    assert doc.segments == (expected,)
 
 
 @pytest.mark.parametrize(
@@ -612,7 +614,7 @@ def test_percent_encoded_values_are_read_decoded(value: str, tag: str, decoded: 
 def test_values_that_are_not_cleanly_percent_encoded_stay_as_they_are(value: str) -> None:
     """A `%` that is not an escape, or escapes of bytes that are not UTF-8, mean plain text."""
     doc = parse_body("application/json", json_body({"v": value}))
-    assert doc.segments == (Segment("$.v", value, ("v",)),)
+    assert doc.segments == (Segment("$.v", value, ("v",), "$.v"),)
 
 
 def test_percent_rebuild_re_encodes_only_what_changed() -> None:
@@ -658,7 +660,9 @@ def test_base64_text_is_nested_and_keeps_alphabet_and_padding(urlsafe: bool, pad
     assert ("=" in value) is padded
     assert ("-" in value) if urlsafe else ("+" in value), "the example must show its alphabet"
     doc = parse_body("application/json", json_body({"blob": value}))
-    assert doc.segments == (Segment("$.blob>b64>text:0", TEXT_WITH_SYMBOLS, ("blob",)),)
+    assert doc.segments == (
+        Segment("$.blob>b64>text:0", TEXT_WITH_SYMBOLS, ("blob",), "$.blob>b64>text"),
+    )
     new = "Maria Gonzalez ??>> <EMAIL>, card <CARD>"
     rebuilt = json.loads(doc.rebuild({"$.blob>b64>text:0": new}))["blob"]
     assert rebuilt == b64(new, urlsafe=urlsafe, padded=padded)
@@ -668,7 +672,9 @@ def test_base64_of_json_is_nested_json() -> None:
     """Base64 that decodes to JSON is a nested JSON document."""
     value = base64.b64encode(json.dumps({"ssn": "078-05-1120"}).encode()).decode()
     doc = parse_body("application/json", json_body({"data": value}))
-    assert doc.segments == (Segment("$.data>b64>$.ssn", "078-05-1120", ("ssn",)),)
+    assert doc.segments == (
+        Segment("$.data>b64>$.ssn", "078-05-1120", ("ssn",), "$.data>b64>$.ssn"),
+    )
     rebuilt = json.loads(doc.rebuild({"$.data>b64>$.ssn": "<SSN>"}))["data"]
     assert json.loads(base64.b64decode(rebuilt)) == {"ssn": "<SSN>"}
 
@@ -711,7 +717,7 @@ def test_base64_of_json_is_nested_json() -> None:
 def test_identifiers_are_not_read_as_base64(value: str) -> None:
     """Ids, hashes, timestamps, words, short values and base64 of binary stay plain segments."""
     doc = parse_body("application/json", json_body({"id": value}))
-    assert doc.segments == (Segment("$.id", value, ("id",)),)
+    assert doc.segments == (Segment("$.id", value, ("id",), "$.id"),)
 
 
 # --- NDJSON ------------------------------------------------------------------------------------
@@ -1738,3 +1744,357 @@ def test_escape_codecs_are_refused_as_charsets() -> None:
     """Codecs that decode escapes to lone surrogates are not text encodings of a body."""
     with pytest.raises(UndecodableBody, match="'unicode_escape' in the CSV Content-Type is not"):
         parse_body("text/csv; charset=unicode_escape", b"a,\\ud800\n")
+
+
+# --- fields --------------------------------------------------------------------------------------
+
+
+def fields_by_location(segments: tuple[Segment, ...]) -> dict[str, str]:
+    """Segment fields keyed by location."""
+    return {s.location: s.field for s in segments}
+
+
+FIELD_JSON = {
+    "customers": [
+        {"email": "maria@example.com", "phones": ["+1 555-010-0199", "+1 555-010-0100"]},
+        {"email": "li@example.com", "account": 12345678},
+    ],
+    "a[0]": "a quoted key holding brackets",
+    "x>y": "a quoted key holding the separator",
+    "grid": [["top left", "top right"], ["bottom left"]],
+}
+FIELD_XML = (
+    b'<root xmlns:a="urn:a" xmlns:b="urn:b">'
+    b'<customer a:id="c-1" b:id="c-9"><ssn>078-05-1120</ssn></customer>'
+    b'<customer id="c-2"><ssn>219-09-9999</ssn><!-- called Maria --></customer>'
+    b"<p>Call <b>Maria</b> today, <b>Li</b> tomorrow</p><note>alone</note></root>"
+)
+FIELD_MULTIPART = multipart(
+    b'Content-Disposition: form-data; name="tag"\r\n\r\nvip',
+    b'Content-Disposition: form-data; name="tag"\r\n\r\ncallback',
+    b'Content-Disposition: form-data; name="a>b"\r\n\r\nseparator in a name',
+    b'Content-Disposition: form-data; name="file"; filename="export.csv"\r\n\r\n'
+    b"email,ssn\r\nmaria@example.com,078-05-1120\r\nli@example.com,219-09-9999\r\n",
+)
+FIELD_MIXED = multipart(
+    b"Content-Type: text/plain\r\n\r\nmaria@example.com",
+    b'Content-Type: application/json\r\n\r\n{"ssn": "078-05-1120"}',
+    boundary="b1",
+)
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (
+            lambda: parse_body("application/json", json_body(FIELD_JSON)),
+            {
+                "$.customers[0].email": "$.customers[*].email",
+                "$.customers[0].phones[0]": "$.customers[*].phones[*]",
+                "$.customers[0].phones[1]": "$.customers[*].phones[*]",
+                "$.customers[1].email": "$.customers[*].email",
+                "$.customers[1].account": "$.customers[*].account",
+                '$["a[0]"]': '$["a[0]"]',
+                '$["x\\u003ey"]': '$["x\\u003ey"]',
+                "$.grid[0][0]": "$.grid[*][*]",
+                "$.grid[0][1]": "$.grid[*][*]",
+                "$.grid[1][0]": "$.grid[*][*]",
+            },
+        ),
+        (lambda: parse_body("application/json", b'"4111 1111 1111 1111"'), {"$": "$"}),
+        (
+            lambda: parse_body(
+                "application/x-ndjson",
+                b'{"items": [{"sku": "A-100200"}]}\n\n'
+                b'{"items": [{"sku": "B-1"}, {"sku": "C-2"}]}\n',
+            ),
+            {
+                "l0>$.items[0].sku": "$.items[*].sku",
+                "l2>$.items[0].sku": "$.items[*].sku",
+                "l2>$.items[1].sku": "$.items[*].sku",
+            },
+        ),
+        (
+            lambda: parse_body("application/json-seq", b'\x1e{"email": "maria@example.com"}\n'),
+            {"l0>$.email": "$.email"},
+        ),
+        (
+            lambda: parse_body(
+                "text/csv", b"Name,email\r\nMaria,maria@example.com\r\nLi,li@x.io\r\n"
+            ),
+            {
+                "csv:r1.c0": "csv:Name",
+                "csv:r1.c1": "csv:email",
+                "csv:r2.c0": "csv:Name",
+                "csv:r2.c1": "csv:email",
+            },
+        ),
+        (
+            lambda: parse_body(
+                "text/csv; header=present", b" e mail ,,a>b\nmaria@x.io,Maria,sep,extra\n"
+            ),
+            {
+                "csv:r1.c0": "csv:e mail",
+                "csv:r1.c1": "csv:c1",
+                "csv:r1.c2": "csv:a%3Eb",
+                "csv:r1.c3": "csv:c3",
+            },
+        ),
+        (
+            lambda: parse_body("text/csv", b"Maria,078-05-1120\nLi,219-09-9999\n"),
+            {
+                "csv:r0.c0": "csv:c0",
+                "csv:r0.c1": "csv:c1",
+                "csv:r1.c0": "csv:c0",
+                "csv:r1.c1": "csv:c1",
+            },
+        ),
+        (
+            lambda: parse_body("text/tab-separated-values", b"name\tssn\nMaria\t078-05-1120\n"),
+            {"csv:r1.c0": "csv:name", "csv:r1.c1": "csv:ssn"},
+        ),
+        (
+            lambda: parse_body("application/xml", FIELD_XML),
+            {
+                "xml:/root/customer[1]/@id": "xml:/root/customer/@id",
+                "xml:/root/customer[1]/@id[2]": "xml:/root/customer/@id",
+                "xml:/root/customer[1]/ssn": "xml:/root/customer/ssn",
+                "xml:/root/customer[2]/@id": "xml:/root/customer/@id",
+                "xml:/root/customer[2]/ssn": "xml:/root/customer/ssn",
+                "xml:/root/customer[2]/comment()": "xml:/root/customer/comment()",
+                "xml:/root/p": "xml:/root/p",
+                "xml:/root/p/b[1]": "xml:/root/p/b",
+                "xml:/root/p/b[1]/tail()": "xml:/root/p/b/tail()",
+                "xml:/root/p/b[2]": "xml:/root/p/b",
+                "xml:/root/p/b[2]/tail()": "xml:/root/p/b/tail()",
+                "xml:/root/note": "xml:/root/note",
+            },
+        ),
+        (
+            lambda: parse_body(FORM, b"tag=vip&tag=callback&a%3Eb=sep&email=maria%40example.com"),
+            {
+                "form:tag": "form:tag",
+                "form:tag[1]": "form:tag",
+                "form:a%3Eb": "form:a%3Eb",
+                "form:email": "form:email",
+            },
+        ),
+        (
+            lambda: parse_body(f"multipart/form-data; boundary={BOUNDARY}", FIELD_MULTIPART),
+            {
+                "multipart:tag": "multipart:tag",
+                "multipart:tag[1]": "multipart:tag",
+                "multipart:a%3Eb": "multipart:a%3Eb",
+                "multipart:file>csv:r1.c0": "multipart:file>csv:email",
+                "multipart:file>csv:r1.c1": "multipart:file>csv:ssn",
+                "multipart:file>csv:r2.c0": "multipart:file>csv:email",
+                "multipart:file>csv:r2.c1": "multipart:file>csv:ssn",
+            },
+        ),
+        (
+            lambda: parse_body(UPLOAD_TYPE, UPLOAD),
+            {
+                "multipart:email": "multipart:email",
+                "multipart:file>csv:r1.c0": "multipart:file>csv:name",
+                "multipart:file>csv:r1.c1": "multipart:file>csv:ssn",
+                "multipart:meta>$.customer.phone": "multipart:meta>$.customer.phone",
+            },
+        ),
+        (
+            lambda: parse_body('multipart/mixed; boundary="b1"', FIELD_MIXED),
+            {"multipart:[0]": "multipart:[0]", "multipart:[1]>$.ssn": "multipart:[1]>$.ssn"},
+        ),
+        (lambda: parse_body("text/plain", b"Maria Gonzalez\n"), {"text:0": "text"}),
+        (
+            lambda: parse_query([("q", "maria"), ("page", "200300"), ("q", "li")]),
+            {"query:q": "query:q", "query:page": "query:page", "query:q[1]": "query:q"},
+        ),
+        (
+            lambda: parse_path("/customers/maria%40example.com/orders/ORD-1"),
+            {"path:0": "path:0", "path:1": "path:1", "path:2": "path:2", "path:3": "path:3"},
+        ),
+        (
+            lambda: parse_headers(
+                [
+                    ("X-Customer-Email", "maria@example.com"),
+                    ("Authorization", "Bearer secret"),
+                    ("x-customer-email", "li@example.com"),
+                ]
+            ),
+            {
+                "header:x-customer-email": "header:x-customer-email",
+                "header:x-customer-email[1]": "header:x-customer-email",
+            },
+        ),
+    ],
+    ids=[
+        "json",
+        "json-root",
+        "ndjson",
+        "json-seq",
+        "csv",
+        "csv-header-present",
+        "csv-headerless",
+        "tsv",
+        "xml",
+        "form",
+        "multipart",
+        "multipart-upload",
+        "multipart-unnamed",
+        "text",
+        "query",
+        "path",
+        "headers",
+    ],
+)
+def test_every_format_gives_each_segment_its_field(
+    make: Callable[[], codecs.Document], expected: dict[str, str]
+) -> None:
+    """Each format's field is its location without record numbers and repeat indexes."""
+    assert fields_by_location(make().segments) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (json.dumps({"customer": {"ssn": "078-05-1120"}}), "$.items[*].v>$.customer.ssn"),
+        (json.dumps([{"ssn": "078-05-1120"}]), "$.items[*].v>$[*].ssn"),
+        ("maria%40example.com", "$.items[*].v>url>text"),
+        ("maria%2540example.com", "$.items[*].v>url2>text"),
+        (b64(TEXT_WITH_SYMBOLS), "$.items[*].v>b64>text"),
+        (b64(json.dumps({"ssn": "078-05-1120"})), "$.items[*].v>b64>$.ssn"),
+        (quote(b64(TEXT_WITH_SYMBOLS), safe=""), "$.items[*].v>url>b64>text"),
+    ],
+    ids=["json", "json-list", "url", "url2", "b64", "b64-json", "url-b64"],
+)
+def test_nested_document_fields_join_outer_and_inner_fields(value: str, expected: str) -> None:
+    """A nested value's field is the outer field, `>`, then the field inside it."""
+    doc = parse_body("application/json", json_body({"items": [{}, {}, {"v": value}]}))
+    [segment] = doc.segments
+    assert segment.location.startswith("$.items[2].v>")
+    assert segment.field == expected
+
+
+def test_nested_fields_in_other_formats() -> None:
+    """Form, CSV, XML and header values holding documents prefix their own field too."""
+    inner = quote(json.dumps({"ssn": "078-05-1120"}), safe="")
+    pairs = [("next", "a%40b.example"), ("next", "c%40d.example")]
+    form = parse_body(FORM, urlencode(pairs).encode())
+    assert fields_by_location(form.segments) == {
+        "form:next>url>text:0": "form:next>url>text",
+        "form:next[1]>url>text:0": "form:next>url>text",
+    }
+    table = parse_body("text/csv", f"name,data\nMaria,{inner}\n".encode())
+    assert fields_by_location(table.segments) == {
+        "csv:r1.c0": "csv:name",
+        "csv:r1.c1>url>$.ssn": "csv:data>url>$.ssn",
+    }
+    xml = parse_body("application/xml", f"<r><d>{inner}</d><d>{inner}</d></r>".encode())
+    assert set(fields_by_location(xml.segments).values()) == {"xml:/r/d>url>$.ssn"}
+    headers = parse_headers([("X-Next", "a%40b.example")])
+    assert fields_by_location(headers.segments) == {
+        "header:x-next>url>text:0": "header:x-next>url>text"
+    }
+
+
+def test_every_text_chunk_has_the_field_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of one text are numbered locations but one field, `text`."""
+    monkeypatch.setattr(codecs, "TEXT_CHUNK_CHARS", 10)
+    doc = parse_body("text/plain", b"aaaa\nbbbb\ncccc\n\n\ndddddddddddddddd\ne")
+    assert [(s.location, s.field) for s in doc.segments] == [
+        ("text:0", "text"),
+        ("text:1", "text"),
+        ("text:2", "text"),
+        ("text:3", "text"),
+    ]
+
+
+def test_segment_field_defaults_to_empty() -> None:
+    """`Segment(location, text, context)` still constructs, with the field empty."""
+    assert Segment("$.a", "x", ("a",)).field == ""
+    assert Segment("$.a", "x", field="$.a") != Segment("$.a", "x")
+
+
+_INDEX_OR_QUOTED_KEY = re.compile(r'(\["(?:[^"\\]|\\.)*"\])|\[\d+\]')
+
+
+def starred(location: str) -> str:
+    """A JSON location with each list index `[n]` written `[*]`; quoted keys left as they are."""
+    return _INDEX_OR_QUOTED_KEY.sub(lambda m: m.group(1) or "[*]", location)
+
+
+def test_starred_leaves_quoted_keys_alone() -> None:
+    """The test oracle turns indexes into `[*]` but not brackets inside quoted keys."""
+    assert starred('$.a[3]["b[1]"][12]["q\\"[2]"].c') == '$.a[*]["b[1]"][*]["q\\"[2]"].c'
+
+
+# Strings no nested document is found in: `~` cannot start JSON or be base64, and no `%`.
+plain_strings = st.text(
+    alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="%"), max_size=10
+).map(lambda s: "~" + s)
+# Keys, often with the characters that make a JSON path quote them.
+json_keys = st.text(
+    alphabet=st.sampled_from('ab_19[]"\\>. ') | st.characters(exclude_categories=("Cs",)),
+    max_size=6,
+)
+plain_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | plain_strings,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(json_keys, children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(value=plain_json)
+def test_json_field_is_the_location_with_indexes_starred(value: Any) -> None:
+    """For any JSON document, every segment's field is its location with `[n]` as `[*]`."""
+    doc = JsonDocument(json_body(value))
+    for segment in doc.segments:
+        assert codecs.SEP not in segment.location, "the strategy must not make nested documents"
+        assert segment.field == starred(segment.location)
+
+
+# Where a list sits in a document: keys to go through, or an int n to sit at index n of a list.
+json_steps = st.lists(json_keys | st.integers(0, 3), max_size=3)
+
+
+@given(
+    steps=json_steps,
+    key=json_keys,
+    count=st.integers(2, 5),
+    extra=st.lists(st.dictionaries(json_keys, plain_json, max_size=3), min_size=5, max_size=5),
+)
+def test_one_key_in_different_list_elements_shares_a_field(
+    steps: list[str | int], key: str, count: int, extra: list[dict[str, Any]]
+) -> None:
+    """Values of one key in different elements of a list have one field, distinct locations."""
+    markers = [f"!value {i}" for i in range(count)]  # `!`: no plain string starts so
+    value: Any = [{**extra[i], key: marker} for i, marker in enumerate(markers)]
+    for step in reversed(steps):
+        value = [None] * step + [value] if isinstance(step, int) else {step: value}
+    doc = JsonDocument(json_body(value))
+    found = [s for s in doc.segments if s.text in markers]
+    assert len(found) == count
+    assert len({s.location for s in found}) == count
+    assert len({s.field for s in found}) == 1
+
+
+@given(table=csv_tables())
+def test_csv_field_is_the_column_name(table: tuple[list[list[str]], str, str]) -> None:
+    """Every cell of a CSV/TSV with a header has the field `csv:<its column's name>`."""
+    rows, delimiter, ending = table
+    content_type = "text/tab-separated-values" if delimiter == "\t" else "text/csv"
+    doc = parse_body(content_type, write_csv(rows, delimiter, ending).encode())
+    for segment in doc.segments:
+        column = int(segment.location.partition(".c")[2])
+        assert segment.field == f"csv:{rows[0][column]}"
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(tree=xml_trees())
+def test_xml_field_is_the_location_without_indexes(tree: XmlTree) -> None:
+    """For any XML document, every segment's field is its location with each `[n]` removed."""
+    doc = parse_body("application/xml", write_xml(tree, root=True).encode())
+    for segment in doc.segments:
+        assert segment.field == re.sub(r"\[\d+\]", "", segment.location)

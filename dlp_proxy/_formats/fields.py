@@ -10,6 +10,7 @@ from dlp_proxy._formats.values import (
     Nest,
     WordCache,
     context_words,
+    location_name,
     requote,
     unique_locations,
     unquote_exact,
@@ -77,7 +78,11 @@ def inspected_header(name: str) -> bool:
 
 
 class _PairsDocument:
-    """Ordered (name, value) pairs: each non-empty value a segment `<prefix><name>`."""
+    """Ordered (name, value) pairs: each non-empty value a segment `<prefix><name>`.
+
+    A repeated name is located `<prefix><name>[1]` ..., but every value of a name has the field
+    `<prefix><name>`.
+    """
 
     prefix = ""
 
@@ -88,7 +93,8 @@ class _PairsDocument:
         words = WordCache()
         for location, (name, value) in zip(self.locations, self.pairs, strict=True):
             if value:
-                self._nest.value(location, value, words[name])
+                field = self.prefix + location_name(name)
+                self._nest.value(location, value, words[name], field=field)
             else:
                 self._nest.slot(location)
         self.segments = tuple(self._nest.segments)
@@ -165,7 +171,8 @@ class HeadersDocument(_PairsDocument):
 class PathDocument:
     """A URL path (without query): each non-empty segment, percent-decoded, is `path:<i>`.
 
-    `i` counts the path's segments from 0 (`/a//b`: `a` is 0, `b` is 2). The previous
+    `i` counts the path's segments from 0 (`/a//b`: `a` is 0, `b` is 2); it is the field as
+    well, a position in a path being what names its value. The previous
     segment's words are the context (`/customers/42` gives `42` the context `customers`).
     """
 
@@ -181,7 +188,8 @@ class PathDocument:
         for i, (part, decoded) in enumerate(zip(self._parts, self._decoded, strict=True)):
             text = part if decoded is None else decoded
             if text:
-                self._nest.value(f"path:{i}", text, context_words(previous))
+                location = f"path:{i}"
+                self._nest.value(location, text, context_words(previous), field=location)
                 previous = text
         self.segments = tuple(self._nest.segments)
 

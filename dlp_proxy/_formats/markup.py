@@ -71,6 +71,8 @@ class XmlDocument:
     Locations are XPath-like, local names only, `[n]` (from 1) where an element has siblings of
     the same name: `xml:/root/customer[2]/ssn` (text), `xml:/root/customer[2]/@id`
     (attribute), `xml:/root/p/b/tail()` (text after `<b>`), `xml:/root/comment()` (comment).
+    Fields are the same paths with every `[n]` left out, of elements, comments and attributes
+    alike: `xml:/root/customer/ssn`, `xml:/root/customer/@id`, `xml:/root/p/b/tail()`.
     Context is the element's (for a tail, the parent's) or the attribute's local name.
     Rebuild splices escaped new text into the original, so the declaration, encoding,
     namespaces and formatting stay; characters XML cannot hold become U+FFFD, and those the
@@ -83,16 +85,18 @@ class XmlDocument:
         reader = _Reader(self._data)
         nest = Nest(depth)
         self._items: dict[str, _Item] = {}
-        paths = reader.paths()
+        paths, fields = reader.paths(), reader.fields()
         for item in reader.items:
-            path = paths[item.node]
+            path, field = paths[item.node], fields[item.node]
             if item.kind == "tail":
                 path += "/tail()"
+                field += "/tail()"
             elif item.kind == "attr":
                 path += f"/@{item.name}"
+                field += f"/@{item.name.partition('[')[0]}"  # `id[2]`: no XML name holds `[`
             location = f"xml:{path}"
             self._items[location] = item
-            nest.value(location, item.text, item.context)
+            nest.value(location, item.text, item.context, field=f"xml:{field}")
         self._nest = nest
         self.segments = tuple(nest.segments)
         self.uninspectable = tuple(nest.uninspectable)
@@ -171,6 +175,13 @@ class _Reader:
             index = f"[{ordinal}]" if self._counts[(parent, name)] > 1 else ""
             paths.append(f"{paths[parent] if parent >= 0 else ''}/{name}{index}")
         return paths
+
+    def fields(self) -> list[str]:
+        """The field of every node: its path without indexes, `/a/b/c`."""
+        fields: list[str] = []
+        for parent, name, _ in self.nodes:
+            fields.append(f"{fields[parent] if parent >= 0 else ''}/{name}")
+        return fields
 
     def _refuse(self, *_: object) -> None:
         raise UndecodableBody(

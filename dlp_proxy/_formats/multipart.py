@@ -20,6 +20,7 @@ from dlp_proxy._formats.values import (
     Segment,
     context_words,
     decode,
+    location_name,
     media_type,
     unique_locations,
 )
@@ -118,7 +119,9 @@ class MultipartDocument:
     """A multipart body, each part located by its field name.
 
     A part is `multipart:<name>` (`multipart:[i]` for a part without a name; repeats `[1]`,
-    `[2]` ...), so a cell of an uploaded CSV is located `multipart:file>csv:r3.c2`. Rebuild
+    `[2]` ...), so a cell of an uploaded CSV is located `multipart:file>csv:r3.c2`. Its field
+    is `multipart:<name>` for every repeat (`multipart:[i]` stays, the position being all that
+    names such a part), and `multipart:file>csv:email` inside a document. Rebuild
     keeps the boundary, preamble, epilogue, every header and every untouched part byte for
     byte; a changed part gets its new content (and its Content-Length, if it has one, fixed).
     A part whose content would then hold a delimiter line is refused (`UndecodableBody`).
@@ -144,12 +147,12 @@ class MultipartDocument:
         nest = Nest(depth)
         headers = [part_headers(body[start:content]) for start, content, _ in spans]
         names = [disposition(h.get("content-disposition", "")) for h in headers]
-        locations = unique_locations(
-            "multipart:", (n.get("name", f"[{i}]") for i, n in enumerate(names))
-        )
-        for location, (start, content, end), fields, params in zip(
-            locations, spans, headers, names, strict=True
+        labels = [n.get("name", f"[{i}]") for i, n in enumerate(names)]
+        locations = unique_locations("multipart:", labels)
+        for location, label, (start, content, end), fields, params in zip(
+            locations, labels, spans, headers, names, strict=True
         ):
+            field = f"multipart:{location_name(label)}"
             mime, type_params = media_type(fields.get("content-type", ""))
             charset = type_params.get("charset", "utf-8")
             self._parts[location] = _Part(start, content, end, charset)
@@ -161,9 +164,9 @@ class MultipartDocument:
                 # Only a part whose headers end with a blank line can be given content.
                 head = body[start:content]
                 writable = head in (b"\n", b"\r\n") or head.endswith((b"\n\n", b"\n\r\n"))
-                self._field(nest, location, data, charset, context, writable)
+                self._field(nest, location, field, data, charset, context, writable)
             else:
-                self._file(nest, location, fields, params, data, read_part, depth, context)
+                self._file(nest, location, field, fields, params, data, read_part, depth, context)
         self._nest = nest
         self.segments = tuple(nest.segments)
         self.uninspectable = tuple(nest.uninspectable)
@@ -200,6 +203,7 @@ class MultipartDocument:
     def _field(
         nest: Nest,
         location: str,
+        field: str,
         data: bytes,
         charset: str,
         context: tuple[str, ...],
@@ -211,7 +215,7 @@ class MultipartDocument:
             nest.uninspectable.append(location)
             return
         if text:
-            nest.value(location, text, context)
+            nest.value(location, text, context, field=field)
         elif writable:
             nest.slot(location)
 
@@ -219,6 +223,7 @@ class MultipartDocument:
         self,
         nest: Nest,
         location: str,
+        field: str,
         fields: Mapping[str, str],
         params: Mapping[str, str],
         data: bytes,
@@ -244,7 +249,7 @@ class MultipartDocument:
             nest.uninspectable.append(location)
         else:
             self._documents[location] = document
-            nest.adopt(location, document.segments, document.uninspectable)
+            nest.adopt(location, document.segments, document.uninspectable, field=field)
 
     def rebuild(self, replacements: Mapping[str, str]) -> bytes:
         """The body with the changed parts' new content; everything else as it was."""

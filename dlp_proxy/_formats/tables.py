@@ -17,6 +17,7 @@ from dlp_proxy._formats.values import (
     Nest,
     context_words,
     decode,
+    location_name,
 )
 from dlp_proxy.errors import UndecodableBody
 
@@ -53,7 +54,9 @@ class CsvDocument:
 
     Rows and columns count from 0, over all records (a header is row 0). The header's names
     are the context of their column; the header is not inspected unless it does not look like
-    one (or the Content-Type says `header=absent`). Rebuild re-writes only the rows that
+    one (or the Content-Type says `header=absent`). A cell's field is its column: `csv:<name>`
+    by the header's name (stripped, `>` written `%3E`), `csv:c<column>` without a header, for
+    an empty name and past the header's last column. Rebuild re-writes only the rows that
     changed, with the same delimiter, quote character and line ending; the rest are unchanged.
     """
 
@@ -74,14 +77,18 @@ class CsvDocument:
         self._records = self._read()
         first = self._records[0][0] if self._records else []
         self.header = looks_like_header(first) if header is None else header
-        columns = [context_words(name.strip()) for name in first] if self.header else []
+        names = [name.strip() for name in first] if self.header else []
+        columns = [context_words(name) for name in names]
+        by_name = [f"csv:{location_name(n)}" if n else f"csv:c{c}" for c, n in enumerate(names)]
         nest = Nest(depth)
         for r, (fields, _, _) in enumerate(self._records):
             if r == 0 and self.header:
                 continue
             for c, cell in enumerate(fields):
                 if worth_inspecting(cell):
-                    nest.value(f"csv:r{r}.c{c}", cell, columns[c] if c < len(columns) else ())
+                    context = columns[c] if c < len(columns) else ()
+                    field = by_name[c] if c < len(by_name) else f"csv:c{c}"
+                    nest.value(f"csv:r{r}.c{c}", cell, context, field=field)
         self._nest = nest
         self.segments = tuple(nest.segments)
         self.uninspectable = tuple(nest.uninspectable)
@@ -150,8 +157,9 @@ def _sniff_delimiter(line: str) -> str:
 class NdjsonDocument:
     """NDJSON / JSON Lines (one JSON text a line) or a JSON text sequence (RFC 7464, `seq`).
 
-    Each record is a JSON document at `l<N>` (from 0), so a value is located `l3>$.email`.
-    Blank lines are kept and skipped. Rebuild writes only the changed records again, compact,
+    Each record is a JSON document at `l<N>` (from 0), so a value is located `l3>$.email`; its
+    field is the record's own (`$.email`), shared by every record. Blank lines are kept and
+    skipped. Rebuild writes only the changed records again, compact,
     each with the whitespace and line ending it had.
     """
 
@@ -184,7 +192,7 @@ class NdjsonDocument:
                 raise UndecodableBody(f"{what} body is nested too deeply to inspect") from None
             except ValueError as e:  # e.g. an integer over Python's 4300-digit conversion limit
                 raise UndecodableBody(f"{what} body does not parse: record {i}: {e}") from None
-            nest.child(f"l{i}", node)
+            nest.child(f"l{i}", node, field="")
         self._nest = nest
         self.segments = tuple(nest.segments)
         self.uninspectable = tuple(nest.uninspectable)

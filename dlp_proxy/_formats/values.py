@@ -5,6 +5,11 @@ and `render(replacements) -> str`. A format records its own values in a `Nest`: 
 segment, unless `sniff` finds a document inside it (JSON text, percent-encoded text, base64 text),
 in which case the child's segments stand in its place, located `value>child` (`SEP`). `resolve`
 sends replacements back down by that prefix and renders each changed child again.
+
+Every value is recorded with its *field* as well as its location: the location with what is
+particular to one record or position left out (`$.items[*].sku` for `$.items[3].sku`), so that
+the values of one field in a document share it. A nested document's fields are joined the same
+way, `field>child field`.
 """
 
 from __future__ import annotations
@@ -51,11 +56,16 @@ _Container = dict[str, Any] | list[Any]
 
 @dataclass(frozen=True)
 class Segment:
-    """A piece of text to inspect: where it is, what it says, and the words around it."""
+    """A piece of text to inspect: where it is, what it says, and the words around it.
+
+    `field` is the schema-level name of where it is, shared by every value of that field in the
+    document (`$.customers[*].email` for `$.customers[3].email`); see `dlp_proxy.codecs`.
+    """
 
     location: str
     text: str
     context: tuple[str, ...] = ()
+    field: str = ""
 
 
 class Node(Protocol):
@@ -155,17 +165,22 @@ def unique_locations(prefix: str, names: Iterable[str]) -> tuple[str, ...]:
     return tuple(locations)
 
 
-def prefixed(prefix: str, segments: Iterable[Segment]) -> list[Segment]:
-    """`segments` relocated under `prefix` (a location and the separator)."""
-    return [Segment(prefix + s.location, s.text, s.context) for s in segments]
+def prefixed(prefix: str, field: str, segments: Iterable[Segment]) -> list[Segment]:
+    """`segments` relocated under `prefix` (a location and the separator), fields under `field`.
+
+    `field` is the field of the value holding them and the separator, or "" for a document
+    whose own fields are fields of the outer one (an NDJSON record).
+    """
+    return [Segment(prefix + s.location, s.text, s.context, field + s.field) for s in segments]
 
 
 class Nest:
     """A document's own values by location, and the documents nested in some of them.
 
     `value` records a value: a segment, or, when `sniff` finds a document in it, that child's
-    segments under `location>`. `split` and `resolve` take replacements apart again by prefix.
-    A location that is neither a recorded value nor inside a child is a `KeyError`.
+    segments under `location>` (their fields under `field>`). `split` and `resolve` take
+    replacements apart again by prefix. A location that is neither a recorded value nor inside a
+    child is a `KeyError`.
     """
 
     def __init__(self, depth: int) -> None:
@@ -180,31 +195,45 @@ class Nest:
         """Let `location` be replaced whole without making it a segment (e.g. an empty value)."""
         self._slots.add(location)
 
-    def segment(self, location: str, text: str, context: tuple[str, ...] = ()) -> None:
-        """Record a value as a segment as it is, without looking inside it."""
+    def segment(
+        self, location: str, text: str, context: tuple[str, ...] = (), *, field: str
+    ) -> None:
+        """Record a value of `field` as a segment as it is, without looking inside it."""
         self._slots.add(location)
-        self.segments.append(Segment(location, text, context))
+        self.segments.append(Segment(location, text, context, field))
 
-    def value(self, location: str, text: str, context: tuple[str, ...] = ()) -> None:
-        """Record a value: a segment, or the document found inside it."""
+    def value(self, location: str, text: str, context: tuple[str, ...] = (), *, field: str) -> None:
+        """Record a value of `field`: a segment, or the document found inside it."""
         self._slots.add(location)
         child = sniff(text, context, self.depth + 1)
         if child is None:
-            self.segments.append(Segment(location, text, context))
+            self.segments.append(Segment(location, text, context, field))
         else:
-            self.child(location, child)
+            self.child(location, child, field=field)
 
-    def child(self, location: str, node: Node) -> None:
-        """Record a text document nested at `location`; `resolve` renders it again."""
+    def child(self, location: str, node: Node, *, field: str) -> None:
+        """Record a text document nested at `location`; `resolve` renders it again.
+
+        `field` is the field of the value holding it; "" when the child's fields are the
+        document's own (an NDJSON record), so that they are not prefixed.
+        """
         self.children[location] = node
-        self.adopt(location, node.segments, node.uninspectable)
+        self.adopt(location, node.segments, node.uninspectable, field=field)
 
     def adopt(
-        self, location: str, segments: Sequence[Segment], uninspectable: Sequence[str]
+        self,
+        location: str,
+        segments: Sequence[Segment],
+        uninspectable: Sequence[str],
+        *,
+        field: str,
     ) -> None:
-        """List the segments of a document nested at `location` that the caller keeps itself."""
+        """List the segments of a document nested at `location` that the caller keeps itself.
+
+        Their fields go under `field>`, or stay as they are when `field` is "" (see `child`).
+        """
         self._heads.add(location)
-        self.segments.extend(prefixed(location + SEP, segments))
+        self.segments.extend(prefixed(location + SEP, field and field + SEP, segments))
         self.uninspectable.extend(location + SEP + u for u in uninspectable)
 
     def split(
@@ -357,7 +386,7 @@ class _Layer:
 
     def __init__(self, inner: Node) -> None:
         self._inner = inner
-        self.segments = tuple(prefixed(self.tag + SEP, inner.segments))
+        self.segments = tuple(prefixed(self.tag + SEP, self.tag + SEP, inner.segments))
         self.uninspectable = tuple(self.tag + SEP + u for u in inner.uninspectable)
 
     def render(self, replacements: Mapping[str, str]) -> str:
@@ -461,8 +490,9 @@ def _utf8_size(char: str) -> int:
 class JsonNode:
     """Parsed JSON: every string value, and integers that look like identifiers.
 
-    Locations are JSON paths (`$.customer.ssn`, `$.items[0]`, `$["key with space"]`). Values
-    of a list inherit their list's key as context; the root's context is `context`.
+    Locations are JSON paths (`$.customer.ssn`, `$.items[0]`, `$["key with space"]`); fields
+    the same paths with every list index `[*]` (`$.items[*]`). Values of a list inherit their
+    list's key as context; the root's context is `context`.
     """
 
     def __init__(self, data: Any, context: tuple[str, ...] = (), depth: int = 0) -> None:
@@ -470,7 +500,7 @@ class JsonNode:
         self._slots: dict[str, tuple[_Container | None, str | int]] = {}
         self._words = WordCache()
         self._nest = Nest(depth)
-        self._walk(data, "$", None, 0, context, 0)
+        self._walk(data, "$", "$", None, 0, context, 0)
         self.segments = tuple(self._nest.segments)
         self.uninspectable = tuple(self._nest.uninspectable)
 
@@ -478,6 +508,7 @@ class JsonNode:
         self,
         value: Any,
         path: str,
+        field: str,
         parent: _Container | None,
         key: str | int,
         context: tuple[str, ...],
@@ -489,24 +520,25 @@ class JsonNode:
                     f"JSON body is nested too deeply to inspect (over {MAX_DEPTH} levels)"
                 )
             for k, v in value.items():
-                self._walk(v, json_path(path, k), value, k, self._words[k], level + 1)
+                step = json_path("", k)
+                self._walk(v, path + step, field + step, value, k, self._words[k], level + 1)
         elif isinstance(value, list):
             if level >= MAX_DEPTH:
                 raise UndecodableBody(
                     f"JSON body is nested too deeply to inspect (over {MAX_DEPTH} levels)"
                 )
             for i, v in enumerate(value):
-                self._walk(v, f"{path}[{i}]", value, i, context, level + 1)
+                self._walk(v, f"{path}[{i}]", f"{field}[*]", value, i, context, level + 1)
         elif isinstance(value, str):
             self._slots[path] = (parent, key)
-            self._nest.value(path, value, context)
+            self._nest.value(path, value, context, field=field)
         elif (
             isinstance(value, int)
             and not isinstance(value, bool)
             and len(str(abs(value))) >= IDENTIFIER_DIGITS
         ):
             self._slots[path] = (parent, key)
-            self._nest.segment(path, str(value), context)
+            self._nest.segment(path, str(value), context, field=field)
 
     def render(self, replacements: Mapping[str, str]) -> str:
         """Compact JSON with the replaced values (numbers replaced become strings)."""
@@ -546,7 +578,7 @@ def dumps_json(data: Any) -> str:
 
 
 class TextNode:
-    """Plain text, inspected in chunks cut at line ends (`text:0`, `text:1` ...)."""
+    """Plain text, inspected in chunks cut at line ends (`text:0`, `text:1` ...), field `text`."""
 
     uninspectable: tuple[str, ...] = ()
 
@@ -555,7 +587,7 @@ class TextNode:
     ) -> None:
         self._chunks = chunk_lines(text, chunk_chars)
         self.segments = tuple(
-            Segment(f"text:{i}", chunk, context)
+            Segment(f"text:{i}", chunk, context, "text")
             for i, chunk in enumerate(self._chunks)
             if chunk.strip()
         )
