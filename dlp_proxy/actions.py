@@ -62,7 +62,9 @@ def replacement_for(value: str, entity: str, rule: Rule, keyring: Keyring) -> st
     """The text that replaces `value` under `rule`'s action."""
     if rule.action is Action.ENCRYPT:
         deterministic = rule.encrypt.mode is EncryptMode.DETERMINISTIC
-        return encrypt_value(value, entity, keyring, deterministic=deterministic)
+        return encrypt_value(
+            value, entity, keyring, deterministic=deterministic, key_id=rule.encrypt.key
+        )
     options = rule.redact
     if options.operator is RedactOperator.MASK:
         return mask(value, options.keep, options.char)

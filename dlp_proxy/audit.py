@@ -106,6 +106,7 @@ class AuditLog:
                 "score": f.score,
                 "recognizer": f.recognizer,
                 "fingerprint": f.fingerprint,
+                "why": f.why,
             }
             for f in decision.findings
         ]
@@ -143,6 +144,19 @@ def _decision_fields(
         "outcome": decision.outcome,
         "inspected": decision.inspected,
     }
+    if decision.severity is not None:
+        fields["severity"] = decision.severity.label
+    if decision.shadow_outcome is not None:
+        fields["shadow"] = {
+            "outcome": decision.shadow_outcome,
+            "rules": list(decision.shadow_rule_ids),
+            "severity": decision.shadow_severity.label if decision.shadow_severity else None,
+        }
+    if decision.allowed_by:
+        fields["allowed_by"] = [
+            {"id": entry, "reason": decision.allow_reasons.get(entry, "")}
+            for entry in decision.allowed_by
+        ]
     if decision.action is Action.BLOCK:
         fields["blocking_rule"] = decision.blocking_rule
     if incident_id:

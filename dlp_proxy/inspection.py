@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from urllib.parse import parse_qsl, urlsplit
 
 from dlp_proxy.actions import Change, fingerprint, rewrite
 from dlp_proxy.codecs import (
@@ -28,7 +29,10 @@ from dlp_proxy.errors import AnalyzerFailure, BodyTooLarge, InspectionError, Und
 from dlp_proxy.keys import Keyring
 from dlp_proxy.normalize import Normalized, embedded_encodings, normalize
 from dlp_proxy.policy import (
+    OUTSIDE_CONTRACT,
     Action,
+    AllowEntry,
+    CustomDetector,
     Direction,
     Mode,
     OnError,
@@ -42,10 +46,13 @@ from dlp_proxy.policy import (
 
 __all__ = [
     "Decision",
+    "Evaluation",
     "FindingRecord",
     "Message",
+    "RuleOutcome",
     "decide_by_route",
     "error_decision",
+    "evaluate",
     "inspect",
     "route",
 ]
@@ -72,6 +79,38 @@ class Message:
     content_encoding: str = ""
     headers: tuple[tuple[str, str], ...] = ()
 
+    @classmethod
+    def for_url(
+        cls,
+        url: str,
+        *,
+        method: str = "POST",
+        direction: Direction = Direction.REQUEST,
+        headers: Sequence[tuple[str, str]] = (),
+        body: bytes = b"",
+    ) -> Message:
+        """The message for a request to (or a response from) `url`, as the proxy would see it.
+
+        `body` is as on the wire: compressed if the headers say `Content-Encoding`.
+        """
+        parts = urlsplit(url)
+        is_request = direction is Direction.REQUEST
+
+        def header(name: str) -> str:
+            return next((v for k, v in headers if k.lower() == name), "")
+
+        return cls(
+            direction=direction,
+            method=method.upper(),
+            host=(parts.hostname or "").lower(),
+            path=parts.path or "/",
+            query=tuple(parse_qsl(parts.query, keep_blank_values=True)) if is_request else (),
+            content_type=header("content-type"),
+            body=body,
+            content_encoding=header("content-encoding"),
+            headers=tuple(headers),
+        )
+
     @property
     def target(self) -> Target:
         """What rules are matched against."""
@@ -88,6 +127,7 @@ class FindingRecord:
     recognizer: str
     fingerprint: str
     action: str
+    why: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,6 +155,7 @@ class Decision:
     shadow_rule_ids: tuple[str, ...] = ()
     shadow_severity: Severity | None = None
     allowed_by: tuple[str, ...] = ()
+    allow_reasons: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def outcome(self) -> str:
@@ -143,21 +184,47 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class RuleOutcome:
+    """What one rule made of a message: whether it applied, what it counted, whether it fired."""
+
+    rule: Rule
+    applies: bool
+    reason: str = ""
+    hits: tuple[Finding, ...] = ()
+    fired: bool = False
+    shadow: bool = False
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A decision with its working: the segments read, the findings, each rule's outcome."""
+
+    decision: Decision
+    segments: tuple[Segment, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    exempt: tuple[tuple[Finding, str], ...] = ()
+    rules: tuple[RuleOutcome, ...] = ()
+
+
+@dataclass(frozen=True)
 class Route:
     """The vendor a message goes to and the rules that apply to it."""
 
+    target: Target
     vendor: Vendor | None
     rules: tuple[Rule, ...]
     verdict: UnknownDestinations
+    allow: tuple[AllowEntry, ...] = ()
 
 
 def route(message: Message, policy: Policy) -> Route:
-    """Find the vendor and the applicable rules; cheap, needs no body."""
+    """Find the vendor, the applicable rules and allow entries; cheap, needs no body."""
     target = message.target
     vendor = policy.vendor_for(target.host)
     verdict = UnknownDestinations.INSPECT if vendor else policy.unknown_destinations
     rules = policy.rules_for(target, vendor) if verdict is UnknownDestinations.INSPECT else ()
-    return Route(vendor=vendor, rules=rules, verdict=verdict)
+    allow = tuple(a for a in policy.allow if a.applies_to(target, vendor))
+    return Route(target=target, vendor=vendor, rules=rules, verdict=verdict, allow=allow)
 
 
 def error_decision(policy: Policy, reason: str, vendor: str | None = None) -> Decision:
@@ -178,8 +245,8 @@ def error_decision(policy: Policy, reason: str, vendor: str | None = None) -> De
 def decide_by_route(message: Message, policy: Policy) -> Decision | None:
     """The decision when the body need not be read; `None` when it must be inspected.
 
-    The body is not read when no rule applies, or when the destination is allowed or blocked
-    outright by `unknown_destinations`.
+    The body is not read when no rule applies, when an allow entry exempts the destination,
+    or when the destination is allowed or blocked outright by `unknown_destinations`.
     """
     where = route(message, policy)
     return _decision_by_route(where, _base_decision(where, policy))
@@ -187,15 +254,26 @@ def decide_by_route(message: Message, policy: Policy) -> Decision | None:
 
 def inspect(message: Message, policy: Policy, *, detector: Detector, keyring: Keyring) -> Decision:
     """Decide what happens to `message` under `policy`. Never raises for a bad message."""
+    return evaluate(message, policy, detector=detector, keyring=keyring).decision
+
+
+def evaluate(
+    message: Message, policy: Policy, *, detector: Detector, keyring: Keyring
+) -> Evaluation:
+    """`inspect`, with how it came to its decision: every finding and every rule's outcome.
+
+    This is what `dlp-proxy scan` and `explain` show; the proxy only needs the decision.
+    """
     where = route(message, policy)
     base = _base_decision(where, policy)
     early = _decision_by_route(where, base)
     if early is not None:
-        return early
+        return Evaluation(early, rules=_outcomes(policy, where, {}, (), ()))
     try:
-        return _inspect_content(message, where.rules, base, detector, keyring, policy)
+        return _inspect_content(message, where, base, detector, keyring, policy)
     except InspectionError as e:
-        return error_decision(policy, f"{e.reason}: {e}", base.vendor)
+        error = error_decision(policy, f"{e.reason}: {e}", base.vendor)
+        return Evaluation(error, rules=_outcomes(policy, where, {}, (), ()))
 
 
 def _base_decision(where: Route, policy: Policy) -> Decision:
@@ -212,39 +290,58 @@ def _base_decision(where: Route, policy: Policy) -> Decision:
 def _decision_by_route(where: Route, base: Decision) -> Decision | None:
     if where.verdict is UnknownDestinations.BLOCK:
         return replace(base, action=Action.BLOCK, blocking_rule=UNKNOWN_DESTINATION_RULE)
+    exempt = next((a for a in where.allow if a.exempts_destination), None)
+    if exempt is not None:
+        return replace(base, allowed_by=(exempt.id,), allow_reasons={exempt.id: exempt.reason})
     return None if where.rules else base
 
 
 def _inspect_content(
     message: Message,
-    rules: tuple[Rule, ...],
+    where: Route,
     base: Decision,
     detector: Detector,
     keyring: Keyring,
     policy: Policy,
-) -> Decision:
+) -> Evaluation:
+    rules = where.rules
     body_doc, body_error = _read_body(message, policy)
     # The request line is the request's own; a response is inspected for its body and headers.
     is_request = message.direction is Direction.REQUEST
     query_doc = parse_query(message.query if is_request else ())
     path_doc = parse_path(message.path if is_request else "")
     header_doc = parse_headers(message.headers)
-    segments = (
+    every = (
         *body_doc.segments,
         *query_doc.segments,
         *path_doc.segments,
         *header_doc.segments,
     )
-    findings = _detect(detector, segments, rules)
+    used: dict[str, str] = {}
+    segments = _not_exempt(every, where.allow, used)
+    texts = {s.location: s.text for s in every}
+    found = _detect(detector, segments, rules, policy.detectors)
     if body_error is not None:
         # The body cannot be inspected; the rest was, so the log can name the path safely.
         error = error_decision(policy, f"{body_error.reason}: {body_error}", base.vendor)
-        return replace(error, logged_path=_path_for_logs(path_doc, findings))
-    fired = _fired_rules(rules, findings)
-    counted = _counted(findings, rules)
-    texts = {s.location: s.text for s in segments}
-    action = max((r.action for r in fired), default=Action.ALLOW)
-    changes = _changes(counted, fired)
+        error = replace(error, logged_path=_path_for_logs(path_doc, found))
+        return Evaluation(
+            error, tuple(segments), tuple(found), rules=_outcomes(policy, where, {}, (), ())
+        )
+    fields = {s.location: s.field for s in every}
+    exempt: list[tuple[Finding, str]] = []
+    findings = _allowed_out(found, texts, fields, where.allow, used, exempt)
+    inspected = {s.location for s in segments}
+    contract_segments = [
+        s for s in (*body_doc.segments, *query_doc.segments) if s.location in inspected
+    ]
+    hits = {r.id: _hits(r, findings, contract_segments, where) for r in rules}
+    fired = tuple(r for r in rules if _fires(r, hits[r.id]))
+    acting, shadow = _split_by_mode(fired, policy)
+    counted = sorted(
+        {f for r in rules for f in hits[r.id]}, key=lambda f: (f.location, f.start, f.end, f.entity)
+    )
+    action = max((r.action for r in acting), default=Action.ALLOW)
     records = tuple(
         FindingRecord(
             entity=f.entity,
@@ -252,29 +349,44 @@ def _inspect_content(
             score=round(f.score, 3),
             recognizer=f.recognizer,
             fingerprint=fingerprint(texts[f.location][f.start : f.end], keyring),
-            action=_action_for(f, fired).label,
+            action=_strictest(f, acting, hits).label,
+            why=f.why,
         )
         for f in counted
     )
     decision = replace(
         base,
         action=action,
-        rule_ids=tuple(r.id for r in fired),
+        rule_ids=tuple(r.id for r in acting),
         entity_counts=dict(Counter(f.entity for f in counted)),
         findings=records,
         inspected=True,
         logged_path=_path_for_logs(path_doc, counted),
+        severity=max((r.severity for r in acting), default=None),
+        shadow_action=max((r.action for r in shadow), default=Action.ALLOW),
+        shadow_rule_ids=tuple(r.id for r in shadow),
+        shadow_severity=max((r.severity for r in shadow), default=None),
+        allowed_by=tuple(used),
+        allow_reasons=used,
+    )
+    evaluation = Evaluation(
+        decision,
+        tuple(segments),
+        tuple(findings),
+        tuple(exempt),
+        _outcomes(policy, where, hits, fired, shadow),
     )
     if action is Action.BLOCK:
-        blocking = next(r.id for r in fired if r.action is Action.BLOCK)
-        return replace(decision, blocking_rule=blocking)
+        blocking = next(r.id for r in acting if r.action is Action.BLOCK)
+        return replace(evaluation, decision=replace(decision, blocking_rule=blocking))
+    changes = _changes(counted, acting, hits)
     if not changes:
-        return decision
+        return evaluation
     body_replacements = _replacements(body_doc, texts, changes, keyring)
     query_replacements = _replacements(query_doc, texts, changes, keyring)
     path_replacements = _replacements(path_doc, texts, changes, keyring)
     header_replacements = _replacements(header_doc, texts, changes, keyring)
-    return replace(
+    rewritten = replace(
         decision,
         body=encode_body(body_doc.rebuild(body_replacements), message.content_encoding)
         if body_replacements
@@ -283,6 +395,150 @@ def _inspect_content(
         path=path_doc.replaced_path(path_replacements) if path_replacements else None,
         headers=header_doc.replaced_pairs(header_replacements) if header_replacements else None,
     )
+    return replace(evaluation, decision=rewritten)
+
+
+def _outcomes(
+    policy: Policy,
+    where: Route,
+    hits: Mapping[str, list[Finding]],
+    fired: tuple[Rule, ...],
+    shadow: tuple[Rule, ...],
+) -> tuple[RuleOutcome, ...]:
+    """Every rule of the policy, with why it did not apply or what it counted."""
+    outcomes = []
+    for rule in policy.rules:
+        reason = (
+            rule.mismatch(where.target, where.vendor)
+            if where.verdict is UnknownDestinations.INSPECT
+            else f"unknown destination: unknown_destinations is {where.verdict.value}"
+        )
+        outcomes.append(
+            RuleOutcome(
+                rule=rule,
+                applies=reason is None,
+                reason=reason or "",
+                hits=tuple(hits.get(rule.id, ())),
+                fired=rule in fired,
+                shadow=rule in shadow,
+            )
+        )
+    return tuple(outcomes)
+
+
+def _not_exempt(
+    segments: Sequence[Segment], allow: tuple[AllowEntry, ...], used: dict[str, str]
+) -> list[Segment]:
+    """The segments to inspect: all but those in fields an allow entry exempts outright."""
+    kept = []
+    for segment in segments:
+        entry = next(
+            (a for a in allow if a.exempts_whole_fields and a.exempts_field(segment.field)), None
+        )
+        if entry is None:
+            kept.append(segment)
+        elif segment.text.strip():
+            used[entry.id] = entry.reason
+    return kept
+
+
+def _allowed_out(
+    findings: list[Finding],
+    texts: Mapping[str, str],
+    fields: Mapping[str, str],
+    allow: tuple[AllowEntry, ...],
+    used: dict[str, str],
+    exempt: list[tuple[Finding, str]],
+) -> list[Finding]:
+    """The findings no allow entry exempts; the entries that did are added to `used`."""
+    kept = []
+    for finding in findings:
+        value = texts[finding.location][finding.start : finding.end]
+        entry = next(
+            (
+                a
+                for a in allow
+                if a.exempts_finding(finding.entity, value, fields[finding.location])
+            ),
+            None,
+        )
+        if entry is None:
+            kept.append(finding)
+        else:
+            used[entry.id] = entry.reason
+            exempt.append((finding, entry.id))
+    return kept
+
+
+def _hits(
+    rule: Rule, findings: list[Finding], contract_segments: list[Segment], where: Route
+) -> list[Finding]:
+    """The findings `rule` counts and acts on.
+
+    An ordinary rule counts its entities scoring at least its `min_score`. A contract rule
+    counts every non-empty value in a field the vendor's contract does not list (as one
+    OUTSIDE_CONTRACT finding over the whole value) and, in the fields it does list, the rule's
+    entities the contract does not let through.
+    """
+    matching = [f for f in findings if f.entity in rule.entities and f.score >= rule.min_score]
+    if not rule.contract:
+        return matching
+    assert where.vendor is not None, "contract rules always name their vendors"
+    contract = where.vendor.contract_for(where.target)
+    if contract is None:
+        outside = [s for s in contract_segments if s.text.strip()]
+        why = (
+            f"no contract of vendor {where.vendor.id!r} covers "
+            f"{where.target.method} {where.target.path} ({where.target.direction.value})"
+        )
+        return [_outside(s, why) for s in outside]
+    outside_fields = {
+        s.location: s
+        for s in contract_segments
+        if s.text.strip() and not contract.allows_field(s.field)
+    }
+    violations = [
+        _outside(s, f"field {s.field} is not in contract {contract.id!r}")
+        for s in outside_fields.values()
+    ]
+    return violations + [
+        f
+        for f in matching
+        if f.location not in outside_fields and f.entity not in contract.entities
+    ]
+
+
+def _outside(segment: Segment, why: str) -> Finding:
+    return Finding(
+        entity=OUTSIDE_CONTRACT,
+        location=segment.location,
+        start=0,
+        end=len(segment.text),
+        score=1.0,
+        recognizer="contract",
+        why=why,
+    )
+
+
+def _fires(rule: Rule, hits: list[Finding]) -> bool:
+    if rule.entity_min_counts:
+        counts = Counter(f.entity for f in hits)
+        return any(counts[entity] >= n for entity, n in rule.entity_min_counts)
+    return len(hits) >= rule.min_count
+
+
+def _split_by_mode(
+    fired: tuple[Rule, ...], policy: Policy
+) -> tuple[tuple[Rule, ...], tuple[Rule, ...]]:
+    """The fired rules that decide, and those in monitor mode inside an enforcing policy.
+
+    In a monitor policy every rule decides (the decision itself is then a would-be one).
+    """
+    if policy.mode is Mode.MONITOR:
+        return fired, ()
+    acting = tuple(r for r in fired if r.mode is not Mode.MONITOR)
+    shadow = tuple(r for r in fired if r.mode is Mode.MONITOR)
+    return acting, shadow
 
 
 def _read_body(message: Message, policy: Policy) -> tuple[Document, InspectionError | None]:
@@ -321,10 +577,14 @@ def _path_for_logs(path_doc: PathDocument, findings: list[Finding]) -> str | Non
 
 
 def _detect(
-    detector: Detector, segments: Sequence[Segment], rules: tuple[Rule, ...]
+    detector: Detector,
+    segments: Sequence[Segment],
+    rules: tuple[Rule, ...],
+    detectors: tuple[CustomDetector, ...],
 ) -> list[Finding]:
     entities = frozenset().union(*(r.entities for r in rules))
     min_score = min(r.min_score for r in rules)
+    wanted = tuple(d for d in detectors if d.entity in entities)
     folded = {s.location: normalize(s.text) for s in segments}
     views = [
         replace(s, text=folded[s.location].text) if folded[s.location].changed else s
@@ -332,7 +592,7 @@ def _detect(
     ]
     hidden = _encoded_words(views)
     try:
-        found = detector.detect([*views, *hidden], entities, min_score)
+        found = detector.detect([*views, *hidden], entities, min_score, wanted)
     except InspectionError:
         raise
     except Exception as e:  # the analyzer is third-party code: any failure must fail closed
@@ -355,10 +615,11 @@ def _encoded_words(segments: Sequence[Segment]) -> list[Segment]:
         for start, end, decoded in embedded_encodings(segment.text):
             before = segment.text[max(start - 40, 0) : start].lower().split()[-4:]
             extra.append(
-                Segment(
-                    f"{segment.location}{_HIDDEN}{start}:{end}",
-                    normalize(decoded).text,
-                    (*segment.context, *before),
+                replace(
+                    segment,
+                    location=f"{segment.location}{_HIDDEN}{start}:{end}",
+                    text=normalize(decoded).text,
+                    context=(*segment.context, *before),
                 )
             )
     return extra
@@ -408,35 +669,25 @@ def _merge_overlaps(findings: list[Finding]) -> list[Finding]:
     return sorted(merged, key=lambda f: (f.location, f.start, f.end, f.entity))
 
 
-def _counted(findings: list[Finding], rules: tuple[Rule, ...]) -> list[Finding]:
-    """Findings that at least one rule looking for their entity accepts."""
-    return [
-        f for f in findings if any(f.entity in r.entities and f.score >= r.min_score for r in rules)
-    ]
+def _covering(
+    finding: Finding, rules: tuple[Rule, ...], hits: Mapping[str, list[Finding]]
+) -> list[Rule]:
+    return [r for r in rules if finding in hits[r.id]]
 
 
-def _fired_rules(rules: tuple[Rule, ...], findings: list[Finding]) -> tuple[Rule, ...]:
-    return tuple(
-        r
-        for r in rules
-        if sum(1 for f in findings if f.entity in r.entities and f.score >= r.min_score)
-        >= r.min_count
-    )
+def _strictest(
+    finding: Finding, rules: tuple[Rule, ...], hits: Mapping[str, list[Finding]]
+) -> Action:
+    return max((r.action for r in _covering(finding, rules, hits)), default=Action.ALLOW)
 
 
-def _covering(finding: Finding, fired: tuple[Rule, ...]) -> list[Rule]:
-    return [r for r in fired if finding.entity in r.entities and finding.score >= r.min_score]
-
-
-def _action_for(finding: Finding, fired: tuple[Rule, ...]) -> Action:
-    return max((r.action for r in _covering(finding, fired)), default=Action.ALLOW)
-
-
-def _changes(findings: list[Finding], fired: tuple[Rule, ...]) -> dict[str, list[Change]]:
+def _changes(
+    findings: list[Finding], rules: tuple[Rule, ...], hits: Mapping[str, list[Finding]]
+) -> dict[str, list[Change]]:
     """Per location, the rewrites to make: each finding under its strictest covering rule."""
     changes: dict[str, list[Change]] = {}
     for finding in findings:
-        covering = _covering(finding, fired)
+        covering = _covering(finding, rules, hits)
         if not covering:
             continue
         rule = max(covering, key=lambda r: r.action)

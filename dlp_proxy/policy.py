@@ -425,15 +425,24 @@ class Rule:
 
     def applies_to(self, target: Target, vendor: Vendor | None) -> bool:
         """True when this rule's vendor, host, path, method and direction all match."""
+        return self.mismatch(target, vendor) is None
+
+    def mismatch(self, target: Target, vendor: Vendor | None) -> str | None:
+        """Why this rule does not apply to a message to `target`; `None` when it does."""
         if target.direction not in self.directions:
-            return False
+            return f"direction is {target.direction.value}; the rule covers " + "|".join(
+                sorted(d.value for d in self.directions)
+            )
         if self.methods and target.method.upper() not in self.methods:
-            return False
+            return f"method {target.method} is not one of {', '.join(sorted(self.methods))}"
         if self.vendors and (vendor is None or vendor.id not in self.vendors):
-            return False
+            who = f"vendor {vendor.id!r}" if vendor else "no vendor"
+            return f"{who} is not one of {', '.join(self.vendors)}"
         if self.hosts and not _host_matches(target.host, self.hosts):
-            return False
-        return not self.paths or any(fnmatch.fnmatchcase(target.path, p) for p in self.paths)
+            return f"host {target.host} matches none of {', '.join(self.hosts)}"
+        if self.paths and not any(fnmatch.fnmatchcase(target.path, p) for p in self.paths):
+            return f"path {target.path} matches none of {', '.join(self.paths)}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -980,9 +989,7 @@ class _Checker:
         vendor_ids = self.vendor_refs(item, path, set(vendors))
         contract = self.contract_flag(item, path, vendor_ids, vendors)
         min_count, per_entity = self.min_count(item, path, entities)
-        listed = self.entity_list(
-            item, path, entities, required=not (contract or per_entity)
-        )
+        listed = self.entity_list(item, path, entities, required=not (contract or per_entity))
         if per_entity and "entities" in item and set(listed) != {e for e, _ in per_entity}:
             self.fail(
                 (*path, "min_count"),

@@ -8,33 +8,44 @@ Presidio's predefined recognizers do most of the work. These add what call-centr
 - `field_findings`: a value whose field name says what it is (`ssn`, `card_number`, `dob`,
   `routing_number`, `first_name` ...) and whose shape and checksum agree, counts as that entity
   even without a word of context around it;
-- `split_card_findings`: a card number cut across two adjacent fields.
+- `split_card_findings`: a card number cut across two adjacent fields;
+- `DetectorRecognizers`: a policy's custom detectors as Presidio recognizers, with their
+  checksums (`validator_accepts`).
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from types import MappingProxyType
+from typing import Any, ClassVar
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 
 from dlp_proxy.codecs import Segment
-from dlp_proxy.detection import Finding
+from dlp_proxy.detection import Finding, custom_recognizer_name
+from dlp_proxy.policy import CustomDetector, Validator
 
 __all__ = [
     "CUSTOM_ENTITIES",
+    "VALIDATOR_LABELS",
     "CardNumberRecognizer",
     "DateOfBirthRecognizer",
+    "DetectorPatternRecognizer",
+    "DetectorRecognizers",
+    "Source",
     "StreetAddressRecognizer",
     "aba_checksum_ok",
     "custom_recognizers",
     "field_findings",
+    "iban_ok",
     "luhn_ok",
     "split_card_findings",
     "ssn_ok",
+    "validator_accepts",
 ]
 
 CUSTOM_ENTITIES = frozenset({"DATE_OF_BIRTH", "STREET_ADDRESS", "ABA_ROUTING_NUMBER"})
@@ -46,7 +57,8 @@ RECOGNIZER = "FieldNameRecognizer"
 
 def digits_of(text: str) -> str:
     """The ASCII digits of `text`, in order."""
-    return "".join(c for c in text if c.isdigit())
+    # Not str.isdigit: it is true for '²' and other digits int() refuses.
+    return "".join(c for c in text if "0" <= c <= "9")
 
 
 def luhn_ok(number: str) -> bool:
@@ -244,6 +256,40 @@ def iban_ok(text: str) -> bool:
     return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
 
 
+# How each validator is named in a finding's `why`.
+VALIDATOR_LABELS: Mapping[Validator, str] = MappingProxyType(
+    {
+        Validator.NONE: "none",
+        Validator.LUHN: "Luhn",
+        Validator.ABA_ROUTING: "ABA routing",
+        Validator.IBAN: "IBAN mod-97",
+        Validator.SSN: "SSN area/group/serial",
+    }
+)
+
+_VALIDATORS: Mapping[Validator, Callable[[str], bool]] = MappingProxyType(
+    {
+        Validator.NONE: lambda text: True,
+        Validator.LUHN: lambda text: len(digits_of(text)) >= 2 and luhn_ok(digits_of(text)),
+        Validator.ABA_ROUTING: lambda text: aba_checksum_ok(digits_of(text)),
+        Validator.IBAN: iban_ok,
+        Validator.SSN: lambda text: ssn_ok(digits_of(text)),
+    }
+)
+
+
+def validator_accepts(validator: Validator, text: str) -> bool:
+    """True when a custom detector's match `text` passes `validator` (`none` passes anything).
+
+    `luhn`, `aba_routing` and `ssn` check the ASCII digits of the match, ignoring separators and
+    letters (`AC-4111 1111 1111 1111` is Luhn-checked as 4111111111111111; Luhn needs two
+    digits at least); `aba_routing` needs exactly nine, `ssn` nine an SSA could have issued
+    (`ssn_ok`: the advertisement numbers are refused); `iban` takes the match with spaces, dots
+    or dashes and checks country, length and mod-97.
+    """
+    return _VALIDATORS[validator](text)
+
+
 class SeparatedIbanRecognizer(PatternRecognizer):
     """IBANs grouped by dots or dashes as well as spaces (Presidio's own takes spaces)."""
 
@@ -280,6 +326,92 @@ def custom_recognizers() -> list[PatternRecognizer]:
     ]
 
 
+# --- custom detectors from policies ---------------------------------------------------------
+
+
+class DetectorPatternRecognizer(PatternRecognizer):
+    """A custom detector's patterns and context words; a match must pass its validator.
+
+    A match that passes keeps its pattern's score (Presidio would raise it to 1.0): the policy
+    author chose the score, the checksum only filters.
+    """
+
+    def __init__(self, detector: CustomDetector) -> None:
+        super().__init__(
+            supported_entity=detector.entity,
+            name=custom_recognizer_name(detector),
+            patterns=[Pattern(p.name, p.regex, p.score) for p in detector.patterns],
+            context=list(detector.context),
+        )
+        self.validator = detector.validator
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        """Drop a match that fails the validator (False); leave the score alone otherwise."""
+        return None if validator_accepts(self.validator, pattern_text) else False
+
+
+@dataclass(frozen=True)
+class Source:
+    """The custom detector behind a recognizer, and whether the recognizer is its deny list."""
+
+    detector: CustomDetector
+    deny_list: bool
+
+
+@dataclass(frozen=True)
+class DetectorRecognizers:
+    """A policy's custom detectors as Presidio ad-hoc recognizers, built once and reused.
+
+    Each detector becomes up to two recognizers named `custom:<id>`: its patterns (with the
+    validator) and its deny list (without: a listed value is reported as it is). Both carry the
+    detector's context words.
+    """
+
+    EMPTY: ClassVar[DetectorRecognizers]
+
+    recognizers: tuple[PatternRecognizer, ...] = ()
+    sources: Mapping[str, Source] = MappingProxyType({})  # by Presidio recognizer id
+
+    @classmethod
+    def build(cls, detectors: Iterable[CustomDetector]) -> DetectorRecognizers:
+        """Compile the recognizers; `ValueError` from Presidio if a pattern or score is bad."""
+        recognizers: list[PatternRecognizer] = []
+        sources: dict[str, Source] = {}
+        for detector in detectors:
+            if detector.patterns:
+                recognizer: PatternRecognizer = DetectorPatternRecognizer(detector)
+                recognizers.append(recognizer)
+                sources[str(recognizer.id)] = Source(detector, deny_list=False)
+            if detector.deny_list:
+                recognizer = PatternRecognizer(
+                    supported_entity=detector.entity,
+                    name=custom_recognizer_name(detector),
+                    deny_list=list(detector.deny_list),
+                    deny_list_score=detector.deny_list_score,
+                    context=list(detector.context),
+                )
+                recognizers.append(recognizer)
+                sources[str(recognizer.id)] = Source(detector, deny_list=True)
+        return cls(tuple(recognizers), MappingProxyType(sources))
+
+    @property
+    def entities(self) -> frozenset[str]:
+        """The entity types these recognizers report."""
+        return frozenset(s.detector.entity for s in self.sources.values())
+
+    def for_entities(self, entities: frozenset[str]) -> list[EntityRecognizer]:
+        """The recognizers whose entity is in `entities`: the only ones worth running."""
+        return [r for r in self.recognizers if self.sources[str(r.id)].detector.entity in entities]
+
+    def source_of(self, result: RecognizerResult) -> Source | None:
+        """The custom detector behind a Presidio result, or None for a built-in recognizer."""
+        metadata: dict[str, Any] = result.recognition_metadata or {}
+        return self.sources.get(str(metadata.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY)))
+
+
+DetectorRecognizers.EMPTY = DetectorRecognizers()
+
+
 # --- field names as evidence ------------------------------------------------------------------
 
 
@@ -288,9 +420,10 @@ class FieldRule:
     """A field name pattern, the entity its values are, and a check the value must pass."""
 
     entity: str
-    names: re.Pattern[str]
+    names: re.Pattern[str]  # the keyword in group `word`
     accepts: Callable[[str], bool]
     score: float
+    evidence: str  # what `accepts` checked, for `Finding.why`
 
 
 def _name(pattern: str) -> re.Pattern[str]:
@@ -314,71 +447,86 @@ def _digits_between(low: int, high: int) -> Callable[[str], bool]:
 FIELD_RULES: tuple[FieldRule, ...] = (
     FieldRule(
         "US_SSN",
-        _name(r"(^|_)(ssn|ssns|social_security(_number|_no)?|socialsecurity|tax_id_ssn)($|_)"),
+        _name(
+            r"(^|_)(?P<word>ssn|ssns|social_security(_number|_no)?|socialsecurity|tax_id_ssn)($|_)"
+        ),
         lambda v: ssn_shape_ok(digits_of(v)) and len(v.strip()) <= 11,
         0.9,
+        "nine digits with a possible SSN area, group and serial",
     ),
     FieldRule(
         "CREDIT_CARD",
-        _name(r"(^|_)(card|cc|pan|credit_card|card_number|card_no|cardnumber|creditcard)($|_)"),
+        _name(
+            r"(^|_)(?P<word>card|cc|pan|credit_card|card_number|card_no|cardnumber|creditcard)($|_)"
+        ),
         lambda v: card_number_ok(digits_of(v)) and len(v.strip()) <= 23,
         1.0,
+        "card network prefix and length, Luhn checksum passed",
     ),
     FieldRule(
         "ABA_ROUTING_NUMBER",
-        _name(r"(^|_)(routing|aba|rtn|routing_number|routing_no|bank_routing)($|_)"),
+        _name(r"(^|_)(?P<word>routing|aba|rtn|routing_number|routing_no|bank_routing)($|_)"),
         lambda v: aba_checksum_ok(digits_of(v)) and len(v.strip()) <= 11,
         0.9,
+        "checksum (ABA routing) passed",
     ),
     FieldRule(
         "US_BANK_NUMBER",
         _name(
-            r"(^|_)(acct|acct_no|acct_num|account_number|account_no|accountnumber|bank_account"
+            r"(^|_)(?P<word>acct|acct_no|acct_num|account_number|account_no|accountnumber|bank_account"
             r"|bank_account_number|checking|savings|checking_account|savings_account|dda)($|_)"
         ),
         _digits_between(6, 17),
         0.8,
+        "6 to 17 digits",
     ),
     FieldRule(
         "DATE_OF_BIRTH",
-        _name(r"(^|_)(dob|birth|birthdate|birthday|date_of_birth|birth_date|born)($|_)"),
+        _name(r"(^|_)(?P<word>dob|birth|birthdate|birthday|date_of_birth|birth_date|born)($|_)"),
         looks_like_date,
         0.9,
+        "a calendar date",
     ),
     FieldRule(
         "PERSON",
         _name(
             r"^(?!.*(user|file|product|company|business|host|domain|display|brand|item|"
             r"service|plan|queue|team|bank|street|city|device|app|event|field|tag|sku|model)).*"
-            r"(^|_)(name|first_name|last_name|full_name|given_name|family_name|middle_name|"
+            r"(^|_)(?P<word>name|first_name|last_name|full_name|given_name|family_name|middle_name|"
             r"surname|firstname|lastname|fullname|customer_name|caller|caller_name|"
             r"cardholder|card_holder|account_holder|contact_name|recipient|beneficiary)$"
         ),
         lambda v: bool(_NAME_VALUE.fullmatch(v.strip())) and len(v.strip()) >= 2,
         0.85,
+        "one to five words of letters",
     ),
     FieldRule(
         "STREET_ADDRESS",
         _name(
             r"^(?!.*(ip|mac|email|e_mail|web|url|wallet|ipv4|ipv6|remote|server|host))"
-            r".*(^|_)(address|addr|street|street_address|address_line|address_line1|"
+            r".*(^|_)(?P<word>address|addr|street|street_address|address_line|address_line1|"
             r"address_line_1|address1|line1|mailing_address|billing_address|shipping_address|"
             r"home_address)($|_)"
         ),
         lambda v: bool(_ADDRESS_VALUE.fullmatch(v.strip())),
         0.8,
+        "digits and words, like an address",
     ),
     FieldRule(
         "PHONE_NUMBER",
-        _name(r"(^|_)(phone|mobile|tel|telephone|cell|fax|phone_number|msisdn|callback)($|_)"),
+        _name(
+            r"(^|_)(?P<word>phone|mobile|tel|telephone|cell|fax|phone_number|msisdn|callback)($|_)"
+        ),
         _digits_between(7, 15),
         0.8,
+        "7 to 15 digits",
     ),
     FieldRule(
         "EMAIL_ADDRESS",
-        _name(r"(^|_)(email|e_mail|mail|email_address)($|_)"),
+        _name(r"(^|_)(?P<word>email|e_mail|mail|email_address)($|_)"),
         lambda v: bool(re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]{2,}", v.strip())),
         0.9,
+        "shaped like an email address",
     ),
 )
 
@@ -399,10 +547,13 @@ def field_findings(segments: Iterable[Segment], entities: frozenset[str]) -> lis
         if not name:
             continue
         for rule in rules:
-            if rule.names.search(name) and rule.accepts(segment.text):
+            named = rule.names.search(name)
+            if named and rule.accepts(segment.text):
                 start, end = _trimmed(segment.text)
+                # The keyword is one of the rule's own words, not text from the message.
+                why = f"field name '{named['word']}'; value: {rule.evidence}"
                 found.append(
-                    Finding(rule.entity, segment.location, start, end, rule.score, RECOGNIZER)
+                    Finding(rule.entity, segment.location, start, end, rule.score, RECOGNIZER, why)
                 )
     return found
 
@@ -419,10 +570,22 @@ def split_card_findings(segments: Sequence[Segment]) -> list[Finding]:
         if len(a) < len(first.text.replace(" ", "")) or len(b) < len(second.text.replace(" ", "")):
             continue  # only digits (and spaces) in each part
         if card_number_ok(a + b):
+            why = (
+                f"split card across fields {first.location}, {second.location}; "
+                "card network prefix and length, Luhn checksum passed"
+            )
             for segment in (first, second):
                 start, end = _trimmed(segment.text)
                 found.append(
-                    Finding("CREDIT_CARD", segment.location, start, end, 0.9, "SplitCardRecognizer")
+                    Finding(
+                        "CREDIT_CARD",
+                        segment.location,
+                        start,
+                        end,
+                        0.9,
+                        "SplitCardRecognizer",
+                        why,
+                    )
                 )
     return found
 

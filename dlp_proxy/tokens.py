@@ -35,9 +35,15 @@ class Token(str):
     """A token string (kept a `str` so it drops into JSON, forms and text as is)."""
 
 
-def encrypt_value(value: str, entity: str, keyring: Keyring, deterministic: bool = False) -> Token:
-    """Encrypt `value` under the active key, binding `entity` as associated data."""
-    key = keyring.active
+def encrypt_value(
+    value: str,
+    entity: str,
+    keyring: Keyring,
+    deterministic: bool = False,
+    key_id: str | None = None,
+) -> Token:
+    """Encrypt `value` under the active key (or `key_id`), binding `entity` as associated data."""
+    key = keyring.get(key_id) if key_id is not None else keyring.active
     entity_bytes = entity.encode("ascii")
     aad = _aad(key.id, entity_bytes)
     header = bytes([_DETERMINISTIC if deterministic else _RANDOMIZED, len(entity_bytes)])

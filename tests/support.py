@@ -7,10 +7,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dlp_proxy.codecs import Segment
-from dlp_proxy.detection import Finding
+from dlp_proxy.detection import Finding, custom_recognizer_name
 from dlp_proxy.inspection import Decision, Message, inspect
 from dlp_proxy.keys import Keyring
-from dlp_proxy.policy import Policy
+from dlp_proxy.policy import CustomDetector, Policy, Validator
+
+CONTEXT_BOOST = 0.35  # what Presidio adds for a context word
 
 DEFAULT_PATTERNS: Mapping[str, tuple[str, float]] = {
     "EMAIL_ADDRESS": (r"[\w.+-]+@[\w-]+\.[\w.]+", 1.0),
@@ -35,18 +37,63 @@ class ScriptedDetector:
     seen: list[str] = field(default_factory=list)
 
     def detect(
-        self, segments: Sequence[Segment], entities: frozenset[str], min_score: float
+        self,
+        segments: Sequence[Segment],
+        entities: frozenset[str],
+        min_score: float,
+        detectors: tuple[CustomDetector, ...] = (),
     ) -> list[Finding]:
-        """Every match of a requested entity's regex scoring at least `min_score`."""
+        """Every match of a requested entity's regex (or custom detector) scoring >= `min_score`."""
         self.calls.append((entities, min_score))
         self.seen.extend(s.location for s in segments)
-        return [
-            Finding(entity, s.location, m.start(), m.end(), score, "Scripted")
+        found = [
+            Finding(entity, s.location, m.start(), m.end(), score, "Scripted", "scripted pattern")
             for s in segments
             for entity, (pattern, score) in self.patterns.items()
             if (entity in entities or not self.honour_entities) and score >= min_score
             for m in re.finditer(pattern, s.text)
         ]
+        for detector in detectors:
+            if detector.entity in entities or not self.honour_entities:
+                found.extend(
+                    f
+                    for s in segments
+                    for f in _custom_findings(detector, s)
+                    if f.score >= min_score
+                )
+        return found
+
+
+def _custom_findings(detector: CustomDetector, segment: Segment) -> list[Finding]:
+    """A custom detector, simply: each regex ignoring case, its validator, whole-word deny list.
+
+    A context word anywhere in the text or the field name words adds `CONTEXT_BOOST` (at most
+    1.0); Presidio looks only at the five words before a match.
+    """
+    from dlp_proxy.recognizers import VALIDATOR_LABELS, validator_accepts
+
+    lowered = [segment.text.lower(), *(c.lower() for c in segment.context)]
+    word = next((w for w in detector.context if any(w in t for t in lowered)), None)
+
+    def finding(start: int, end: int, score: float, why: str) -> Finding:
+        if word is not None:
+            score = min(score + CONTEXT_BOOST, 1.0)
+            why += f"; context word '{word}' nearby"
+        name = custom_recognizer_name(detector)
+        return Finding(detector.entity, segment.location, start, end, score, name, why)
+
+    found = []
+    for pattern in detector.patterns:
+        for m in re.finditer(pattern.regex, segment.text, re.IGNORECASE):
+            if m.group() and validator_accepts(detector.validator, m.group()):
+                why = f"scripted pattern '{pattern.name}'"
+                if detector.validator is not Validator.NONE:
+                    why += f"; checksum ({VALIDATOR_LABELS[detector.validator]}) passed"
+                found.append(finding(m.start(), m.end(), pattern.score, why))
+    for value in detector.deny_list:
+        for m in re.finditer(rf"(?<!\w){re.escape(value)}(?!\w)", segment.text, re.IGNORECASE):
+            found.append(finding(m.start(), m.end(), detector.deny_list_score, "deny list value"))
+    return found
 
 
 @dataclass

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from dlp_proxy.audit import AuditLog, FlowInfo, new_incident_id, strip_query_values
 from dlp_proxy.inspection import Decision, FindingRecord
-from dlp_proxy.policy import Action, Mode
+from dlp_proxy.policy import Action, Mode, Severity
 
 FLOW = FlowInfo(
     flow_id="f-1",
@@ -36,7 +37,13 @@ def _decision(action: Action, mode: Mode = Mode.ENFORCE) -> Decision:
         entity_counts={"US_SSN": 1, "EMAIL_ADDRESS": 2},
         findings=(
             FindingRecord(
-                "US_SSN", "$.ssn", 0.4, "UsSsnRecognizer", "fp:0123456789abcdef", "block"
+                "US_SSN",
+                "$.ssn",
+                0.4,
+                "UsSsnRecognizer",
+                "fp:0123456789abcdef",
+                "block",
+                "pattern 'ssn' matched (score 0.4)",
             ),
         ),
     )
@@ -117,6 +124,7 @@ def test_incident_line_carries_fingerprints_not_values(tmp_path: Path) -> None:
             "score": 0.4,
             "recognizer": "UsSsnRecognizer",
             "fingerprint": "fp:0123456789abcdef",
+            "why": "pattern 'ssn' matched (score 0.4)",
         }
     ]
     assert "maria" not in (tmp_path / "incidents.jsonl").read_text()
@@ -132,3 +140,37 @@ def test_decisions_can_also_go_to_stdout(
     printed = capsys.readouterr().out.strip()
     assert printed == (tmp_path / "decisions.jsonl").read_text().strip()
     assert "incident_id" not in json.loads(printed)
+
+
+def test_severity_shadow_and_allow_reasons_are_logged(tmp_path: Path) -> None:
+    """A decision line carries the severity, a shadow rule's would-outcome and allow reasons."""
+    log = AuditLog(tmp_path)
+    decision = replace(
+        _decision(Action.REDACT),
+        severity=Severity.HIGH,
+        shadow_action=Action.BLOCK,
+        shadow_rule_ids=("bulk-export",),
+        shadow_severity=Severity.CRITICAL,
+        allowed_by=("support-mailbox",),
+        allow_reasons={"support-mailbox": "Our own support address."},
+    )
+    log.decision(FLOW, decision, 1.0, None)
+    log.close()
+    (line,) = _lines(tmp_path / "decisions.jsonl")
+    assert line["severity"] == "high"
+    assert line["shadow"] == {
+        "outcome": "would_block",
+        "rules": ["bulk-export"],
+        "severity": "critical",
+    }
+    assert line["allowed_by"] == [{"id": "support-mailbox", "reason": "Our own support address."}]
+    assert line["outcome"] == "redacted"
+
+
+def test_a_decision_without_severity_shadow_or_allow_has_no_such_keys(tmp_path: Path) -> None:
+    """Keys that would be empty are left out, so log consumers can test for presence."""
+    log = AuditLog(tmp_path)
+    log.decision(FLOW, _decision(Action.ALLOW), 1.0, None)
+    log.close()
+    (line,) = _lines(tmp_path / "decisions.jsonl")
+    assert not {"severity", "shadow", "allowed_by"} & set(line)

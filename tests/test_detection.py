@@ -1,17 +1,29 @@
-"""Tests for dlp_proxy/detection.py: the Presidio detector, offline, with field-name context."""
+"""Tests for dlp_proxy/detection.py: the Presidio detector, offline, with field-name context,
+policy-declared custom detectors and the `why` of every finding."""
 
 from __future__ import annotations
 
 import json
+import pickle
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 
 import pytest
+from faker import Faker
+from support import ScriptedDetector
 
-from dlp_proxy.codecs import Segment
-from dlp_proxy.detection import DEFAULT_MODEL, NER_ENTITIES, PresidioDetector
-from dlp_proxy.errors import DetectorError
+from dlp_proxy.codecs import Segment, context_words
+from dlp_proxy.detection import (
+    CUSTOM_CACHE_SIZE,
+    DEFAULT_MODEL,
+    NER_ENTITIES,
+    Finding,
+    PresidioDetector,
+)
+from dlp_proxy.errors import AnalyzerFailure, DetectorError
+from dlp_proxy.policy import CustomDetector, DetectorPattern, Validator
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +118,277 @@ def test_ner_runs_only_when_a_rule_needs_it(detector: PresidioDetector) -> None:
     assert [f.entity for f in only_cards] == ["CREDIT_CARD"]
     both = detector.detect(segments, frozenset({"CREDIT_CARD", "PERSON"}), 0.4)
     assert sorted(f.entity for f in both) == ["CREDIT_CARD", "PERSON"]
+
+
+# --- custom detectors declared in policies -------------------------------------------------
+
+ACME = CustomDetector(
+    id="acme-customer-id",
+    entity="ACME_CUSTOMER_ID",
+    patterns=(DetectorPattern("acme_id", r"\bAC-\d{8}\b", 0.3),),
+    context=("customer",),
+)
+
+
+def _spans(text: str, findings: list[Finding]) -> list[tuple[str, str, float, str]]:
+    return sorted(
+        (f.entity, text[f.start : f.end], round(f.score, 2), f.recognizer) for f in findings
+    )
+
+
+def test_custom_pattern_is_found_with_its_score(detector: PresidioDetector) -> None:
+    """A policy's regex finds its entity at the pattern's score, named after the detector."""
+    text = "ticket for AC-12345678 today"
+    found = detector.detect([Segment("text:0", text)], frozenset({ACME.entity}), 0.2, (ACME,))
+    assert _spans(text, found) == [
+        ("ACME_CUSTOMER_ID", "AC-12345678", 0.3, "custom:acme-customer-id")
+    ]
+    assert found[0].why == "pattern 'acme_id' matched (score 0.3)"
+
+
+def test_custom_patterns_get_presidios_regex_flags(detector: PresidioDetector) -> None:
+    """Patterns ignore case, `^` and `$` match at every line: Presidio's default regex flags."""
+    lines = CustomDetector(
+        id="ref", entity="ACME_REF", patterns=(DetectorPattern("line", r"^ref\d{4}$", 0.5),)
+    )
+    text = "ticket ac-12345678\nREF1234\nend"
+    found = detector.detect(
+        [Segment("text:0", text)], frozenset({"ACME_CUSTOMER_ID", "ACME_REF"}), 0.2, (ACME, lines)
+    )
+    assert [text[f.start : f.end] for f in sorted(found, key=lambda f: f.start)] == [
+        "ac-12345678",
+        "REF1234",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("segment", "where"),
+    [
+        (Segment("text:0", "customer ref AC-12345678"), "nearby"),
+        (
+            Segment("$.customer_ref", "AC-12345678", ("customer_ref", "customer", "ref")),
+            "in field name",
+        ),
+    ],
+)
+def test_context_word_lifts_a_custom_match_over_the_threshold(
+    detector: PresidioDetector, segment: Segment, where: str
+) -> None:
+    """A context word before the match or in the field name adds 0.35, enough for a 0.6 rule."""
+    bare = Segment(segment.location, "ref AC-12345678", ("ref",))
+    assert detector.detect([bare], frozenset({ACME.entity}), 0.6, (ACME,)) == []
+    (finding,) = detector.detect([segment], frozenset({ACME.entity}), 0.6, (ACME,))
+    assert finding.score == pytest.approx(0.65)
+    assert (
+        finding.why
+        == f"pattern 'acme_id' matched (score 0.3); context word 'customer' {where} (+0.35)"
+    )
+
+
+VALIDATED = [
+    (
+        "luhn",
+        r"\b\d{4}[ -]?\d{4}[ -]?\d{4}[ -]?\d{4}\b",
+        "4111 1111 1111 1111",
+        "4111 1111 1111 1112",
+    ),
+    ("aba_routing", r"\b\d{9}\b", "011000015", "011000016"),
+    (
+        "iban",
+        r"\b[A-Z]{2}\d{2}[A-Z0-9]{11,30}\b",
+        "DE89370400440532013000",
+        "DE89370400440532013001",
+    ),
+    ("ssn", r"\b\d{3}-\d{2}-\d{4}\b", "536-90-4399", "219-09-9999"),
+    ("ssn", r"\b\d{3}-\d{2}-\d{4}\b", "536-90-4399", "666-90-4399"),
+]
+
+
+@pytest.mark.parametrize(("validator", "regex", "good", "bad"), VALIDATED)
+def test_custom_validators_keep_good_checksums_and_drop_bad(
+    detector: PresidioDetector, validator: str, regex: str, good: str, bad: str
+) -> None:
+    """A match must pass the detector's checksum; one that does keeps its pattern's score."""
+    custom = CustomDetector(
+        id=f"acct-{validator}",
+        entity="ACME_ACCOUNT",
+        patterns=(DetectorPattern("acct", regex, 0.5),),
+        validator=Validator(validator),
+    )
+    text = f"old {bad} new {good}"
+    found = detector.detect([Segment("text:0", text)], frozenset({"ACME_ACCOUNT"}), 0.4, (custom,))
+    assert [(text[f.start : f.end], f.score) for f in found] == [(good, 0.5)]
+    assert found[0].why.startswith("pattern 'acct' matched (score 0.5); checksum (")
+
+
+def test_deny_list_values_match_whole_words_in_any_case(detector: PresidioDetector) -> None:
+    """Deny list values are found as whole words, ignoring case, and skip the validator."""
+    falcon = CustomDetector(
+        id="codenames",
+        entity="ACME_CODENAME",
+        patterns=(DetectorPattern("card", r"\b\d{16}\b", 0.5),),
+        validator=Validator.LUHN,
+        deny_list=("Project Falcon", "X-17"),
+        deny_list_score=0.7,
+    )
+    text = "PROJECT FALCON, project falcon, Project Falconry, x-17, X-170, 1234567812345678"
+    found = detector.detect([Segment("text:0", text)], frozenset({"ACME_CODENAME"}), 0.4, (falcon,))
+    assert _spans(text, found) == [
+        ("ACME_CODENAME", "PROJECT FALCON", 0.7, "custom:codenames"),
+        ("ACME_CODENAME", "project falcon", 0.7, "custom:codenames"),
+        ("ACME_CODENAME", "x-17", 0.7, "custom:codenames"),
+    ]
+    assert {f.why for f in found} == {"deny list value (score 0.7)"}
+
+
+def test_custom_detector_for_an_unrequested_entity_does_not_run(
+    detector: PresidioDetector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A detector whose entity no rule asks for is neither run nor reported."""
+    (recognizer,) = detector.custom_recognizers((ACME,)).recognizers
+    runs: list[str] = []
+    original = recognizer.analyze
+
+    def counting(*args: object, **kwargs: object) -> object:
+        runs.append("ran")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(recognizer, "analyze", counting)
+    segments = [Segment("text:0", "customer AC-12345678, ssn 536-90-4399")]
+    found = detector.detect(segments, frozenset({"US_SSN"}), 0.4, (ACME,))
+    assert {f.entity for f in found} == {"US_SSN"}
+    assert runs == []
+    detector.detect(segments, frozenset({"US_SSN", ACME.entity}), 0.4, (ACME,))
+    assert runs == ["ran"]
+
+
+def test_custom_recognizers_are_built_once_per_detectors_tuple(detector: PresidioDetector) -> None:
+    """An equal tuple (the policy re-sent to the worker) hits the cache; the cache is bounded."""
+    first = detector.custom_recognizers((ACME,))
+    resent = pickle.loads(pickle.dumps((ACME,)))
+    assert resent == (ACME,)
+    assert resent[0] is not ACME
+    assert detector.custom_recognizers(resent) is first
+    text = [Segment("text:0", "AC-12345678")]
+    detector.detect(text, frozenset({ACME.entity}), 0.2, resent)
+    assert detector.custom_recognizers((ACME,)) is first
+    others = [(replace(ACME, id=f"acme-{i}"),) for i in range(CUSTOM_CACHE_SIZE + 1)]
+    for tup in others:
+        detector.custom_recognizers(tup)
+    assert len(detector._custom_cache) == CUSTOM_CACHE_SIZE
+    assert detector.custom_recognizers((ACME,)) is not first  # least recently used: evicted
+
+
+def test_custom_findings_skip_the_builtin_plausibility_filters(detector: PresidioDetector) -> None:
+    """A policy's own PHONE_NUMBER pattern is reported even in a field named `order_id`."""
+    extension = CustomDetector(
+        id="ext", entity="PHONE_NUMBER", patterns=(DetectorPattern("ext", r"\bx\d{4}\b", 0.8),)
+    )
+    segment = Segment("$.order_id", "x1234", ("order_id", "order", "id"))
+    found = detector.detect([segment], frozenset({"PHONE_NUMBER"}), 0.4, (extension,))
+    assert [(f.recognizer, f.score) for f in found] == [("custom:ext", 0.8)]
+
+
+def test_entity_no_recognizer_can_find_fails_closed(detector: PresidioDetector) -> None:
+    """Asking for a custom entity type without its detector is an AnalyzerFailure, not a miss."""
+    with pytest.raises(AnalyzerFailure, match="no recognizer for entity types ACME_CUSTOMER_ID"):
+        detector.detect([Segment("text:0", "AC-12345678")], frozenset({ACME.entity, "US_SSN"}), 0.4)
+
+
+# --- why a finding was made --------------------------------------------------------------------
+
+WHY_ENTITIES = frozenset(
+    {
+        "PERSON",
+        "EMAIL_ADDRESS",
+        "PHONE_NUMBER",
+        "US_SSN",
+        "CREDIT_CARD",
+        ACME.entity,
+        "ACME_CODENAME",
+    }
+)
+CODENAMES = CustomDetector(
+    id="codenames", entity="ACME_CODENAME", deny_list=("Project Falcon",), deny_list_score=0.9
+)
+
+
+def test_why_names_each_kind_of_evidence(detector: PresidioDetector) -> None:
+    """Patterns, checksums, context, NER, field names, split cards and deny lists all say why."""
+    segments = [
+        Segment("text:0", "Maria Gonzalez paid with card 4111 1111 1111 1111, ssn 536-90-4399"),
+        Segment("text:1", "customer AC-12345678 asked about Project Falcon"),
+        Segment("$.email", "maria@example.com", ("email",)),
+        Segment("$.pay.card_1", "4111 1111", ("card_1", "card")),
+        Segment("$.pay.card_2", "1111 1111", ("card_2", "card")),
+    ]
+    found = detector.detect(segments, WHY_ENTITIES, 0.4, (ACME, CODENAMES))
+    whys = {(f.entity, f.recognizer): f.why for f in found}
+    assert whys[("PERSON", "SpacyRecognizer")].startswith("spaCy NER (PERSON, score ")
+    # Presidio's card recognizer or ours, whichever its de-duplication keeps
+    (card,) = [f for f in found if (f.entity, f.location) == ("CREDIT_CARD", "text:0")]
+    assert "validation passed (score 1)" in card.why
+    assert whys[("US_SSN", "UsSsnRecognizer")] == (
+        "pattern 'SSN5 (medium)' matched (score 0.5); context word 'ssn' nearby (+0.35)"
+    )
+    assert whys[("EMAIL_ADDRESS", "FieldNameRecognizer")] == (
+        "field name 'email'; value: shaped like an email address"
+    )
+    assert whys[("CREDIT_CARD", "SplitCardRecognizer")].startswith(
+        "split card across fields $.pay.card_1, $.pay.card_2"
+    )
+    assert "context word 'customer' nearby" in whys[(ACME.entity, "custom:acme-customer-id")]
+    assert whys[("ACME_CODENAME", "custom:codenames")] == "deny list value (score 0.9)"
+    assert all(f.why for f in found)
+
+
+def test_why_never_quotes_the_text(detector: PresidioDetector) -> None:
+    """Over generated records, no finding's `why` contains the value it was found in."""
+    fake = Faker("en_US")
+    Faker.seed(20261129)
+    for _ in range(15):
+        record = {
+            "name": fake.name(),
+            "email": fake.email(),
+            "ssn": fake.ssn(),
+            "note": f"customer {fake.name()} gave AC-{fake.random_number(8, fix_len=True)} "
+            f"and card {fake.credit_card_number('visa16')}, phone {fake.phone_number()} "
+            "about Project Falcon",
+        }
+        segments = [Segment(f"$.{key}", value, context_words(key)) for key, value in record.items()]
+        texts = {s.location: s.text for s in segments}
+        found = detector.detect(segments, WHY_ENTITIES, 0.3, (ACME, CODENAMES))
+        assert found
+        for f in found:
+            value = texts[f.location][f.start : f.end]
+            assert f.why, f
+            assert value.strip().lower() not in f.why.lower(), (f, value)
+
+
+def test_scripted_detector_agrees_with_presidio_on_custom_detectors(
+    detector: PresidioDetector,
+) -> None:
+    """The unit tests' scripted detector finds what Presidio finds for simple custom detectors."""
+    codes = CustomDetector(
+        id="codes",
+        entity="ACME_CODE",
+        patterns=(DetectorPattern("code", r"\b\d{16}\b", 0.5),),
+        context=("card",),
+        validator=Validator.LUHN,
+        deny_list=("Project Falcon",),
+        deny_list_score=0.7,
+    )
+    segments = [
+        Segment("text:0", "card 4111111111111111 or 4111111111111112, PROJECT FALCON"),
+        Segment("text:1", "customer ac-12345678, project falconry"),
+    ]
+    entities = frozenset({"ACME_CODE", ACME.entity})
+
+    def spans(found: list[Finding]) -> set[tuple[str, int, int, str, float]]:
+        return {(f.location, f.start, f.end, f.recognizer, round(f.score, 2)) for f in found}
+
+    scripted = ScriptedDetector(patterns={}).detect(segments, entities, 0.2, (codes, ACME))
+    real = detector.detect(segments, entities, 0.2, (codes, ACME))
+    assert spans(scripted) == spans(real)
+    assert len(real) == 3
+    assert all(f.why for f in scripted)

@@ -17,9 +17,25 @@ from support import ScriptedDetector
 from dlp_proxy.actions import fingerprint
 from dlp_proxy.codecs import Segment
 from dlp_proxy.detection import Finding, PresidioDetector
-from dlp_proxy.inspection import Decision, Message, decide_by_route, inspect, route
+from dlp_proxy.inspection import (
+    Decision,
+    Message,
+    decide_by_route,
+    evaluate,
+    inspect,
+    route,
+)
 from dlp_proxy.keys import DataKey, Keyring
-from dlp_proxy.policy import Action, Direction, Mode, Policy, load_policy, parse_policy
+from dlp_proxy.policy import (
+    Action,
+    CustomDetector,
+    Direction,
+    Mode,
+    Policy,
+    Severity,
+    load_policy,
+    parse_policy,
+)
 from dlp_proxy.tokens import TOKEN_PATTERN, decrypt_token
 
 POLICIES = Path(__file__).resolve().parent.parent / "policies"
@@ -48,17 +64,25 @@ class DoublingDetector(RegexDetector):
     """A RegexDetector that reports every finding twice."""
 
     def detect(
-        self, segments: Sequence[Segment], entities: frozenset[str], min_score: float
+        self,
+        segments: Sequence[Segment],
+        entities: frozenset[str],
+        min_score: float,
+        detectors: tuple[CustomDetector, ...] = (),
     ) -> list[Finding]:
         """Each regex finding, twice."""
-        return super().detect(segments, entities, min_score) * 2
+        return super().detect(segments, entities, min_score, detectors) * 2
 
 
 class BrokenDetector:
     """A Detector whose analyzer crashes, quoting the text it read."""
 
     def detect(
-        self, segments: Sequence[Segment], entities: frozenset[str], min_score: float
+        self,
+        segments: Sequence[Segment],
+        entities: frozenset[str],
+        min_score: float,
+        detectors: tuple[CustomDetector, ...] = (),
     ) -> list[Finding]:
         """Always raise."""
         raise RuntimeError(f"boom while reading {segments[0].text!r}")
@@ -787,3 +811,308 @@ def _shape(value: object) -> object:
     if isinstance(value, list):
         return [_shape(v) for v in value]
     return None
+
+
+# --- allow lists -------------------------------------------------------------------------------
+
+ALLOW_RULES = """
+  - id: redact-emails
+    entities: [EMAIL_ADDRESS]
+    action: redact
+"""
+
+
+def allow_policy(entries: str) -> Policy:
+    """The unit policy with only the email rule and the given `allow:` entries."""
+    return parse_policy(
+        "version: 1\nname: unit\nvendors: [{id: acme, hosts: ['*.acme-cc.example']}]\n"
+        f"allow:\n{entries}\nrules:\n{ALLOW_RULES}"
+    )
+
+
+def test_an_allowed_value_is_not_touched_and_the_reason_is_recorded() -> None:
+    """An exact value on the allow list stays; others are redacted; the decision names the entry."""
+    policy = allow_policy(
+        "  - {id: support, reason: Our own support mailbox., values: [help@client.example]}"
+    )
+    decision = run(json_message({"from": "help@client.example", "to": EMAIL}), policy)
+    assert decision.action is Action.REDACT
+    body = json.loads(decision.body or b"")
+    assert body == {"from": "help@client.example", "to": "<EMAIL_ADDRESS>"}
+    assert decision.allowed_by == ("support",)
+    assert decision.allow_reasons == {"support": "Our own support mailbox."}
+    assert decision.entity_counts == {"EMAIL_ADDRESS": 1}
+
+
+def test_an_allow_pattern_must_match_the_whole_value() -> None:
+    """Patterns match whole values: a customer address that merely contains the text stays PII."""
+    policy = allow_policy(
+        r"  - {id: ours, reason: Company addresses., patterns: ['.*@client\.example']}"
+    )
+    decision = run(
+        json_message({"a": "ops@client.example", "b": "client.example.fan@mail.example"}), policy
+    )
+    body = json.loads(decision.body or b"")
+    assert body == {"a": "ops@client.example", "b": "<EMAIL_ADDRESS>"}
+
+
+def test_an_allowed_field_is_never_inspected() -> None:
+    """Values at an allowed field path are not even given to the detector."""
+    policy = allow_policy(
+        "  - {id: agent, reason: The agent is vendor staff., fields: ['$.agent']}"
+    )
+    detector = RegexDetector()
+    decision = run(
+        json_message({"agent": {"email": "agent@vendor.example"}, "customer": EMAIL}),
+        policy,
+        detector,
+    )
+    assert json.loads(decision.body or b"") == {
+        "agent": {"email": "agent@vendor.example"},
+        "customer": "<EMAIL_ADDRESS>",
+    }
+    assert "$.agent.email" not in detector.seen
+    assert decision.allowed_by == ("agent",)
+
+
+def test_an_allow_entry_applies_only_where_it_is_scoped() -> None:
+    """An entry for one vendor does not exempt the same value sent elsewhere."""
+    policy = allow_policy(
+        "  - {id: acme-only, reason: ACME may see it., vendors: [acme], values: ['" + EMAIL + "']}"
+    )
+    to_acme = run(json_message({"e": EMAIL}, host="api.acme-cc.example"), policy)
+    to_other = run(json_message({"e": EMAIL}), policy)
+    assert to_acme.action is Action.ALLOW
+    assert to_acme.allowed_by == ("acme-only",)
+    assert to_other.action is Action.REDACT
+    assert to_other.allowed_by == ()
+
+
+def test_an_exempt_path_is_not_read_at_all() -> None:
+    """An entry with only hosts or paths exempts whole messages before the body is read."""
+    policy = allow_policy(
+        "  - {id: health, reason: Health checks carry no data., paths: [/health]}"
+    )
+    message = json_message({"e": EMAIL}, path="/health")
+    early = decide_by_route(replace(message, body=b""), policy)
+    assert early is not None
+    assert early.action is Action.ALLOW
+    assert early.allowed_by == ("health",)
+    assert early.allow_reasons == {"health": "Health checks carry no data."}
+    assert not early.inspected
+
+
+# --- per-rule mode, severity, thresholds ---------------------------------------------------------
+
+
+def test_a_monitor_rule_in_an_enforcing_policy_is_logged_apart() -> None:
+    """A shadow rule's block is a would_block beside the enforced outcome, and changes nothing."""
+    policy = make_policy(
+        rules="""
+  - id: redact-emails
+    entities: [EMAIL_ADDRESS]
+    action: redact
+    severity: low
+  - id: trial-block-emails
+    entities: [EMAIL_ADDRESS]
+    action: block
+    mode: monitor
+    severity: high
+"""
+    )
+    decision = run(json_message({"e": EMAIL}), policy)
+    assert decision.action is Action.REDACT
+    assert decision.outcome == "redacted"
+    assert decision.rule_ids == ("redact-emails",)
+    assert decision.severity is Severity.LOW
+    assert decision.shadow_outcome == "would_block"
+    assert decision.shadow_rule_ids == ("trial-block-emails",)
+    assert decision.shadow_severity is Severity.HIGH
+    assert json.loads(decision.body or b"") == {"e": "<EMAIL_ADDRESS>"}
+
+
+def test_a_monitor_rule_alone_leaves_the_message_unchanged() -> None:
+    """When only a shadow rule fires, the message is allowed as it is."""
+    policy = make_policy(
+        rules="""
+  - id: trial-redact-ssn
+    entities: [US_SSN]
+    action: redact
+    mode: monitor
+"""
+    )
+    decision = run(json_message({"s": SSN}), policy)
+    assert decision.action is Action.ALLOW
+    assert decision.body is None
+    assert decision.shadow_outcome == "would_redact"
+    assert decision.severity is None
+
+
+def test_severity_is_the_highest_of_the_fired_rules() -> None:
+    """The decision's severity is the highest among the rules that decided it."""
+    policy = make_policy(
+        rules="""
+  - {id: a, entities: [EMAIL_ADDRESS], action: redact, severity: high}
+  - {id: b, entities: [US_SSN], action: block, severity: critical}
+  - {id: c, entities: [CREDIT_CARD], action: encrypt, severity: low}
+"""
+    )
+    assert run(json_message({"e": EMAIL}), policy).severity is Severity.HIGH
+    assert run(json_message({"e": EMAIL, "s": SSN}), policy).severity is Severity.CRITICAL
+
+
+def test_a_bulk_threshold_counts_across_the_whole_message() -> None:
+    """`min_count` counts every value of the rule's types in the message, in any field."""
+    policy = make_policy(
+        rules="""
+  - {id: bulk, entities: [EMAIL_ADDRESS, US_SSN], min_count: 4, action: block}
+"""
+    )
+    three = [{"e": f"c{i}@example.com"} for i in range(2)] + [{"s": SSN}]
+    four = [*three, {"s": "078-05-1121"}]
+    assert run(json_message(three), policy).action is Action.ALLOW
+    decision = run(json_message(four), policy)
+    assert decision.action is Action.BLOCK
+    assert decision.entity_counts == {"EMAIL_ADDRESS": 2, "US_SSN": 2}
+
+
+def test_counts_per_entity_type_fire_on_any_type_reaching_its_count() -> None:
+    """With a count per type, the rule fires when one of the types reaches its own count."""
+    policy = make_policy(
+        rules="""
+  - {id: bulk, min_count: {EMAIL_ADDRESS: 3, US_SSN: 2}, action: block}
+"""
+    )
+    emails = [f"c{i}@example.com" for i in range(3)]
+    assert run(json_message({"e": emails[:2], "s": [SSN]}), policy).action is Action.ALLOW
+    assert run(json_message({"e": emails}), policy).action is Action.BLOCK
+    assert run(json_message({"s": [SSN, "078-05-1121"]}), policy).action is Action.BLOCK
+
+
+# --- custom detectors ----------------------------------------------------------------------------
+
+
+def test_a_custom_detector_finds_its_entity_and_a_rule_acts_on_it() -> None:
+    """Custom entity types from `detectors` reach the detector and are redacted like any other."""
+    policy = parse_policy(
+        r"""
+version: 1
+name: unit
+detectors:
+  - id: ticket-customer
+    entity: ACME_CUSTOMER_ID
+    patterns: [{regex: 'AC-\d{6}', score: 0.7}]
+rules:
+  - {id: ids, entities: [ACME_CUSTOMER_ID], action: redact}
+"""
+    )
+    detector = RegexDetector()
+    decision = run(json_message({"note": "customer AC-123456 called"}), policy, detector)
+    assert json.loads(decision.body or b"") == {"note": "customer <ACME_CUSTOMER_ID> called"}
+    assert decision.entity_counts == {"ACME_CUSTOMER_ID": 1}
+
+
+# --- contracts -----------------------------------------------------------------------------------
+
+CONTRACT_YAML = """
+version: 1
+name: unit
+vendors:
+  - id: acme
+    hosts: ["*.acme-cc.example"]
+    contracts:
+      - id: tickets
+        paths: [/api/tickets]
+        methods: [POST]
+        fields: ['$.ticket_id', '$.subject', '$.customer.first_name', '$.customer.email']
+        entities: [EMAIL_ADDRESS]
+rules:
+  - id: acme-contract
+    vendors: [acme]
+    contract: strict
+    action: {action}
+    severity: high
+"""
+
+
+def contract_message(body: object, path: str = "/api/tickets") -> Message:
+    """A JSON ticket to ACME."""
+    return json_message(body, host="api.acme-cc.example", path=path)
+
+
+def test_values_outside_the_contract_are_redacted_whole() -> None:
+    """A field the contract does not list is replaced as a whole, whatever it holds."""
+    policy = parse_policy(CONTRACT_YAML.replace("{action}", "redact"))
+    decision = run(
+        contract_message(
+            {
+                "ticket_id": "T-1",
+                "subject": "refund",
+                "customer": {"first_name": "Maria", "email": EMAIL, "notes": "VIP since 2019"},
+                "empty": "",
+            }
+        ),
+        policy,
+    )
+    body = json.loads(decision.body or b"")
+    assert body == {
+        "ticket_id": "T-1",
+        "subject": "refund",
+        "customer": {"first_name": "Maria", "email": EMAIL, "notes": "<OUTSIDE_CONTRACT>"},
+        "empty": "",
+    }
+    assert decision.action is Action.REDACT
+    assert decision.entity_counts == {"OUTSIDE_CONTRACT": 1}
+
+
+def test_an_entity_type_the_contract_does_not_list_is_a_violation_in_a_listed_field() -> None:
+    """A listed field may carry only the contract's entity types: an SSN in the subject is not."""
+    policy = parse_policy(CONTRACT_YAML.replace("{action}", "block"))
+    decision = run(contract_message({"ticket_id": "T-1", "subject": f"ssn {SSN}"}), policy)
+    assert decision.action is Action.BLOCK
+    assert decision.blocking_rule == "acme-contract"
+    assert decision.severity is Severity.HIGH
+    assert decision.entity_counts == {"US_SSN": 1}
+
+
+def test_an_endpoint_without_a_contract_has_nothing_inside_it() -> None:
+    """With no contract for the endpoint, every non-empty value is outside."""
+    policy = parse_policy(CONTRACT_YAML.replace("{action}", "block"))
+    evaluation = evaluate(
+        contract_message({"ticket_id": "T-1"}, path="/api/exports"),
+        policy,
+        detector=RegexDetector(),
+        keyring=KEYRING,
+    )
+    assert evaluation.decision.action is Action.BLOCK
+    (outcome,) = evaluation.rules
+    (hit,) = outcome.hits
+    assert hit.entity == "OUTSIDE_CONTRACT"
+    assert "no contract of vendor 'acme' covers POST /api/exports" in hit.why
+
+
+def test_a_message_within_the_contract_passes_untouched() -> None:
+    """Listed fields with listed entity types flow as they are."""
+    policy = parse_policy(CONTRACT_YAML.replace("{action}", "block"))
+    decision = run(contract_message({"ticket_id": "T-1", "customer": {"email": EMAIL}}), policy)
+    assert decision.action is Action.ALLOW
+    assert decision.body is None
+
+
+# --- evaluate ------------------------------------------------------------------------------------
+
+
+def test_evaluate_says_why_each_rule_did_or_did_not_apply() -> None:
+    """Every rule has an outcome: why it did not apply, or what it counted and whether it fired."""
+    evaluation = evaluate(
+        json_message({"e": EMAIL}), make_policy(), detector=RegexDetector(), keyring=KEYRING
+    )
+    outcomes = {o.rule.id: o for o in evaluation.rules}
+    assert outcomes["redact-emails"].applies
+    assert outcomes["redact-emails"].fired
+    assert [f.entity for f in outcomes["redact-emails"].hits] == ["EMAIL_ADDRESS"]
+    assert outcomes["block-ssn"].applies
+    assert not outcomes["block-ssn"].fired
+    assert not outcomes["acme-no-names"].applies
+    assert outcomes["acme-no-names"].reason == "no vendor is not one of acme"
+    assert evaluation.decision == run(json_message({"e": EMAIL}))

@@ -1,18 +1,23 @@
-"""Tests for dlp_proxy/recognizers.py: checksums, own recognizers, field names, split cards."""
+"""Tests for dlp_proxy/recognizers.py: checksums, own recognizers, field names, split cards,
+custom detectors' recognizers and validators."""
 
 from __future__ import annotations
 
 import pytest
 
 from dlp_proxy.codecs import Segment, context_words
+from dlp_proxy.policy import CustomDetector, DetectorPattern, Validator
 from dlp_proxy.recognizers import (
     CardNumberRecognizer,
     DateOfBirthRecognizer,
+    DetectorPatternRecognizer,
+    DetectorRecognizers,
     SeparatedIbanRecognizer,
     StreetAddressRecognizer,
     aba_checksum_ok,
     card_number_ok,
     contradicted_by_field,
+    digits_of,
     field_findings,
     looks_like_date,
     luhn_ok,
@@ -20,6 +25,7 @@ from dlp_proxy.recognizers import (
     split_card_findings,
     ssn_ok,
     ssn_shape_ok,
+    validator_accepts,
 )
 
 
@@ -272,3 +278,104 @@ def test_ibans_with_any_separator(text: str) -> None:
     assert (result.start, result.end) == (5, 5 + len(text))
     wrong = text[:-1] + ("1" if text.endswith("0") else "0")
     assert SeparatedIbanRecognizer().analyze(f"iban {wrong} ok", ["IBAN_CODE"]) == []
+
+
+@pytest.mark.parametrize(
+    ("validator", "text", "ok"),
+    [
+        (Validator.NONE, "anything at all", True),
+        (Validator.LUHN, "4111 1111 1111 1111", True),
+        (Validator.LUHN, "AC-4111-1111-1111-1111", True),  # letters and separators ignored
+        (Validator.LUHN, "4111 1111 1111 1112", False),
+        (Validator.LUHN, "0", False),  # one digit: Luhn would pass it trivially
+        (Validator.LUHN, "no digits", False),
+        (Validator.LUHN, "4111²1111", False),  # '²' is a digit to str.isdigit, not to us
+        (Validator.ABA_ROUTING, "011000015", True),
+        (Validator.ABA_ROUTING, "0110-0001-5", True),
+        (Validator.ABA_ROUTING, "011000016", False),
+        (Validator.ABA_ROUTING, "0110000150", False),
+        (Validator.IBAN, "DE89 3704 0044 0532 0130 00", True),
+        (Validator.IBAN, "gb82-west-1234-5698-7654-32", True),
+        (Validator.IBAN, "DE89370400440532013001", False),
+        (Validator.SSN, "536-90-4399", True),
+        (Validator.SSN, "536904399", True),
+        (Validator.SSN, "219-09-9999", False),  # the advertisement SSN
+        (Validator.SSN, "666-90-4399", False),
+        (Validator.SSN, "536-00-4399", False),
+        (Validator.SSN, "536-90-43990", False),
+    ],
+)
+def test_validator_accepts(validator: Validator, text: str, ok: bool) -> None:
+    """Each custom-detector validator accepts good checksums and refuses bad ones."""
+    assert validator_accepts(validator, text) is ok
+
+
+def test_digits_of_takes_ascii_digits_only() -> None:
+    """Superscripts and other non-decimal digits are left out, so checksums never crash."""
+    assert digits_of("1²3-٣4") == "134"
+
+
+ACCOUNT = CustomDetector(
+    id="acme-account",
+    entity="ACME_ACCOUNT",
+    patterns=(DetectorPattern("acct", r"\bACC\d{16}\b", 0.45),),
+    context=("account",),
+    validator=Validator.LUHN,
+    deny_list=("ACC0000000000000001",),
+    deny_list_score=0.8,
+)
+
+
+def test_detector_pattern_recognizer_keeps_the_policy_score() -> None:
+    """A match that passes the validator keeps its pattern's score; one that fails is dropped."""
+    recognizer = DetectorPatternRecognizer(ACCOUNT)
+    text = "ACC4111111111111111 ACC4111111111111112"
+    results = recognizer.analyze(text, ["ACME_ACCOUNT"])
+    assert [(text[r.start : r.end], r.score) for r in results] == [("ACC4111111111111111", 0.45)]
+    assert recognizer.name == "custom:acme-account"
+    assert recognizer.context == ["account"]
+
+
+def test_detector_recognizers_split_patterns_and_deny_list() -> None:
+    """Patterns and deny list are separate recognizers: the validator never drops a listed value."""
+    built = DetectorRecognizers.build([ACCOUNT])
+    assert [r.name for r in built.recognizers] == ["custom:acme-account"] * 2
+    assert built.entities == {"ACME_ACCOUNT"}
+    assert built.for_entities(frozenset({"US_SSN"})) == []
+    assert len(built.for_entities(frozenset({"ACME_ACCOUNT"}))) == 2
+    deny = built.recognizers[1]
+    text = "ref acc0000000000000001 ok"  # fails Luhn, listed anyway
+    (result,) = deny.analyze(text, ["ACME_ACCOUNT"])
+    assert (text[result.start : result.end], result.score) == ("acc0000000000000001", 0.8)
+    source = built.source_of(result)
+    assert source is not None
+    assert source.detector is ACCOUNT
+    assert source.deny_list
+    assert DetectorRecognizers.EMPTY.recognizers == ()
+
+
+def test_field_findings_say_which_field_word_and_check() -> None:
+    """A field-name finding names the keyword and what the value passed, never the value."""
+    segment = Segment("$.customer.ssn", "536-90-4399", ("ssn",))
+    (found,) = field_findings([segment], ALL)
+    assert (
+        found.why
+        == "field name 'ssn'; value: nine digits with a possible SSN area, group and serial"
+    )
+    segment = Segment("$.x", "4111111111111111", context_words("cardNumber"))
+    (found,) = field_findings([segment], ALL)
+    assert found.why.startswith("field name 'card';")
+    assert "4111" not in found.why
+
+
+def test_split_card_findings_explain_the_split() -> None:
+    """Both halves of a split card name the two fields and the checksum."""
+    segments = [
+        Segment("$.p.card_1", "4111 1111", ("card_1",)),
+        Segment("$.p.card_2", "1111 1111", ("card_2",)),
+    ]
+    whys = {f.why for f in split_card_findings(segments)}
+    assert whys == {
+        "split card across fields $.p.card_1, $.p.card_2; "
+        "card network prefix and length, Luhn checksum passed"
+    }
