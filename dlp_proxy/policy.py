@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import regex
 import yaml
 
 from dlp_proxy._yaml import LocatedDocument, load_located
@@ -487,8 +488,9 @@ _HOST_RE = re.compile(r"^[a-z0-9*?\[\]._-]+(:[0-9]+)?$")
 _METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
 )
-# Presidio compiles recognizer patterns with these flags; custom detectors are checked with them.
-DETECTOR_REGEX_FLAGS = re.DOTALL | re.MULTILINE | re.IGNORECASE
+# Presidio compiles recognizer patterns with the `regex` module and these flags; custom detectors
+# are checked the same way, so a pattern valid here is valid there (`\p{L}` included).
+DETECTOR_REGEX_FLAGS = regex.DOTALL | regex.MULTILINE | regex.IGNORECASE
 MAX_INCLUDE_DEPTH = 8
 
 _TOP_KEYS = (
@@ -850,15 +852,15 @@ class _Checker:
             self.fail(path, "must be a mapping like {regex: 'AC-\\d{8}', score: 0.6}")
             return None
         self.keys(item, path, _PATTERN_KEYS)
-        regex = self.string(item, path, "regex", required=True)
+        source = self.string(item, path, "regex", required=True)
         score = self.number(item, path, "score", 0.5)
         name = self.string(item, path, "name") or f"pattern{index}"
-        if not regex:
+        if not source:
             return None
-        compiled = self.regex((*path, "regex"), regex, DETECTOR_REGEX_FLAGS)
+        compiled = self.detector_regex((*path, "regex"), source)
         if compiled is None:
             return None
-        if compiled.search("") is not None and compiled.fullmatch("") is not None:
+        if compiled.fullmatch("") is not None:
             self.fail(
                 (*path, "regex"),
                 "matches the empty string, so it would match everywhere; "
@@ -866,7 +868,22 @@ class _Checker:
                 at_value=True,
             )
             return None
-        return DetectorPattern(name=name, regex=regex, score=score)
+        return DetectorPattern(name=name, regex=source, score=score)
+
+    def detector_regex(self, path: YamlPath, text: str) -> regex.Pattern[str] | None:
+        """Compile as Presidio will: with the `regex` module and Presidio's flags."""
+        try:
+            return regex.compile(text, DETECTOR_REGEX_FLAGS)
+        except regex.error as e:
+            # regex's errors carry pos and msg as re's do; its type stubs do not declare them.
+            pos: int | None = getattr(e, "pos", None)
+            where = f" at position {pos} (after {text[:pos]!r})" if pos is not None else ""
+            self.fail(
+                path,
+                f"is not a valid regular expression: {getattr(e, 'msg', e)}{where}",
+                at_value=True,
+            )
+            return None
 
     def regex(self, path: YamlPath, text: str, flags: int = 0) -> re.Pattern[str] | None:
         try:

@@ -1105,7 +1105,7 @@ def test_custom_detector_is_parsed_and_its_entity_usable_in_rules(tmp_path: Path
         pytest.param(
             "{id: d, entity: X_ID, patterns: ['AC-(\\d+']}",
             "x.yaml:4:38: detectors[0].patterns[0].regex is not a valid regular expression: "
-            "missing ), unterminated subpattern at position 3 (after 'AC-')",
+            "missing ) at position",
             id="invalid-regex",
         ),
         pytest.param(
