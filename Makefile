@@ -13,11 +13,12 @@ LISTEN_PORT ?= 8080
 # pip on these machines warns about missing local mirrors; the warnings are noise, not errors.
 QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: help run test eval lint typecheck unit certs lock clean
+.PHONY: help run test eval lint typecheck unit policy-test certs lock clean
 
 help:
 	@echo "make run    create .venv, install, generate certs/, start the proxy on $(LISTEN_HOST):$(LISTEN_PORT)"
-	@echo "make test   create .venv, install with dev tools, run ruff, mypy and pytest"
+	@echo "make test   create .venv, install with dev tools, run ruff, mypy, pytest and the policy tests"
+	@echo "make policy-test   run the policies' test cases (policies/tests) with the real model"
 	@echo "make eval   measure detection: a labelled corpus through the proxy and plain Presidio"
 	@echo "make lock   re-resolve requirements*.lock from pyproject.toml (needs uv)"
 
@@ -61,9 +62,13 @@ typecheck: $(VENV)/.dev-installed
 unit: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest
 
+# The shipped policies' own test cases (policies/tests/*_test.yaml, docs/policy-tests.md).
+policy-test: $(VENV)/.runtime-installed
+	$(BIN)/dlp-proxy policy test policies/tests
+
 test: $(VENV)/.dev-installed
 	$(BIN)/dlp-proxy init --confdir $(CONFDIR)
-	$(MAKE) --no-print-directory lint typecheck unit
+	$(MAKE) --no-print-directory lint typecheck unit policy-test
 
 lock:
 	uv pip compile pyproject.toml build-requirements.in --python-version 3.12 --generate-hashes -o requirements.lock

@@ -3,6 +3,7 @@
 dlp-proxy run        start the gateway (mitmproxy in-process, with the dlp addon)
 dlp-proxy init       create the CA and the data keyring if they are missing
 dlp-proxy policy validate FILE...   check policy files
+dlp-proxy policy test [PATH...]     run policy test cases (docs/policy-tests.md)
 dlp-proxy decrypt TOKEN...          turn tokens back into values (needs the keyring)
 """
 
@@ -10,13 +11,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
+import re
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from dlp_proxy import __version__
+from dlp_proxy.cases import Report, collect, render_text, run_cases, throwaway_keyring
+from dlp_proxy.detection import DEFAULT_MODEL, PresidioDetector
 from dlp_proxy.errors import DlpError, PolicyError
 from dlp_proxy.keys import ensure_keyring, load_keyring
 from dlp_proxy.policy import load_policy
@@ -26,6 +31,7 @@ __all__ = ["main"]
 
 DEFAULT_CONFDIR = "certs"
 DEFAULT_DATA_DIR = "var"
+DEFAULT_TESTS = "policies/tests"
 KEYRING_NAME = "dlp-keyring.json"
 
 
@@ -86,6 +92,29 @@ def _parser() -> argparse.ArgumentParser:
     validate = policy_commands.add_parser("validate", help="check policy files")
     validate.add_argument("files", nargs="+", metavar="FILE")
     validate.set_defaults(handler=_validate)
+    test = policy_commands.add_parser(
+        "test",
+        help="run policy test cases",
+        description="Run the cases of policy test files (*_test.yaml) against their policies "
+        "with the real detector. Exit status 0 when every case passes; 1 when any fails or "
+        "errors, or when no case ran.",
+    )
+    test.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help=f"test files, or directories searched for *_test.yaml (default: {DEFAULT_TESTS})",
+    )
+    test.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    test.add_argument("-v", "--verbose", action="store_true", help="show passing cases too")
+    test.add_argument("--run", metavar="REGEX", help="only the cases whose name matches REGEX")
+    test.add_argument(
+        "--model", default=DEFAULT_MODEL, help="spaCy model package or directory for NER"
+    )
+    test.add_argument(
+        "--keyring", help="data keyring for hashes and tokens (default: a throwaway one)"
+    )
+    test.set_defaults(handler=_policy_test)
 
     decrypt = commands.add_parser("decrypt", help="decrypt tokens (needs the keyring)")
     decrypt.add_argument("tokens", nargs="+", metavar="TOKEN")
@@ -117,6 +146,25 @@ def _validate(args: argparse.Namespace) -> int:
         else:
             print(f"{file}: ok ({policy.name}, {len(policy.rules)} rules, {policy.mode.value})")
     return status
+
+
+def _policy_test(args: argparse.Namespace) -> int:
+    try:
+        suite = collect(args.paths or [DEFAULT_TESTS], run=args.run)
+    except re.error as e:
+        print(f"dlp-proxy: --run {args.run!r} is not a regular expression: {e}", file=sys.stderr)
+        return 2
+    if suite.case_count:
+        keyring = load_keyring(args.keyring) if args.keyring else throwaway_keyring()
+        detector = PresidioDetector(args.model)
+        report = run_cases(suite, detector=detector, keyring=keyring)
+    else:
+        report = Report(errors=suite.errors)
+    if args.format == "json":
+        print(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
+    else:
+        print(render_text(report, verbose=args.verbose), end="")
+    return 0 if report.ok else 1
 
 
 def _decrypt(args: argparse.Namespace) -> int:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
 
 import pytest
+from support import ScriptedDetector
 
+from dlp_proxy import cli
+from dlp_proxy.actions import keyed_hash
 from dlp_proxy.cli import main
 from dlp_proxy.keys import create_keyring
 from dlp_proxy.tokens import encrypt_value
@@ -41,7 +45,7 @@ def test_validate_reports_file_line_and_reason(
     policy.write_text(BROKEN_POLICY)
     assert main(["policy", "validate", str(policy)]) == 1
     assert (
-        f"{policy}:6: rules[0].action must be one of allow|redact|encrypt|block (got 'mask')"
+        f"{policy}:6:5: rules[0].action must be one of allow|redact|encrypt|block (got 'mask')"
         in capsys.readouterr().err
     )
 
@@ -53,7 +57,7 @@ def test_run_refuses_a_broken_policy_before_starting(
     policy = tmp_path / "broken.yaml"
     policy.write_text(BROKEN_POLICY)
     assert main(["run", "--policy", str(policy), "--confdir", str(tmp_path / "c")]) == 2
-    assert f"{policy}:6: rules[0].action" in capsys.readouterr().err
+    assert f"{policy}:6:5: rules[0].action" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
 
 
@@ -90,3 +94,154 @@ def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     """Running with no command shows the commands and exits 2."""
     assert main([]) == 2
     assert "run" in capsys.readouterr().out
+
+
+# --- policy test -----------------------------------------------------------------------------
+
+TEST_POLICY = """\
+version: 1
+name: unit
+rules:
+  - id: block-ssn
+    entities: [US_SSN]
+    action: block
+  - id: hash-emails
+    entities: [EMAIL_ADDRESS]
+    action: redact
+    redact: {operator: hash}
+"""
+
+TEST_CASES = """\
+policy: ../policy.yaml
+cases:
+  - name: an SSN is blocked
+    request:
+      url: https://api.vendor.example/tickets
+      json: {note: "Customer SSN 219-09-9999"}
+    expect:
+      action: block
+      rules: [block-ssn]
+      entities: {US_SSN: 1}
+  - name: an email is hashed
+    request:
+      url: https://api.vendor.example/tickets
+      json: {email: maria@example.com}
+    expect:
+      action: redact
+      body_contains: ['"email":"<EMAIL_ADDRESS:']
+      body_excludes: [maria]
+"""
+
+
+@pytest.fixture
+def policy_tests(tmp_path: Path) -> Path:
+    """A policy and its test file in tests/ beside it; returns the tests directory."""
+    (tmp_path / "policy.yaml").write_text(TEST_POLICY)
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "policy_test.yaml").write_text(TEST_CASES)
+    return tmp_path / "tests"
+
+
+@pytest.fixture
+def scripted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make `policy test` use the scripted detector; returns the models it was asked for."""
+    models: list[str] = []
+
+    def build(model: str) -> ScriptedDetector:
+        models.append(model)
+        return ScriptedDetector()
+
+    monkeypatch.setattr(cli, "PresidioDetector", build)
+    return models
+
+
+def test_policy_test_with_the_real_model_passes(
+    policy_tests: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`policy test DIR` runs the cases with Presidio and exits 0 when all pass."""
+    assert main(["policy", "test", str(policy_tests)]) == 0
+    assert capsys.readouterr().out.endswith("PASS: 2/2\n")
+
+
+def test_policy_test_exits_1_and_shows_a_failure(
+    policy_tests: Path, scripted: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A failing case is shown with its file:line and mismatch, and the exit status is 1."""
+    test_file = policy_tests / "policy_test.yaml"
+    test_file.write_text(TEST_CASES.replace("rules: [block-ssn]", "rules: [hash-emails]"))
+    assert main(["policy", "test", str(test_file)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  an SSN is blocked" in out
+    assert f"at {test_file}:3" in out
+    assert "line 9: rules: expected [hash-emails], got [block-ssn]" in out
+    assert out.endswith("PASS: 1/2\nFAIL: 1/2\n")
+
+
+def test_policy_test_exits_1_when_no_test_ran(
+    tmp_path: Path, scripted: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A directory without test files is a failure, and no detector is built for nothing."""
+    assert main(["policy", "test", str(tmp_path)]) == 1
+    assert "no test cases ran" in capsys.readouterr().out
+    assert scripted == []
+
+
+def test_policy_test_run_selects_cases_by_name(
+    policy_tests: Path, scripted: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--run REGEX` keeps matching cases; matching none exits 1; a bad regex exits 2."""
+    assert main(["policy", "test", str(policy_tests), "--run", "email", "-v"]) == 0
+    out = capsys.readouterr().out
+    assert "PASS  an email is hashed" in out
+    assert "an SSN" not in out
+    assert main(["policy", "test", str(policy_tests), "--run", "nothing"]) == 1
+    assert main(["policy", "test", str(policy_tests), "--run", "("]) == 2
+    assert "--run '(' is not a regular expression" in capsys.readouterr().err
+
+
+def test_policy_test_json_format(
+    policy_tests: Path, scripted: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--format json` prints one JSON document with the summary and every result."""
+    assert main(["policy", "test", str(policy_tests), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["summary"]["total"] == report["summary"]["pass"] == 2
+    assert [r["status"] for r in report["results"]] == ["PASS", "PASS"]
+
+
+def test_policy_test_hashes_with_the_keyring_given(
+    policy_tests: Path, tmp_path: Path, scripted: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With `--keyring` keyed hashes are reproducible, so a case can state the exact body."""
+    keyring_path = tmp_path / "k.json"
+    expected = keyed_hash("maria@example.com", "EMAIL_ADDRESS", create_keyring(keyring_path))
+    test_file = policy_tests / "policy_test.yaml"
+    test_file.write_text(
+        TEST_CASES.replace("body_excludes: [maria]", f"json: {{email: '{expected}'}}")
+    )
+    args = ["policy", "test", str(test_file), "--keyring", str(keyring_path), "--model", "m"]
+    assert main(args) == 0, capsys.readouterr().out
+    assert scripted == ["m"]
+
+
+def test_policy_test_defaults_to_policies_tests(
+    tmp_path: Path, scripted: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a path, `policy test` runs policies/tests under the working directory."""
+    (tmp_path / "policies" / "tests").mkdir(parents=True)
+    (tmp_path / "policies" / "policy.yaml").write_text(TEST_POLICY)
+    (tmp_path / "policies" / "tests" / "policy_test.yaml").write_text(TEST_CASES)
+    monkeypatch.chdir(tmp_path)
+    assert main(["policy", "test"]) == 0
+
+
+def test_policy_test_reports_a_missing_path_and_a_broken_test_file(
+    policy_tests: Path, scripted: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A path that does not exist and a test file that does not load each fail the run."""
+    (policy_tests / "broken_test.yaml").write_text("policy: ../policy.yaml\ncase: []\n")
+    assert main(["policy", "test", str(policy_tests), str(policy_tests / "nope")]) == 1
+    out = capsys.readouterr().out
+    assert f"ERROR {policy_tests / 'nope'}:\n        no such file or directory" in out
+    assert "broken_test.yaml:2: case is not a known key here; did you mean 'cases'?" in out
+    assert "ERROR: 2 test file(s) could not be used" in out
