@@ -4,33 +4,58 @@ It turns a request (or response) into a `Message`, has a worker process inspect 
 the `Decision` back into the flow: a 403 for a block, a rewritten body or query for redact and
 encrypt, nothing at all in monitor mode. Every message is logged; no failure lets an
 uninspected body through when the policy says `on_error: block`.
+
+The running proxy follows its policy file: it polls the file (every `dlp_reload_interval`
+seconds) and re-reads it on SIGHUP. A new version is validated off the event loop and swapped
+in whole; an invalid one is refused, logged with file and line, and the last good one stays.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import json
 import logging
+import math
+import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.websocket import WebSocketMessage
 
 from dlp_proxy.audit import AuditLog, FlowInfo, new_incident_id
 from dlp_proxy.detection import DEFAULT_MODEL
-from dlp_proxy.errors import BodyTooLarge, DlpError, InspectionError, UndecodableBody
+from dlp_proxy.errors import BodyTooLarge, DlpError, InspectionError, PolicyError, UndecodableBody
 from dlp_proxy.inspection import Decision, Message, decide_by_route, error_decision
 from dlp_proxy.keys import Keyring, ensure_keyring
 from dlp_proxy.policy import Action, Direction, Policy, load_policy
 from dlp_proxy.workers import InspectorPool, WorkerSettings
 
-__all__ = ["DlpAddon", "blocked_response"]
+__all__ = ["DlpAddon", "blocked_response", "parse_interval"]
 
 logger = logging.getLogger(__name__)
+
+# Why a policy was (re)loaded, as the `reason` of `policy_loaded` and `policy_refused` events.
+LoadReason = Literal["startup", "option_changed", "file_changed", "sighup"]
+
+
+def parse_interval(value: str) -> float:
+    """`dlp_reload_interval` as seconds: a number, at least 0 (0 turns polling off)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError("must be a number of seconds, or 0 to turn polling off") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError("must be a number of seconds, or 0 to turn polling off")
+    return seconds
 
 
 def blocked_response(decision: Decision, incident_id: str) -> http.Response:
@@ -55,6 +80,14 @@ class DlpAddon:
         self.audit: AuditLog | None = None
         self.pool: InspectorPool | None = None
         self._warm_up: asyncio.Task[None] | None = None
+        # Reloading: the policy files as last read, the poll task, the SIGHUP handler's loop.
+        self._files = _PolicyFiles()
+        self._reload_interval = 1.0
+        self._reload_lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._sighup_loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     def load(self, loader: object) -> None:
         """Declare the addon's options."""
@@ -71,6 +104,15 @@ class DlpAddon:
         add("dlp_workers", int, 0, "Inspection worker processes; 0 means one per core.")
         add("dlp_timeout", float, 30.0, "Seconds an inspection may take before on_error applies.")
         add("dlp_log_stdout", bool, False, "Also write each decision as a JSON line to stdout.")
+        # A number held as text: mitmproxy's --set cannot parse float options.
+        add(
+            "dlp_reload_interval",
+            str,
+            "1.0",
+            "Seconds between checks of the policy file for changes (a valid new version is "
+            "applied, an invalid one refused and logged); 0 disables polling. SIGHUP also "
+            "reloads.",
+        )
 
     def configure(self, updated: set[str]) -> None:
         """Load the policy and keyring; a bad value is refused and the old one stays."""
@@ -83,29 +125,44 @@ class DlpAddon:
             if self.audit:
                 self.audit.close()
             self.audit = AuditLog(ctx.options.dlp_data_dir, ctx.options.dlp_log_stdout)
+        if "dlp_reload_interval" in updated:
+            value = ctx.options.dlp_reload_interval
+            try:
+                self._reload_interval = parse_interval(value)
+            except ValueError as e:
+                raise exceptions.OptionsError(
+                    f"Cannot parse dlp_reload_interval {value!r}: {e}"
+                ) from e
+            if self._loop is not None:  # already running: restart the poll task
+                self._start_watching()
         if "dlp_keyring" in updated or "confdir" in updated or self.keyring is None:
             self.keyring = self._load_keyring()
         if "dlp_policy" in updated and ctx.options.dlp_policy != self._policy_path:
             # On a refused change mitmproxy rolls the option back and calls configure again
             # with the old path: that must keep the loaded policy, not re-read the file.
-            self.policy = self._load_policy(ctx.options.dlp_policy)
-            self._policy_path = ctx.options.dlp_policy
-            if self.policy:
-                self.audit.event(
-                    "policy_loaded",
-                    policy=self.policy.name,
-                    policy_sha256=self.policy.sha256,
-                    file=self.policy.source,
-                    rules=len(self.policy.rules),
-                    mode=self.policy.mode.value,
+            path = ctx.options.dlp_policy
+            before = _PolicyFiles.snapshot((str(Path(path)),) if path else ())
+            previous, policy = self.policy, self._load_policy(path)
+            self.policy, self._policy_path = policy, path
+            self._files = before.with_paths(_watched(policy))
+            if policy:
+                self._loaded(
+                    policy, previous, "startup" if self._loop is None else "option_changed"
                 )
 
-    @staticmethod
-    def _load_policy(path: str) -> Policy | None:
+    def _read_policy(self, path: str) -> Policy:
+        """Read and validate the policy file: one place for configure and for reloads.
+
+        Encryption key ids the policy names are checked against the loaded keyring.
+        """
+        key_ids = [k.id for k in self.keyring.keys] if self.keyring else None
+        return load_policy(path, key_ids=key_ids)
+
+    def _load_policy(self, path: str) -> Policy | None:
         if not path:
             return None
         try:
-            return load_policy(path)
+            return self._read_policy(path)
         except DlpError as e:
             raise exceptions.OptionsError(f"Cannot load policy {path}:\n{e}") from e
 
@@ -120,7 +177,11 @@ class DlpAddon:
             raise exceptions.OptionsError(str(e)) from e
 
     def running(self) -> None:
-        """Start the worker processes and load the model in each, in the background."""
+        """Start the workers (loading the model in the background) and the policy watchers."""
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._install_sighup(loop)
+        self._start_watching()
         if self.pool is None:
             settings = WorkerSettings(
                 workers=ctx.options.dlp_workers,
@@ -160,13 +221,149 @@ class DlpAddon:
             )
 
     def done(self) -> None:
-        """Stop the workers and close the logs."""
+        """Stop watching the policy, stop the workers and close the logs."""
+        self._stop_watching()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._sighup_loop is not None:
+            with contextlib.suppress(RuntimeError, ValueError):  # loop closed, or not main thread
+                self._sighup_loop.remove_signal_handler(signal.SIGHUP)
+            self._sighup_loop = None
+        self._loop = None
         if self.pool:
             self.pool.close()
             self.pool = None
         if self.audit:
             self.audit.close()
             self.audit = None
+
+    # --- reloading the policy -------------------------------------------------------------------
+
+    async def reload_policy(self, reason: LoadReason) -> bool:
+        """Re-read the policy file; swap in a valid new version, refuse an invalid one.
+
+        Returns whether a new policy was applied. The file read is always the one the
+        `dlp_policy` option names; unchanged content (same sha256) changes nothing.
+        """
+        async with self._reload_lock:
+            return await self._reload(reason)
+
+    async def _reload(self, reason: LoadReason) -> bool:
+        current, path = self.policy, self._policy_path
+        if current is None or not path:
+            return False  # no policy configured: nothing to reload
+        files = await asyncio.to_thread(_PolicyFiles.snapshot, _watched(current))
+        new: Policy | None = None
+        try:
+            new = await asyncio.to_thread(self._read_policy, path)
+        except PolicyError as e:
+            problems = [str(p) for p in e.problems]
+        except Exception as e:  # a loader bug must not stop the proxy: the running policy stays
+            logger.exception(f"dlp-proxy: reading policy {path} failed")
+            problems = [f"{path}: cannot be loaded: {type(e).__name__}: {e}"]
+        if self.policy is not current or self._policy_path != path:
+            return False  # the dlp_policy option changed meanwhile, and configure loaded that
+        if new is None:
+            self._files = files  # this content was refused: only a further change is news
+            self._refused(path, problems, current, reason)
+            return False
+        if new.sha256 == current.sha256:
+            self._files = files.with_paths(_watched(new))  # touched, not changed
+            return False
+        self.policy = new  # one assignment: inspections in flight keep the policy they started with
+        self._files = files.with_paths(_watched(new))
+        self._loaded(new, current, reason)
+        return True
+
+    def _loaded(self, policy: Policy, previous: Policy | None, reason: LoadReason) -> None:
+        """Record a policy now in force (and, unless at startup, say so on stderr)."""
+        if self.audit:
+            self.audit.event(
+                "policy_loaded",
+                reason=reason,
+                policy=policy.name,
+                policy_sha256=policy.sha256,
+                previous_sha256=previous.sha256 if previous else None,
+                file=policy.source,
+                rules=len(policy.rules),
+                mode=policy.mode.value,
+                warnings=[str(w) for w in policy.warnings],
+            )
+        for warning in policy.warnings:
+            logger.warning(f"dlp-proxy: {warning}")
+        if reason != "startup":
+            print(
+                f"dlp-proxy: policy reloaded: {policy.name} sha256 {policy.sha256[:12]}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def _refused(self, path: str, problems: list[str], kept: Policy, reason: LoadReason) -> None:
+        """Record a refused policy version, loudly: the proxy is not running what is on disk."""
+        if self.audit:
+            self.audit.event(
+                "policy_refused",
+                reason=reason,
+                file=path,
+                problems=problems,
+                kept_sha256=kept.sha256,
+            )
+        logger.error(
+            f"dlp-proxy: policy {path} refused ({reason}); still enforcing {kept.name} "
+            f"sha256 {kept.sha256[:12]}. Fix these and save again:\n" + "\n".join(problems)
+        )
+
+    def _start_watching(self) -> None:
+        """(Re)start the poll task, unless polling is off."""
+        self._stop_watching()
+        if self._loop is not None and self._reload_interval > 0:
+            self._watcher = self._loop.create_task(
+                self._watch(self._reload_interval), name="dlp-proxy policy watcher"
+            )
+
+    def _stop_watching(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
+
+    async def _watch(self, interval: float) -> None:
+        """Check the policy files every `interval` seconds and reload when their content changed."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with self._reload_lock:
+                    if await asyncio.to_thread(self._files.changed):
+                        await self._reload("file_changed")
+            except Exception:  # logged; the watcher must keep watching
+                logger.exception("dlp-proxy: checking the policy file for changes failed")
+
+    def _install_sighup(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Reload on SIGHUP, where signals can be handled (POSIX, the main thread)."""
+        if self._sighup_loop is not None or not hasattr(signal, "SIGHUP"):
+            return
+        if threading.current_thread() is not threading.main_thread():
+            return
+        try:
+            loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+        except (NotImplementedError, RuntimeError, ValueError) as e:
+            logger.warning(f"dlp-proxy: SIGHUP will not reload the policy: {e}")
+            return
+        self._sighup_loop = loop
+
+    def _on_sighup(self) -> None:
+        self._spawn(self._reload_logged("sighup"))
+
+    async def _reload_logged(self, reason: LoadReason) -> None:
+        try:
+            await self.reload_policy(reason)
+        except Exception:  # logged; a failed reload keeps the running policy
+            logger.exception(f"dlp-proxy: policy reload ({reason}) failed")
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run `coroutine` as a task the addon keeps a reference to (and cancels in `done`)."""
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # --- hooks ---------------------------------------------------------------------------------
 
@@ -240,7 +437,9 @@ class DlpAddon:
         elapsed_ms = (time.monotonic() - started) * 1000
         if direction is Direction.RESPONSE and not decision.inspected and not decision.error:
             return None  # no rule covers this response: nothing to log
-        incident_id = new_incident_id() if decision.action is Action.BLOCK else None
+        # A shadow rule's would_block is an incident too: responders see what it would stop.
+        blocks = Action.BLOCK in (decision.action, decision.shadow_action)
+        incident_id = new_incident_id() if blocks else None
         info = _flow_info(flow, direction, method)
         self.audit.decision(info, decision, elapsed_ms, incident_id)
         if incident_id:
@@ -363,3 +562,98 @@ def _flow_info(flow: http.HTTPFlow, direction: Direction, method: str) -> FlowIn
         path=flow.request.path,
         direction=direction.value,
     )
+
+
+# --- watching the policy files ----------------------------------------------------------------
+
+
+def _watched(policy: Policy | None) -> tuple[str, ...]:
+    """The files a policy was read from: its `files`, or at least its main file."""
+    if policy is None:
+        return ()
+    return policy.files or (policy.source,)
+
+
+@dataclass(frozen=True)
+class _Stamp:
+    """What `stat` says about a file: any change to it is worth a look at the content."""
+
+    mtime_ns: int
+    size: int
+    inode: int
+
+
+def _stamp(path: str) -> _Stamp | None:
+    """The file's stamp, or `None` while it is missing (an editor's rename, a ConfigMap swap)."""
+    try:
+        st = os.stat(path)  # follows symlinks: a ConfigMap swap changes the target's inode
+    except OSError:
+        return None
+    return _Stamp(st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _digest(path: str) -> str | None:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+class _PolicyFiles:
+    """The policy files as last read: stamps to notice a change, digests to confirm it.
+
+    Plain file-system work with no event loop: the addon calls `changed` in a worker thread.
+    """
+
+    def __init__(self, paths: tuple[str, ...] = ()) -> None:
+        self.paths = paths
+        self._stamps: dict[str, _Stamp] = {}
+        self._digests: dict[str, str] = {}
+        self._pending: dict[str, _Stamp] | None = None
+
+    @classmethod
+    def snapshot(cls, paths: tuple[str, ...]) -> _PolicyFiles:
+        """The files as they are now (taken before a load, so a later edit is still noticed)."""
+        return cls().with_paths(paths)
+
+    def with_paths(self, paths: tuple[str, ...]) -> _PolicyFiles:
+        """The same record for `paths`: files already known keep their entry, others are read."""
+        files = _PolicyFiles(paths)
+        for path in paths:
+            if path in self._stamps:
+                files._stamps[path], files._digests[path] = self._stamps[path], self._digests[path]
+                continue
+            stamp = _stamp(path)  # before the digest: a write in between is seen next time
+            digest = _digest(path)
+            if stamp is not None and digest is not None:
+                files._stamps[path], files._digests[path] = stamp, digest
+        return files
+
+    def changed(self) -> bool:
+        """Whether a file's content differs from the record, once its stamp held for a check.
+
+        A missing file is not a change yet (an editor's save renames files about). A file
+        whose stamp moved since the previous check may still be being written: it is looked
+        at again next time. Same content under a new stamp (a touch) updates the record.
+        """
+        stamps: dict[str, _Stamp] = {}
+        for path in self.paths:
+            stamp = _stamp(path)
+            if stamp is None:
+                self._pending = None
+                return False
+            stamps[path] = stamp
+        if stamps == self._stamps:
+            self._pending = None
+            return False
+        if stamps != self._pending:
+            self._pending = stamps
+            return False
+        digests = {path: _digest(path) for path in self.paths}
+        if any(d is None for d in digests.values()):
+            self._pending = None
+            return False
+        if digests == self._digests:
+            self._stamps, self._pending = stamps, None
+            return False
+        return True

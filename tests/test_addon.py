@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
-from collections.abc import Iterator
+import logging
+import os
+import re
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +20,10 @@ from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.test import taddons, tflow
 from support import InlinePool
 
-from dlp_proxy.addon import DlpAddon
+from dlp_proxy.addon import DlpAddon, _PolicyFiles, parse_interval
+from dlp_proxy.inspection import Decision, Message
+from dlp_proxy.keys import Keyring
+from dlp_proxy.policy import Mode, Policy
 
 POLICY = """\
 version: 1
@@ -219,9 +228,50 @@ def test_broken_policy_is_refused_and_the_old_one_kept(
     broken.write_text(
         "version: 1\nname: x\nrules:\n  - id: r\n    entities: [SSN]\n    action: block\n"
     )
-    with pytest.raises(exceptions.OptionsError, match=r"broken.yaml:5: rules\[0\].entities\[0\]"):
+    with pytest.raises(
+        exceptions.OptionsError, match=r"broken.yaml:5:(\d+:)? rules\[0\].entities\[0\]"
+    ):
         tctx.configure(addon, dlp_policy=str(broken))
     assert addon.policy is before
+
+
+def test_a_policy_naming_a_key_the_keyring_lacks_is_refused(
+    env: tuple[DlpAddon, Any, Path],
+) -> None:
+    """Encryption key ids are checked against the proxy's keyring when the policy loads."""
+    addon, tctx, tmp_path = env
+    before = addon.policy
+    assert addon.keyring is not None
+    known = addon.keyring.keys[0].id
+    policy = tmp_path / "keys.yaml"
+    rule = "  - {id: c, entities: [CREDIT_CARD], action: encrypt, encrypt: {key: %s}}\n"
+    policy.write_text("version: 1\nname: k\nrules:\n" + rule % "no-such-key")
+    with pytest.raises(exceptions.OptionsError, match="names key 'no-such-key', which is not in"):
+        tctx.configure(addon, dlp_policy=str(policy))
+    assert addon.policy is before
+    policy.write_text("version: 1\nname: k\nrules:\n" + rule % known)
+    tctx.configure(addon, dlp_policy=str(policy))
+    assert addon.policy is not None
+    assert addon.policy.rules[0].encrypt.key == known
+
+
+def test_policy_warnings_are_logged_with_the_load(env: tuple[DlpAddon, Any, Path]) -> None:
+    """A rule an earlier one makes redundant is loaded, and the warning is in the log."""
+    addon, tctx, tmp_path = env
+    policy = tmp_path / "redundant.yaml"
+    policy.write_text(
+        "version: 1\nname: w\nrules:\n"
+        "  - {id: a, entities: [US_SSN, PERSON], action: block}\n"
+        "  - {id: b, entities: [US_SSN], action: redact}\n"
+    )
+    tctx.configure(addon, dlp_policy=str(policy))
+    assert addon.audit is not None
+    addon.audit.close()
+    lines = (tmp_path / "var" / "decisions.jsonl").read_text().splitlines()
+    events = [json.loads(line) for line in lines]
+    loaded = [e for e in events if e["event"] == "policy_loaded" and e["policy"] == "w"][-1]
+    (warning,) = loaded["warnings"]
+    assert "rules[1] has no effect: rule 'a' before it" in warning
 
 
 def test_streaming_large_bodies_is_refused(env: tuple[DlpAddon, Any, Path]) -> None:
@@ -286,3 +336,261 @@ async def test_websocket_from_vendor_follows_response_rules(
     frame = flow.websocket.messages[-1]
     assert not frame.dropped
     assert frame.text == "ssn 536-90-4399, mail *****@******e.com"
+
+
+# --- reloading the policy ---------------------------------------------------------------------
+
+# POLICY's mask-email rule, and the same rule turned into a block.
+REDACT_EMAIL = "    action: redact\n    redact: {operator: mask, keep: 4}\n"
+BLOCK_EMAIL = "    action: block\n"
+DEADLINE = 30.0  # seconds a test waits for the watcher or a signal before failing
+
+
+def _events(tmp_path: Path, name: str) -> list[dict[str, Any]]:
+    lines = (tmp_path / "var" / "decisions.jsonl").read_text().splitlines()
+    return [e for e in map(json.loads, lines) if e["event"] == name]
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    """Replace `old` (present exactly once) by `new`, as an editor saving in place would."""
+    text = path.read_text()
+    assert text.count(old) == 1, old
+    path.write_text(text.replace(old, new))
+
+
+def _policy_file(addon: DlpAddon) -> Path:
+    assert addon.policy is not None
+    return Path(addon.policy.source)
+
+
+async def _until(what: str, condition: Callable[[], bool]) -> None:
+    """Wait (yielding to the event loop) until `condition` holds; fail after DEADLINE."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DEADLINE
+    while not condition():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def running(env: tuple[DlpAddon, Any, Path]) -> AsyncIterator[tuple[DlpAddon, Any, Path]]:
+    """The addon after `running()` (poll task, SIGHUP handler), stopped again in the loop."""
+    addon, _, _ = env
+    addon.running()
+    yield env
+    addon.done()
+
+
+async def test_valid_change_is_applied_logged_and_used(
+    env: tuple[DlpAddon, Any, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A valid edit is swapped in, logged with both sha256s, and decides the next request."""
+    addon, _, tmp_path = env
+    before = addon.policy
+    assert before is not None
+    _edit(_policy_file(addon), REDACT_EMAIL, BLOCK_EMAIL)
+    assert await addon.reload_policy("file_changed") is True
+    after = addon.policy
+    assert after is not None
+    assert after.sha256 != before.sha256
+    loaded = _events(tmp_path, "policy_loaded")[-1]
+    assert loaded == {
+        **loaded,
+        "reason": "file_changed",
+        "policy": "test",
+        "policy_sha256": after.sha256,
+        "previous_sha256": before.sha256,
+        "file": str(_policy_file(addon)),
+        "rules": 3,
+        "mode": "enforce",
+    }
+    assert f"dlp-proxy: policy reloaded: test sha256 {after.sha256[:12]}" in capsys.readouterr().err
+    flow = _flow(b'{"email": "maria@example.com"}')
+    await addon.request(flow)
+    assert flow.response.status_code == 403
+    assert _decisions(tmp_path)[-1]["policy_sha256"] == after.sha256
+
+
+def test_startup_load_is_logged_with_its_reason(env: tuple[DlpAddon, Any, Path]) -> None:
+    """The policy loaded at start is a `policy_loaded` event with reason startup."""
+    addon, _, tmp_path = env
+    assert addon.policy is not None
+    loaded = _events(tmp_path, "policy_loaded")[0]
+    assert loaded["reason"] == "startup"
+    assert loaded["previous_sha256"] is None
+    assert loaded["policy_sha256"] == addon.policy.sha256
+
+
+async def test_invalid_change_is_refused_with_file_and_line(
+    env: tuple[DlpAddon, Any, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A broken edit is refused and logged with file:line; the last good policy stays."""
+    addon, _, tmp_path = env
+    before = addon.policy
+    assert before is not None
+    path = _policy_file(addon)
+    _edit(path, "    action: block\n", "    action: mask\n")  # line 8, rule block-ssn
+    with caplog.at_level(logging.ERROR, logger="dlp_proxy.addon"):
+        assert await addon.reload_policy("file_changed") is False
+    assert addon.policy is before
+    refused = _events(tmp_path, "policy_refused")[-1]
+    assert refused["reason"] == "file_changed"
+    assert refused["file"] == str(path)
+    assert refused["kept_sha256"] == before.sha256
+    [problem] = refused["problems"]
+    assert re.match(rf"{re.escape(str(path))}:8:(\d+:)? rules\[0\]\.action must be one of", problem)
+    assert problem in caplog.text
+    assert len(_events(tmp_path, "policy_loaded")) == 1  # startup only
+    flow = _flow(b'{"ssn": "536-90-4399"}')
+    await addon.request(flow)
+    assert flow.response.status_code == 403  # block-ssn still enforced
+    assert _decisions(tmp_path)[-1]["policy_sha256"] == before.sha256
+
+
+async def test_unchanged_content_does_nothing(env: tuple[DlpAddon, Any, Path]) -> None:
+    """A touch (new mtime, same bytes) or a SIGHUP without an edit applies and logs nothing."""
+    addon, _, tmp_path = env
+    before = addon.policy
+    path = _policy_file(addon)
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    assert await addon.reload_policy("file_changed") is False
+    assert await addon.reload_policy("sighup") is False
+    assert addon.policy is before
+    assert len(_events(tmp_path, "policy_loaded")) == 1
+    assert _events(tmp_path, "policy_refused") == []
+
+
+async def test_polling_applies_an_edit(running: tuple[DlpAddon, Any, Path]) -> None:
+    """With polling on, an edit saved to the file is applied without any signal."""
+    addon, tctx, tmp_path = running
+    tctx.configure(addon, dlp_reload_interval="0.01")
+    before = addon.policy
+    assert before is not None
+    _edit(_policy_file(addon), REDACT_EMAIL, BLOCK_EMAIL)
+    await _until("the edit to be applied", lambda: addon.policy is not before)
+    assert _events(tmp_path, "policy_loaded")[-1]["reason"] == "file_changed"
+
+
+async def test_polling_waits_out_an_editors_rename_dance(
+    running: tuple[DlpAddon, Any, Path],
+) -> None:
+    """A file missing for a moment (save by rename) is no change; the new file is applied."""
+    addon, tctx, tmp_path = running
+    tctx.configure(addon, dlp_reload_interval="0.01")
+    before = addon.policy
+    path = _policy_file(addon)
+    new_text = path.read_text().replace(REDACT_EMAIL, BLOCK_EMAIL)
+    path.rename(path.with_suffix(".yaml~"))
+    await asyncio.sleep(0.1)  # several ticks with the file missing
+    assert addon.policy is before
+    assert _events(tmp_path, "policy_refused") == []
+    staged = path.with_suffix(".new")
+    staged.write_text(new_text)
+    staged.replace(path)
+    await _until("the renamed-in file to be applied", lambda: addon.policy is not before)
+    assert _events(tmp_path, "policy_refused") == []
+
+
+def test_policy_files_tell_a_touch_from_an_edit(tmp_path: Path) -> None:
+    """The watcher's record: touch is no change, an edit is one once it holds for a check."""
+    path = tmp_path / "p.yaml"
+    path.write_text("a: 1\n")
+    files = _PolicyFiles.snapshot((str(path),))
+    assert files.changed() is False
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    assert [files.changed(), files.changed(), files.changed()] == [False, False, False]
+    path.write_text("a: 22\n")
+    assert files.changed() is False  # first sight of a new stamp: may still be being written
+    assert files.changed() is True
+    path.unlink()
+    assert files.changed() is False  # missing: wait for the next tick
+
+
+async def test_sighup_reloads_the_policy(running: tuple[DlpAddon, Any, Path]) -> None:
+    """The SIGHUP handler installed by running() applies an edit when polling is off."""
+    addon, tctx, tmp_path = running
+    tctx.configure(addon, dlp_reload_interval="0")
+    assert signal.getsignal(signal.SIGHUP) not in (signal.SIG_DFL, signal.SIG_IGN, None)
+    before = addon.policy
+    _edit(_policy_file(addon), REDACT_EMAIL, BLOCK_EMAIL)
+    os.kill(os.getpid(), signal.SIGHUP)
+    await _until("the SIGHUP reload", lambda: addon.policy is not before)
+    assert _events(tmp_path, "policy_loaded")[-1]["reason"] == "sighup"
+    addon.done()
+    assert signal.getsignal(signal.SIGHUP) == signal.SIG_DFL
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("1.0", 1.0), ("0.2", 0.2), ("0", 0.0), ("3", 3.0), (" 2 ", 2.0)]
+)
+def test_reload_interval_is_parsed_as_seconds(value: str, seconds: float) -> None:
+    """dlp_reload_interval is text (so --set works) holding seconds; 0 turns polling off."""
+    assert parse_interval(value) == seconds
+
+
+@pytest.mark.parametrize("value", ["-1", "", "soon", "nan", "inf", "1s"])
+def test_bad_reload_interval_is_refused(env: tuple[DlpAddon, Any, Path], value: str) -> None:
+    """A reload interval that is not a finite number of seconds >= 0 is refused, saying so."""
+    addon, tctx, _ = env
+    with pytest.raises(ValueError, match="must be a number of seconds, or 0 to turn polling off"):
+        parse_interval(value)
+    with pytest.raises(
+        exceptions.OptionsError, match=f"Cannot parse dlp_reload_interval '{value}'"
+    ):
+        tctx.configure(addon, dlp_reload_interval=value)
+
+
+async def test_reload_follows_the_dlp_policy_option(env: tuple[DlpAddon, Any, Path]) -> None:
+    """After dlp_policy names another file, reloads read that file and leave the old one be."""
+    addon, tctx, tmp_path = env
+    old_path = _policy_file(addon)
+    _configure(tctx, addon, tmp_path, mode="monitor")
+    current = addon.policy
+    assert current is not None
+    assert current.mode is Mode.MONITOR
+    assert _events(tmp_path, "policy_loaded")[-1]["reason"] == "startup"
+    _edit(old_path, REDACT_EMAIL, BLOCK_EMAIL)
+    assert await addon.reload_policy("sighup") is False
+    assert addon.policy is current
+    _edit(_policy_file(addon), REDACT_EMAIL, BLOCK_EMAIL)
+    assert await addon.reload_policy("sighup") is True
+    assert addon.policy is not None
+    assert addon.policy.mode is Mode.MONITOR
+
+
+@dataclass
+class GatedPool(InlinePool):
+    """An `InlinePool` whose inspections wait until the test opens the gate."""
+
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def inspect(self, message: Message, policy: Policy, keyring: Keyring) -> Decision:
+        self.started.set()
+        await self.gate.wait()
+        return await super().inspect(message, policy, keyring)
+
+
+async def test_inspection_in_flight_keeps_its_policy(env: tuple[DlpAddon, Any, Path]) -> None:
+    """A message inspected across a reload is decided by the policy it started with."""
+    addon, _, tmp_path = env
+    pool = GatedPool()
+    addon.pool = pool  # type: ignore[assignment]
+    before = addon.policy
+    assert before is not None
+    in_flight = _flow(b'{"email": "maria@example.com"}')
+    task: Awaitable[None] = asyncio.ensure_future(addon.request(in_flight))
+    await pool.started.wait()
+    _edit(_policy_file(addon), REDACT_EMAIL, BLOCK_EMAIL)
+    assert await addon.reload_policy("file_changed") is True
+    pool.gate.set()
+    await task
+    assert in_flight.response is None  # redacted under the old policy, not blocked
+    assert _decisions(tmp_path)[-1]["policy_sha256"] == before.sha256
+    later = _flow(b'{"email": "maria@example.com"}')
+    await addon.request(later)
+    assert later.response.status_code == 403
+    assert addon.policy is not None
+    assert _decisions(tmp_path)[-1]["policy_sha256"] == addon.policy.sha256

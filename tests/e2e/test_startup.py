@@ -25,7 +25,7 @@ def test_broken_policy_makes_run_exit_with_file_line_and_reason(tmp_path: Path) 
     result = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=ROOT, check=False)
     assert result.returncode != 0
     assert (
-        f"{policy}:6: rules[0].action must be one of allow|redact|encrypt|block (got 'mask')"
+        f"{policy}:6:5: rules[0].action must be one of allow|redact|encrypt|block (got 'mask')"
         in result.stderr
     )
     assert "proxy_ready" not in result.stdout
