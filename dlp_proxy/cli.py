@@ -4,6 +4,8 @@ dlp-proxy run        start the gateway (mitmproxy in-process, with the dlp addon
 dlp-proxy init       create the CA and the data keyring if they are missing
 dlp-proxy policy validate FILE...   check policy files
 dlp-proxy policy test [PATH...]     run policy test cases (docs/policy-tests.md)
+dlp-proxy scan FILE|-               what the gateway finds in a payload, and what it would do
+dlp-proxy explain FILE|-            the same, with every rule's outcome and the body sent on
 dlp-proxy decrypt TOKEN...          turn tokens back into values (needs the keyring)
 """
 
@@ -13,6 +15,7 @@ import argparse
 import asyncio
 import json
 import logging
+import mimetypes
 import re
 import signal
 import sys
@@ -22,9 +25,9 @@ from pathlib import Path
 from dlp_proxy import __version__
 from dlp_proxy.cases import Report, collect, render_text, run_cases, throwaway_keyring
 from dlp_proxy.detection import DEFAULT_MODEL, PresidioDetector
-from dlp_proxy.errors import DlpError, PolicyError
-from dlp_proxy.keys import ensure_keyring, load_keyring
-from dlp_proxy.policy import load_policy
+from dlp_proxy.errors import DlpError, PolicyError, PolicyProblem, UsageError
+from dlp_proxy.keys import Keyring, ensure_keyring, load_keyring
+from dlp_proxy.policy import Direction, Policy, load_policy
 from dlp_proxy.tokens import decrypt_token
 
 __all__ = ["main"]
@@ -89,8 +92,20 @@ def _parser() -> argparse.ArgumentParser:
 
     policy = commands.add_parser("policy", help="work with policy files")
     policy_commands = policy.add_subparsers(metavar="SUBCOMMAND")
-    validate = policy_commands.add_parser("validate", help="check policy files")
+    validate = policy_commands.add_parser(
+        "validate",
+        help="check policy files",
+        description="Report every problem in each policy file with file, line, column and a "
+        "fix hint; warnings (rules an earlier rule makes redundant) count as problems. "
+        "Exit status 0 when every file is clean, 1 otherwise.",
+    )
     validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument(
+        "--keyring",
+        help="check encryption key ids against this keyring "
+        f"(default: {DEFAULT_CONFDIR}/{KEYRING_NAME} if it exists)",
+    )
+    validate.add_argument("--format", choices=("text", "json"), default="text")
     validate.set_defaults(handler=_validate)
     test = policy_commands.add_parser(
         "test",
@@ -116,6 +131,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     test.set_defaults(handler=_policy_test)
 
+    for name, summary in (
+        ("scan", "show what the gateway finds in a payload and what it would do"),
+        ("explain", "scan, plus every rule's outcome and the body the vendor would receive"),
+    ):
+        command = commands.add_parser(
+            name,
+            help=summary,
+            description=f"{summary[0].upper()}{summary[1:]}. No proxy runs: the payload is "
+            "inspected here under the policy, with the real detector.",
+        )
+        _add_payload_arguments(command)
+        command.set_defaults(handler=_scan, explain=name == "explain")
+
     decrypt = commands.add_parser("decrypt", help="decrypt tokens (needs the keyring)")
     decrypt.add_argument("tokens", nargs="+", metavar="TOKEN")
     decrypt.add_argument("--keyring", default=f"{DEFAULT_CONFDIR}/{KEYRING_NAME}")
@@ -135,17 +163,141 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_payload_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("file", metavar="FILE", help="the payload (body) to inspect; - for stdin")
+    command.add_argument("--policy", default="policies/default.yaml", help="policy file (YAML)")
+    command.add_argument(
+        "--url",
+        default="https://unknown-vendor.example/",
+        help="where the payload goes (or, with --response, where it comes from)",
+    )
+    command.add_argument("--method", default="POST", help="HTTP method (default POST)")
+    command.add_argument(
+        "--content-type",
+        help="Content-Type of the payload (default: from the file name, else sniffed)",
+    )
+    command.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="NAME:VALUE",
+        help="a request (or response) header; repeat for several",
+    )
+    command.add_argument(
+        "--response", action="store_true", help="the payload is a vendor's response"
+    )
+    command.add_argument("--format", choices=("table", "json"), default="table")
+    command.add_argument("--show-values", action="store_true", help="print matched values unmasked")
+    command.add_argument("--model", default=DEFAULT_MODEL, help="spaCy model package or directory")
+    command.add_argument(
+        "--keyring",
+        help=f"keyring for fingerprints and tokens (default: {DEFAULT_CONFDIR}/{KEYRING_NAME} "
+        "if it exists, else a throwaway one)",
+    )
+
+
 def _validate(args: argparse.Namespace) -> int:
-    status = 0
+    key_ids, note = _key_ids(args.keyring)
+    results: list[tuple[str, Policy | None, list[PolicyProblem]]] = []
     for file in args.files:
         try:
-            policy = load_policy(file)
+            policy = load_policy(file, key_ids=key_ids)
         except PolicyError as e:
-            print(e, file=sys.stderr)
-            status = 1
+            results.append((file, None, e.problems))
         else:
-            print(f"{file}: ok ({policy.name}, {len(policy.rules)} rules, {policy.mode.value})")
-    return status
+            results.append((file, policy, list(policy.warnings)))
+    if args.format == "json":
+        print(json.dumps([_validation_json(*r) for r in results], indent=2))
+    else:
+        for file, loaded, problems in results:
+            for problem in problems:
+                print(problem, file=sys.stderr)
+            if loaded is not None:
+                summary = f"{loaded.name}, {len(loaded.rules)} rules, {loaded.mode.value}"
+                verdict = f"{len(problems)} warnings" if problems else "ok"
+                print(f"{file}: {verdict} ({summary}{note})")
+    return 1 if any(problems for _, _, problems in results) else 0
+
+
+def _key_ids(keyring: str | None) -> tuple[list[str] | None, str]:
+    """The key ids to check policies against, and a note for the summary line."""
+    path = Path(keyring or f"{DEFAULT_CONFDIR}/{KEYRING_NAME}")
+    if keyring is None and not path.exists():
+        return None, "; key ids not checked: no keyring"
+    return [k.id for k in load_keyring(path).keys], ""
+
+
+def _validation_json(
+    file: str, policy: Policy | None, problems: Sequence[PolicyProblem]
+) -> dict[str, object]:
+    return {
+        "file": file,
+        "valid": policy is not None,
+        "policy": policy.name if policy else None,
+        "sha256": policy.sha256 if policy else None,
+        "problems": [
+            {
+                "file": p.file,
+                "line": p.line,
+                "column": p.column,
+                "field": p.where,
+                "message": p.message,
+                "level": p.level,
+            }
+            for p in problems
+        ],
+    }
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from dlp_proxy.explain import build_report, render_json, render_table
+    from dlp_proxy.inspection import Message, evaluate
+
+    policy = load_policy(args.policy)
+    body = sys.stdin.buffer.read() if args.file == "-" else _read_payload(args.file)
+    headers = [_header(h) for h in args.header]
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        guessed = args.content_type or (
+            mimetypes.guess_type(args.file)[0] if args.file != "-" else None
+        )
+        if guessed:
+            headers.append(("Content-Type", guessed))
+    message = Message.for_url(
+        args.url,
+        method=args.method,
+        direction=Direction.RESPONSE if args.response else Direction.REQUEST,
+        headers=headers,
+        body=body,
+    )
+    keyring = _scan_keyring(args.keyring)
+    evaluation = evaluate(message, policy, detector=PresidioDetector(args.model), keyring=keyring)
+    report = build_report(message, policy, evaluation, show_values=args.show_values)
+    if args.format == "json":
+        print(render_json(report, with_body=args.explain))
+    else:
+        print(render_table(report, with_rules=args.explain, with_body=args.explain))
+    return 0
+
+
+def _read_payload(file: str) -> bytes:
+    try:
+        return Path(file).read_bytes()
+    except OSError as e:
+        raise UsageError(f"cannot read {file}: {e.strerror}") from e
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip():
+        raise UsageError(f"--header {text!r} must look like 'Name: value'")
+    return name.strip(), value.strip()
+
+
+def _scan_keyring(path: str | None) -> Keyring:
+    default = Path(f"{DEFAULT_CONFDIR}/{KEYRING_NAME}")
+    if path is not None:
+        return load_keyring(path)
+    return load_keyring(default) if default.exists() else throwaway_keyring()
 
 
 def _policy_test(args: argparse.Namespace) -> int:

@@ -5,6 +5,8 @@
     ├── KeyringError         the keyring is missing, unreadable or lacks a key
     ├── TokenError           a token cannot be decrypted (malformed, tampered, unknown key)
     ├── DetectorError        the detection engine cannot be built (model not installed ...)
+    ├── UsageError           a command-line argument is wrong (unreadable file, bad header ...)
+    ├── CaseError            a policy test file is invalid (defined in dlp_proxy.cases)
     └── InspectionError      one message cannot be inspected; the policy's on_error decides
         ├── BodyTooLarge
         ├── UndecodableBody
@@ -28,6 +30,7 @@ __all__ = [
     "PolicyProblem",
     "TokenError",
     "UndecodableBody",
+    "UsageError",
 ]
 
 
@@ -73,6 +76,10 @@ class TokenError(DlpError):
 
 class DetectorError(DlpError):
     """The detection engine cannot be built, e.g. the spaCy model is not installed."""
+
+
+class UsageError(DlpError):
+    """A command-line argument cannot be used; the message says which and why."""
 
 
 class InspectionError(DlpError):

@@ -71,6 +71,7 @@ class Report:
     outcome: str
     action: str
     rule_ids: tuple[str, ...]
+    blocking_rule: str | None
     severity: str | None
     shadow: str | None
     allowed_by: tuple[str, ...]
@@ -106,6 +107,7 @@ def build_report(
         outcome=decision.outcome,
         action=decision.action.label,
         rule_ids=decision.rule_ids,
+        blocking_rule=decision.blocking_rule,
         severity=decision.severity.label if decision.severity else None,
         shadow=decision.shadow_outcome,
         allowed_by=decision.allowed_by,
@@ -173,6 +175,7 @@ def render_json(report: Report, *, with_body: bool) -> str:
             "outcome": report.outcome,
             "action": report.action,
             "rules": list(report.rule_ids),
+            "blocking_rule": report.blocking_rule,
             "severity": report.severity,
             "shadow": report.shadow,
             "allowed_by": list(report.allowed_by),
@@ -218,6 +221,8 @@ def _rules_table(rules: Sequence[RuleRow]) -> str:
 
 def _decision_line(report: Report) -> str:
     parts = [f"decision     {report.outcome}"]
+    if report.blocking_rule:
+        parts.append(f"blocked by {report.blocking_rule}")
     if report.rule_ids:
         parts.append(f"by {', '.join(report.rule_ids)}")
     if report.severity:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
@@ -245,3 +246,156 @@ def test_policy_test_reports_a_missing_path_and_a_broken_test_file(
     assert f"ERROR {policy_tests / 'nope'}:\n        no such file or directory" in out
     assert "broken_test.yaml:2: case is not a known key here; did you mean 'cases'?" in out
     assert "ERROR: 2 test file(s) could not be used" in out
+
+
+# --- policy validate: warnings, key ids, JSON ----------------------------------------------------
+
+REDUNDANT_POLICY = """\
+version: 1
+name: redundant
+rules:
+  - {id: a, entities: [US_SSN, PERSON], action: block}
+  - {id: b, entities: [US_SSN], action: redact}
+"""
+
+
+def test_validate_counts_warnings_as_problems(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A redundant rule is a warning: the file loads, but validate exits 1 and says why."""
+    policy = tmp_path / "redundant.yaml"
+    policy.write_text(REDUNDANT_POLICY)
+    assert main(["policy", "validate", str(policy), "--keyring", str(_keyring(tmp_path))]) == 1
+    captured = capsys.readouterr()
+    assert f"{policy}:5:5: warning: rules[1] has no effect" in captured.err
+    assert f"{policy}: 1 warnings (redundant, 2 rules, enforce)" in captured.out
+
+
+def test_validate_checks_key_ids_against_the_keyring(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--keyring` makes an encryption key id the keyring lacks a problem."""
+    policy = tmp_path / "keys.yaml"
+    policy.write_text(
+        "version: 1\nname: k\nrules:\n"
+        "  - {id: c, entities: [CREDIT_CARD], action: encrypt, encrypt: {key: k-old}}\n"
+    )
+    assert main(["policy", "validate", str(policy), "--keyring", str(_keyring(tmp_path))]) == 1
+    assert "rules[0].encrypt.key names key 'k-old', which is not in the keyring" in (
+        capsys.readouterr().err
+    )
+
+
+def test_validate_without_a_keyring_says_key_ids_were_not_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no keyring at hand, validate passes key ids but says it could not check them."""
+    monkeypatch.chdir(tmp_path)
+    policy = tmp_path / "keys.yaml"
+    policy.write_text(
+        "version: 1\nname: k\nrules:\n"
+        "  - {id: c, entities: [CREDIT_CARD], action: encrypt, encrypt: {key: k-old}}\n"
+    )
+    assert main(["policy", "validate", str(policy)]) == 0
+    assert "key ids not checked: no keyring" in capsys.readouterr().out
+
+
+def test_validate_json_lists_every_problem_with_line_and_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--format json` gives file, line, column, field, message and level for each problem."""
+    policy = tmp_path / "broken.yaml"
+    policy.write_text(BROKEN_POLICY)
+    assert main(["policy", "validate", "--format", "json", str(policy)]) == 1
+    (result,) = json.loads(capsys.readouterr().out)
+    assert result["valid"] is False
+    assert result["problems"] == [
+        {
+            "file": str(policy),
+            "line": 6,
+            "column": 5,
+            "field": "rules[0].action",
+            "message": "must be one of allow|redact|encrypt|block (got 'mask')",
+            "level": "error",
+        }
+    ]
+
+
+def _keyring(tmp_path: Path) -> Path:
+    path = tmp_path / "keyring.json"
+    create_keyring(path)
+    return path
+
+
+# --- scan and explain ------------------------------------------------------------------------
+
+
+def test_scan_with_the_real_model_finds_and_decides(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`scan` runs Presidio on a file and prints findings and the decision, values masked."""
+    payload = tmp_path / "ticket.json"
+    payload.write_text(json.dumps({"customer": {"ssn": "219-09-9999"}, "note": "hello"}))
+    assert main(["scan", str(payload), "--keyring", str(_keyring(tmp_path))]) == 0
+    out = capsys.readouterr().out
+    assert "US_SSN" in out
+    assert "$.customer.ssn" in out
+    assert "decision     blocked; blocked by block-ssn-and-bank-numbers" in out
+    assert "219-09-9999" not in out
+
+
+def test_explain_json_has_rules_and_the_body_sent_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], scripted: list[str]
+) -> None:
+    """`explain --format json` carries each rule's outcome and the rewritten body."""
+    (tmp_path / "policy.yaml").write_text(TEST_POLICY)
+    argv = [
+        "explain",
+        "-",
+        "--policy",
+        str(tmp_path / "policy.yaml"),
+        "--content-type",
+        "application/json",
+        "--format",
+        "json",
+        "--show-values",
+        "--model",
+        "some_model",
+        "--keyring",
+        str(_keyring(tmp_path)),
+    ]
+    stdin = io.TextIOWrapper(io.BytesIO(b'{"email": "maria@example.com"}'))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stdin", stdin)
+        assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert scripted == ["some_model"]
+    assert report["decision"]["outcome"] == "redacted"
+    assert [r["id"] for r in report["rules"]] == ["block-ssn", "hash-emails"]
+    assert report["findings"][0]["value"] == "maria@example.com"
+    assert report["body"].startswith('{"email":"<EMAIL_ADDRESS:')
+
+
+def test_scan_guesses_the_content_type_from_the_file_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], scripted: list[str]
+) -> None:
+    """A .csv payload is read as CSV, so findings are located by row and column."""
+    (tmp_path / "policy.yaml").write_text(TEST_POLICY)
+    export = tmp_path / "export.csv"
+    export.write_text("name,email\nMaria,maria@example.com\n")
+    argv = ["scan", str(export), "--policy", str(tmp_path / "policy.yaml"), "--format", "json"]
+    assert main([*argv, "--keyring", str(_keyring(tmp_path))]) == 0
+    (finding,) = json.loads(capsys.readouterr().out)["findings"]
+    assert finding["location"] == "csv:r1.c1"
+
+
+def test_scan_refuses_a_bad_header_and_a_missing_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bad arguments get exit status 2 and a message saying what to fix."""
+    assert main(["scan", str(tmp_path / "nope.json")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    payload = tmp_path / "p.json"
+    payload.write_text("{}")
+    assert main(["scan", str(payload), "--header", "no-colon"]) == 2
+    assert "--header 'no-colon' must look like 'Name: value'" in capsys.readouterr().err
