@@ -472,6 +472,29 @@ async def test_polling_applies_an_edit(running: tuple[DlpAddon, Any, Path]) -> N
     assert _events(tmp_path, "policy_loaded")[-1]["reason"] == "file_changed"
 
 
+async def test_an_edit_to_an_included_file_is_applied(
+    running: tuple[DlpAddon, Any, Path],
+) -> None:
+    """Included files are watched too: changing a shared allow list reloads the policy."""
+    addon, tctx, tmp_path = running
+    shared = tmp_path / "shared-allow.yaml"
+    shared.write_text("allow:\n  - {id: a, reason: first, values: [x@example.com]}\n")
+    main = tmp_path / "with-include.yaml"
+    main.write_text(
+        "version: 1\nname: inc\ninclude: [shared-allow.yaml]\n"
+        "rules:\n  - {id: r, entities: [EMAIL_ADDRESS], action: redact}\n"
+    )
+    tctx.configure(addon, dlp_policy=str(main), dlp_reload_interval="0.01")
+    before = addon.policy
+    assert before is not None
+    assert before.files == (str(main), str(shared))
+    shared.write_text("allow:\n  - {id: a, reason: second, values: [x@example.com]}\n")
+    await _until("the include edit to be applied", lambda: addon.policy is not before)
+    assert addon.policy is not None
+    assert addon.policy.allow[0].reason == "second"
+    assert addon.policy.sha256 != before.sha256
+
+
 async def test_polling_waits_out_an_editors_rename_dance(
     running: tuple[DlpAddon, Any, Path],
 ) -> None:
