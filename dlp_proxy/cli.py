@@ -4,6 +4,7 @@ dlp-proxy run        start the gateway (mitmproxy in-process, with the dlp addon
 dlp-proxy init       create the CA and the data keyring if they are missing
 dlp-proxy policy validate FILE...   check policy files
 dlp-proxy policy test [PATH...]     run policy test cases (docs/policy-tests.md)
+dlp-proxy policy diff OLD NEW       what changes in effect between two policy versions
 dlp-proxy scan FILE|-               what the gateway finds in a payload, and what it would do
 dlp-proxy explain FILE|-            the same, with every rule's outcome and the body sent on
 dlp-proxy decrypt TOKEN...          turn tokens back into values (needs the keyring)
@@ -130,6 +131,30 @@ def _parser() -> argparse.ArgumentParser:
         "--keyring", help="data keyring for hashes and tokens (default: a throwaway one)"
     )
     test.set_defaults(handler=_policy_test)
+
+    diff = policy_commands.add_parser(
+        "diff",
+        help="what changes in effect between two versions of a policy",
+        description="Compare two versions of a policy: the rules, vendors, detectors and allow "
+        "entries that changed, and every test case (from the test files of either version) "
+        "whose result changes. Exit status 0 when no case changes, 1 when some do, 2 when no "
+        "test case ran (the effect is unknown).",
+    )
+    diff.add_argument("old", metavar="OLD", help="the policy as it was")
+    diff.add_argument("new", metavar="NEW", help="the policy as it is to be")
+    diff.add_argument(
+        "--tests",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="test files or directories to run as well (default: the ones beside each policy)",
+    )
+    diff.add_argument("--format", choices=("text", "json"), default="text")
+    diff.add_argument("--model", default=DEFAULT_MODEL, help="spaCy model package or directory")
+    diff.add_argument(
+        "--keyring", help="data keyring for hashes and tokens (default: a throwaway one)"
+    )
+    diff.set_defaults(handler=_policy_diff)
 
     for name, summary in (
         ("scan", "show what the gateway finds in a payload and what it would do"),
@@ -317,6 +342,20 @@ def _policy_test(args: argparse.Namespace) -> int:
     else:
         print(render_text(report, verbose=args.verbose), end="")
     return 0 if report.ok else 1
+
+
+def _policy_diff(args: argparse.Namespace) -> int:
+    from dlp_proxy import diff
+
+    old, new = load_policy(args.old), load_policy(args.new)
+    cases = diff.cases_for(args.old, args.new, args.tests)
+    keyring = load_keyring(args.keyring) if args.keyring else throwaway_keyring()
+    detector = PresidioDetector(args.model)
+    report = diff.build_report(old, new, cases, detector=detector, keyring=keyring)
+    print(diff.render_json(report) if args.format == "json" else diff.render_text(report))
+    if not report.case_count:
+        return 2
+    return 1 if report.changed else 0
 
 
 def _decrypt(args: argparse.Namespace) -> int:

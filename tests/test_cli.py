@@ -399,3 +399,29 @@ def test_scan_refuses_a_bad_header_and_a_missing_file(
     payload.write_text("{}")
     assert main(["scan", str(payload), "--header", "no-colon"]) == 2
     assert "--header 'no-colon' must look like 'Name: value'" in capsys.readouterr().err
+
+
+# --- policy diff -------------------------------------------------------------------------------
+
+
+def test_policy_diff_exit_status_says_whether_the_effect_changes(
+    policy_tests: Path, capsys: pytest.CaptureFixture[str], scripted: list[str]
+) -> None:
+    """Exit 0 when no case changes, 1 when some do (naming them), 2 when no case ran."""
+    root = policy_tests.parent
+    new = root / "policy.yaml"
+    old = root / "old" / "policy.yaml"
+    old.parent.mkdir()
+    old.write_text(TEST_POLICY)
+    assert main(["policy", "diff", str(old), str(new), "--tests", str(policy_tests)]) == 0
+    assert "0 of 2 test cases behave differently" in capsys.readouterr().out
+    old.write_text(TEST_POLICY.replace("action: block", "action: redact"))
+    assert main(["policy", "diff", str(old), str(new), "--tests", str(policy_tests)]) == 1
+    out = capsys.readouterr().out
+    assert "an SSN is blocked: redacted -> blocked" in out
+    assert "action: redact -> block" in out
+    lonely = root / "lonely"
+    lonely.mkdir()
+    (lonely / "a.yaml").write_text(TEST_POLICY)
+    (lonely / "b.yaml").write_text(TEST_POLICY)
+    assert main(["policy", "diff", str(lonely / "a.yaml"), str(lonely / "b.yaml")]) == 2
