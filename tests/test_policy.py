@@ -1546,3 +1546,648 @@ def test_an_include_loop_is_refused(tmp_path: Path) -> None:
         """,
     )
     assert "b.yaml:1:11: include[0] includes 'a.yaml', which includes this file again" in str(error)
+
+
+# --- JSON Schema -------------------------------------------------------------------------------
+# docs/policy.schema.json describes the format for editors; the loader stays the authority. These
+# tests keep the two from drifting: same keys at every level, same enums and defaults, the same
+# verdict on valid and invalid policies, and every example in docs/policy.md loads.
+
+DOCS = POLICIES.parent / "docs"
+SCHEMA_PATH = DOCS / "policy.schema.json"
+INCLUDE_SCHEMA_PATH = DOCS / "policy-include.schema.json"
+MODELINE = "# yaml-language-server: $schema=../docs/policy.schema.json"
+
+# Where each object of the format is described in the schema, and the loader's keys for it.
+SCHEMA_OBJECTS = {
+    "": "_TOP_KEYS",
+    "/$defs/included": "_INCLUDED_KEYS",
+    "/$defs/vendor": "_VENDOR_KEYS",
+    "/$defs/contract": "_CONTRACT_KEYS",
+    "/$defs/detector": "_DETECTOR_KEYS",
+    "/$defs/pattern/anyOf/1": "_PATTERN_KEYS",
+    "/$defs/allowEntry": "_ALLOW_KEYS",
+    "/$defs/rule": "_RULE_KEYS",
+    "/$defs/redact": "_REDACT_KEYS",
+    "/$defs/encrypt": "_ENCRYPT_KEYS",
+}
+# Keywords of draft 2020-12 that draft-07 validators (yaml-language-server in VS Code, Neovim,
+# Helix ...) understand too; `$defs` is reached by JSON pointer, which they resolve.
+EDITOR_KEYWORDS = frozenset(
+    {
+        "$schema",
+        "$id",
+        "$ref",
+        "$defs",
+        "title",
+        "description",
+        "default",
+        "type",
+        "enum",
+        "const",
+        "properties",
+        "additionalProperties",
+        "required",
+        "items",
+        "minItems",
+        "minProperties",
+        "propertyNames",
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "pattern",
+        "anyOf",
+        "allOf",
+        "if",
+        "then",
+    }
+)
+
+
+def read_json(path: Path) -> dict:
+    """The JSON document at `path`."""
+    import json
+
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    """The published policy schema."""
+    return read_json(SCHEMA_PATH)
+
+
+def at(document: dict, pointer: str) -> dict:
+    """The part of `document` at a JSON pointer such as `/$defs/rule`."""
+    node: object = document
+    for part in pointer.split("/")[1:]:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    assert isinstance(node, dict), pointer
+    return node
+
+
+def resolved(document: dict, node: dict) -> dict:
+    """`node` with a `$ref` to a local definition followed (its own keys win)."""
+    if "$ref" not in node:
+        return node
+    return {**resolved(document, at(document, node["$ref"].removeprefix("#"))), **node}
+
+
+def schema_problems(document: dict, instance: object) -> list[str]:
+    """What the schema finds wrong with `instance` (a parsed YAML document)."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(document)
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in validator.iter_errors(instance)
+    ]
+
+
+def subschemas(node: object, pointer: str = "") -> list[tuple[str, dict]]:
+    """Every schema inside `node`, with its JSON pointer, following the keywords that hold them."""
+    if not isinstance(node, dict):
+        return []
+    found = [(pointer, node)]
+    for key in ("properties", "$defs"):
+        for name, child in node.get(key, {}).items():
+            found += subschemas(child, f"{pointer}/{key}/{name}")
+    for key in ("anyOf", "allOf"):
+        for i, child in enumerate(node.get(key, [])):
+            found += subschemas(child, f"{pointer}/{key}/{i}")
+    for key in ("items", "additionalProperties", "propertyNames", "if", "then"):
+        found += subschemas(node.get(key), f"{pointer}/{key}")
+    return found
+
+
+def test_policy_schema_is_a_valid_2020_12_schema(schema: dict) -> None:
+    """docs/policy.schema.json is a valid JSON Schema of draft 2020-12, as it declares."""
+    import jsonschema
+
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    jsonschema.Draft202012Validator.check_schema(schema)
+
+
+def test_include_schema_is_the_policy_schemas_included_file(schema: dict) -> None:
+    """policy-include.schema.json is valid and is `$defs/included` over the very same $defs."""
+    import jsonschema
+
+    include = read_json(INCLUDE_SCHEMA_PATH)
+    jsonschema.Draft202012Validator.check_schema(include)
+    assert include["$ref"] == "#/$defs/included"
+    assert include["$defs"] == schema["$defs"], (
+        "policy-include.schema.json's $defs must be a copy of policy.schema.json's: "
+        "editors resolve no reference across files reliably"
+    )
+
+
+def test_schema_uses_only_keywords_editors_understand(schema: dict) -> None:
+    """Only keywords draft-07 editors know too, so VS Code's YAML extension checks everything."""
+    unknown = {
+        f"{pointer}: {key}"
+        for pointer, node in subschemas(schema)
+        for key in node
+        if key not in EDITOR_KEYWORDS
+    }
+    assert unknown == set()
+
+
+@pytest.mark.parametrize(("pointer", "keys_name"), SCHEMA_OBJECTS.items())
+def test_schema_keys_are_the_loaders_keys(schema: dict, pointer: str, keys_name: str) -> None:
+    """Each object's properties are the loader's allowed keys, in order; no other key is allowed."""
+    from dlp_proxy import policy as policy_module
+
+    node = at(schema, pointer)
+    assert list(node["properties"]) == list(getattr(policy_module, keys_name))
+    assert node["additionalProperties"] is False
+
+
+def test_every_object_in_the_schema_is_checked_against_the_loader(schema: dict) -> None:
+    """No object schema escapes the key comparison: each is in SCHEMA_OBJECTS (or a count map)."""
+    objects = {
+        p for p, node in subschemas(schema) if node.get("type") == "object" and len(node) > 1
+    }
+    assert objects == {*SCHEMA_OBJECTS, "/$defs/minCountPerEntity"}
+
+
+def test_every_key_in_the_schema_has_a_description(schema: dict) -> None:
+    """Editors show a sentence for every key: each property has a description ending in '.'."""
+    missing = [
+        f"{pointer}/{name}"
+        for pointer in SCHEMA_OBJECTS
+        for name, prop in at(schema, pointer)["properties"].items()
+        if not str(resolved(schema, prop).get("description", "")).endswith(".")
+    ]
+    assert missing == []
+
+
+def test_schema_enums_are_the_loaders_values(schema: dict) -> None:
+    """Every enum in the schema lists the loader's values, so completion offers exactly those."""
+    from dlp_proxy import policy as policy_module
+
+    enums = {
+        "mode": [m.value for m in Mode],
+        "onError": [o.value for o in OnError],
+        "unknownDestinations": [u.value for u in UnknownDestinations],
+        "direction": list(policy_module._DIRECTIONS),
+        "action": [a.label for a in Action],
+        "severity": [s.label for s in Severity],
+        "validator": [v.value for v in Validator],
+        "redactOperator": [o.value for o in RedactOperator],
+        "encryptMode": [m.value for m in EncryptMode],
+    }
+    assert {name: at(schema, f"/$defs/{name}")["enum"] for name in enums} == enums
+    assert at(schema, "/$defs/entity/anyOf/0")["enum"] == sorted(KNOWN_ENTITIES)
+    assert set(at(schema, "/$defs/httpMethod/anyOf/0")["enum"]) == policy_module._METHODS
+    contract_actions = at(schema, "/$defs/rule/allOf/2/then/properties/action")["enum"]
+    assert contract_actions == [a.label for a in Action if a is not Action.ALLOW]
+
+
+def test_schema_patterns_are_the_loaders(schema: dict) -> None:
+    """Identifiers and custom entity names use the loader's own regular expressions."""
+    from dlp_proxy import policy as policy_module
+
+    assert at(schema, "/$defs/id")["pattern"] == policy_module._ID_RE.pattern
+    assert at(schema, "/$defs/entity/anyOf/1")["pattern"] == policy_module._ENTITY_RE.pattern
+    entity = at(schema, "/$defs/detector/properties/entity")["pattern"]
+    assert entity == policy_module._ENTITY_RE.pattern
+
+
+def test_schema_defaults_are_the_loaders(schema: dict, tmp_path: Path) -> None:
+    """Each default the schema states is the value the loader gives an omitted key."""
+    policy = Policy(name="p", rules=())
+    rule = Rule(id="r", entities=frozenset(), action=Action.ALLOW)
+    detector = CustomDetector(id="d", entity="X")
+    bare_pattern = load_policy(write(tmp_path, DETECTOR_POLICY)).detectors[0].patterns[1]
+    expected = {
+        "/properties/mode": policy.mode.value,
+        "/properties/on_error": policy.on_error.value,
+        "/properties/max_body_bytes": policy.max_body_bytes,
+        "/properties/max_decompression_ratio": policy.max_decompression_ratio,
+        "/properties/unknown_destinations": policy.unknown_destinations.value,
+        "/$defs/rule/properties/direction": "request",
+        "/$defs/rule/properties/min_score": rule.min_score,
+        "/$defs/rule/properties/min_count": rule.min_count,
+        "/$defs/rule/properties/severity": rule.severity.label,
+        "/$defs/redact/properties/operator": RedactOptions().operator.value,
+        "/$defs/redact/properties/with": RedactOptions().replacement,
+        "/$defs/redact/properties/keep": RedactOptions().keep,
+        "/$defs/redact/properties/char": RedactOptions().char,
+        "/$defs/encrypt/properties/mode": EncryptOptions().mode.value,
+        "/$defs/detector/properties/validator": detector.validator.value,
+        "/$defs/detector/properties/deny_list_score": detector.deny_list_score,
+        "/$defs/pattern/anyOf/1/properties/score": bare_pattern.score,
+        "/$defs/contract/properties/direction": "request",
+    }
+    assert rule.directions == frozenset({Direction.REQUEST})
+    assert {p: at(schema, p)["default"] for p in expected} == expected
+
+
+@pytest.mark.parametrize(
+    "path", sorted(POLICIES.glob("*.yaml")), ids=lambda p: p.name if isinstance(p, Path) else p
+)
+def test_shipped_policies_match_the_schema_and_name_it(schema: dict, path: Path) -> None:
+    """Each shipped policy validates and names the schema on its first line for editors."""
+    import yaml
+
+    text = path.read_text(encoding="utf-8")
+    assert text.splitlines()[0] == MODELINE
+    assert schema_problems(schema, yaml.safe_load(text)) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(FULL_POLICY, id="full"),
+        pytest.param(DETECTOR_POLICY, id="detector"),
+        pytest.param(ALLOW_POLICY, id="allow"),
+        pytest.param(CONTRACT_POLICY, id="contract"),
+        pytest.param(ENCRYPT_KEY_POLICY, id="encrypt-key"),
+    ],
+)
+def test_valid_policies_of_these_tests_match_the_schema(schema: dict, text: str) -> None:
+    """The policies the tests above load as valid are valid for the schema too."""
+    import yaml
+
+    text = textwrap.dedent(text)
+    parse_policy(text)
+    assert schema_problems(schema, yaml.safe_load(text)) == []
+
+
+def agreement_base() -> dict:
+    """A small valid policy for the agreement cases to change one thing in."""
+    return {
+        "version": 1,
+        "name": "t",
+        "vendors": [
+            {
+                "id": "acme",
+                "hosts": ["api.acme.example"],
+                "contracts": [{"id": "k", "fields": "$.a"}],
+            }
+        ],
+        "rules": [{"id": "r", "entities": ["PERSON"], "action": "block"}],
+    }
+
+
+DROP = object()  # as a change's value: remove the key
+
+
+def changed(changes: dict[tuple[str | int, ...], object]) -> dict:
+    """The agreement base with each `path: value` of `changes` applied."""
+    data = agreement_base()
+    for path, value in changes.items():
+        node = data
+        for part in path[:-1]:
+            node = node.setdefault(part, {}) if isinstance(part, str) else node[part]
+        if value is DROP:
+            del node[path[-1]]
+        else:
+            node[path[-1]] = value
+    return data
+
+
+RULE = ("rules", 0)
+VENDOR = ("vendors", 0)
+LOADER_ACCEPTS_EMPTY = "the loader takes an empty value as the key's default (reported)"
+
+
+def disagree(
+    changes: dict[tuple[str | int, ...], object], accepted: bool, reason: str, case_id: str
+) -> object:
+    """A case where the loader does not yet say `accepted`: a strict xfail, so a fix shows."""
+    mark = pytest.mark.xfail(strict=True, reason=reason)
+    return pytest.param(changes, accepted, marks=mark, id=case_id)
+
+
+@pytest.mark.parametrize(
+    ("changes", "accepted"),
+    [
+        pytest.param({}, True, id="base"),
+        pytest.param({("rulez",): []}, False, id="unknown-key"),
+        pytest.param({(*RULE, "entites"): ["PERSON"]}, False, id="unknown-rule-key"),
+        pytest.param({(*RULE, "action"): "mask"}, False, id="bad-action"),
+        pytest.param({(*RULE, "action"): DROP}, False, id="no-action"),
+        pytest.param({(*RULE, "min_score"): 2}, False, id="score-2"),
+        pytest.param({(*RULE, "min_score"): -0.1}, False, id="score-negative"),
+        pytest.param({(*RULE, "min_score"): True}, False, id="score-bool"),
+        pytest.param({(*RULE, "min_score"): 1}, True, id="score-1"),
+        pytest.param({("allow",): [{"id": "a", "values": ["x"]}]}, False, id="allow-no-reason"),
+        pytest.param(
+            {("allow",): [{"id": "a", "reason": " ", "values": ["x"]}]},
+            False,
+            id="allow-blank-reason",
+        ),
+        pytest.param({("allow",): [{"id": "a", "reason": "r"}]}, False, id="allows-nothing"),
+        pytest.param(
+            {("allow",): [{"id": "a", "reason": "r", "entities": ["PERSON"]}]},
+            False,
+            id="allow-entities-only",
+        ),
+        pytest.param(
+            {("allow",): [{"id": "a", "reason": "r", "fields": ["customer.email"]}]},
+            False,
+            id="allow-bad-field",
+        ),
+        pytest.param(
+            {("allow",): [{"id": "a", "reason": "r", "fields": "$.agent", "vendors": "acme"}]},
+            True,
+            id="allow-field-for-vendor",
+        ),
+        pytest.param({("version",): 2}, False, id="version-2"),
+        pytest.param({("name",): DROP}, False, id="no-name"),
+        pytest.param({("rules",): []}, False, id="no-rules"),
+        pytest.param({("mode",): "audit"}, False, id="bad-mode"),
+        pytest.param({("on_error",): "ignore"}, False, id="bad-on-error"),
+        pytest.param({("unknown_destinations",): "drop"}, False, id="bad-unknown-destinations"),
+        pytest.param({("max_body_bytes",): 0}, False, id="max-body-0"),
+        pytest.param({("max_decompression_ratio",): 1}, True, id="ratio-1"),
+        pytest.param({("include",): 5}, False, id="include-not-a-list"),
+        pytest.param({(*RULE, "id"): "block-ssn.v2"}, True, id="id"),
+        pytest.param({(*RULE, "id"): "has space"}, False, id="id-space"),
+        pytest.param({(*RULE, "id"): "-x"}, False, id="id-dash-first"),
+        disagree({(*RULE, "id"): ""}, False, LOADER_ACCEPTS_EMPTY, "id-empty"),
+        disagree({("name",): ""}, False, LOADER_ACCEPTS_EMPTY, "name-empty"),
+        pytest.param({(*RULE, "entities"): "PERSON"}, True, id="entities-one"),
+        pytest.param({(*RULE, "entities"): ["person"]}, False, id="entities-lower"),
+        pytest.param({(*RULE, "entities"): []}, False, id="entities-empty"),
+        pytest.param({(*RULE, "entities"): DROP}, False, id="entities-missing"),
+        pytest.param({(*VENDOR, "hosts"): ["*.ACME.example"]}, True, id="host-glob"),
+        pytest.param({(*VENDOR, "hosts"): ["[ab].example:8443"]}, True, id="host-port"),
+        pytest.param({(*VENDOR, "hosts"): ["a.example/v2"]}, False, id="host-path"),
+        pytest.param({(*VENDOR, "hosts"): []}, False, id="hosts-empty"),
+        pytest.param({(*VENDOR, "hosts"): DROP}, False, id="hosts-missing"),
+        pytest.param({(*RULE, "methods"): ["post", "Put"]}, True, id="methods"),
+        pytest.param({(*RULE, "methods"): ["FETCH"]}, False, id="method-unknown"),
+        pytest.param({(*RULE, "paths"): ["*", "/v2/*"]}, True, id="paths"),
+        pytest.param({(*RULE, "paths"): ["v2/x"]}, False, id="path-relative"),
+        pytest.param({(*RULE, "paths"): ["**"]}, False, id="path-stars"),
+        pytest.param({(*RULE, "direction"): "both"}, True, id="direction"),
+        pytest.param({(*RULE, "direction"): "outbound"}, False, id="bad-direction"),
+        pytest.param({(*RULE, "severity"): "critical"}, True, id="severity"),
+        pytest.param({(*RULE, "severity"): "urgent"}, False, id="bad-severity"),
+        pytest.param({(*RULE, "min_count"): 0}, False, id="count-0"),
+        pytest.param({(*RULE, "min_count"): 2.5}, False, id="count-fraction"),
+        pytest.param({(*RULE, "min_count"): {"PERSON": 2}}, True, id="count-map"),
+        pytest.param({(*RULE, "min_count"): {"PERSON": 0}}, False, id="count-map-0"),
+        pytest.param({(*RULE, "min_count"): {}}, False, id="count-map-empty"),
+        pytest.param(
+            {(*RULE, "entities"): DROP, (*RULE, "min_count"): {"US_SSN": 1}}, True, id="count-only"
+        ),
+        pytest.param({(*RULE, "mode"): "enforce"}, True, id="rule-enforce"),
+        pytest.param(
+            {("mode",): "monitor", (*RULE, "mode"): "enforce"}, False, id="enforce-in-monitor"
+        ),
+        pytest.param({("mode",): "monitor", (*RULE, "mode"): "monitor"}, True, id="monitor"),
+        pytest.param({(*RULE, "redact"): {"operator": "mask"}}, False, id="redact-on-block"),
+        pytest.param({(*RULE, "encrypt"): {"mode": "randomized"}}, False, id="encrypt-on-block"),
+        pytest.param(
+            {(*RULE, "action"): "redact", (*RULE, "redact"): {"operator": "mask", "char": "#"}},
+            True,
+            id="mask",
+        ),
+        pytest.param(
+            {(*RULE, "action"): "redact", (*RULE, "redact"): {"char": "**"}}, False, id="char-2"
+        ),
+        disagree(
+            {(*RULE, "action"): "redact", (*RULE, "redact"): {"char": ""}},
+            False,
+            LOADER_ACCEPTS_EMPTY,
+            "char-empty",
+        ),
+        pytest.param(
+            {(*RULE, "action"): "redact", (*RULE, "redact"): {"with": "[{entity} removed]"}},
+            True,
+            id="with",
+        ),
+        pytest.param(
+            {(*RULE, "action"): "redact", (*RULE, "redact"): {"with": "<{value}>"}},
+            False,
+            id="with-bad-placeholder",
+        ),
+        disagree(
+            {(*RULE, "action"): "redact", (*RULE, "redact"): {"with": ""}},
+            False,
+            LOADER_ACCEPTS_EMPTY,
+            "with-empty",
+        ),
+        pytest.param(
+            {(*RULE, "action"): "redact", (*RULE, "redact"): {"keep": -1}}, False, id="keep-neg"
+        ),
+        pytest.param(
+            {(*RULE, "action"): "redact", (*RULE, "redact"): {"operator": "blur"}},
+            False,
+            id="bad-operator",
+        ),
+        pytest.param(
+            {(*RULE, "action"): "encrypt", (*RULE, "encrypt"): {"mode": "reversible"}},
+            False,
+            id="bad-encrypt-mode",
+        ),
+        pytest.param(
+            {(*RULE, "action"): "encrypt", (*RULE, "encrypt"): {"key": "k2026"}}, True, id="key"
+        ),
+        pytest.param(
+            {("rules",): [{"id": "c", "contract": "strict", "vendors": "acme", "action": "block"}]},
+            True,
+            id="contract-rule",
+        ),
+        pytest.param(
+            {("rules",): [{"id": "c", "contract": "loose", "vendors": "acme", "action": "block"}]},
+            False,
+            id="contract-loose",
+        ),
+        pytest.param(
+            {("rules",): [{"id": "c", "contract": "strict", "action": "block"}]},
+            False,
+            id="contract-no-vendors",
+        ),
+        pytest.param(
+            {("rules",): [{"id": "c", "contract": "strict", "vendors": "acme", "action": "allow"}]},
+            False,
+            id="contract-allow",
+        ),
+        pytest.param({(*VENDOR, "contracts", 0, "fields"): []}, False, id="contract-no-fields"),
+        pytest.param({(*VENDOR, "contracts", 0, "direction"): "both"}, True, id="contract-both"),
+        pytest.param(
+            {(*VENDOR, "contracts", 0, "fields"): ["csv:email", "form:note_*", "header:x-a"]},
+            True,
+            id="contract-fields",
+        ),
+        pytest.param(
+            {("detectors",): [{"id": "d", "entity": "X_ID", "patterns": ["AC-\\d+"]}]},
+            True,
+            id="detector",
+        ),
+        pytest.param(
+            {("detectors",): [{"id": "d", "entity": "acme-id", "patterns": ["AC-\\d+"]}]},
+            False,
+            id="detector-entity-lower",
+        ),
+        pytest.param(
+            {("detectors",): [{"id": "d", "entity": "X_ID"}]}, False, id="detector-finds-nothing"
+        ),
+        pytest.param(
+            {("detectors",): [{"id": "d", "entity": "X_ID", "deny_list": ["  "]}]},
+            False,
+            id="detector-blank-deny",
+        ),
+        pytest.param(
+            {("detectors",): [{"id": "d", "entity": "X", "deny_list": "V", "validator": "lhun"}]},
+            False,
+            id="detector-bad-validator",
+        ),
+        pytest.param(
+            {
+                ("detectors",): [
+                    {"id": "d", "entity": "X", "patterns": [{"regex": "\\d+", "score": 2}]}
+                ]
+            },
+            False,
+            id="pattern-score-2",
+        ),
+        disagree(
+            {("detectors",): [{"id": "d", "entity": "X_ID", "patterns": [""]}]},
+            False,
+            "the loader drops an empty pattern without a word (reported)",
+            "pattern-empty",
+        ),
+    ],
+)
+def test_schema_and_loader_agree(
+    schema: dict, changes: dict[tuple[str | int, ...], object], accepted: bool
+) -> None:
+    """A policy the loader refuses, the schema refuses, and the other way round."""
+    import yaml
+
+    data = changed(changes)
+    try:
+        parse_policy(yaml.safe_dump(data, sort_keys=False))
+    except PolicyError as e:
+        loader = f"refused: {e}"
+    else:
+        loader = "accepted"
+    problems = schema_problems(schema, data)
+    verdicts = (loader == "accepted", not problems)
+    assert verdicts == (accepted, accepted), (loader, problems)
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        *(f"{prefix}name" for prefix in ("$.", "form:", "csv:", "xml:/", "multipart:")),
+        *("text", "query:q", "header:x-a", "path:1", "$.a>$.b", "$.blob>b64>text"),
+        *("customer.email", "email", "Form:x", " $.a", "csv", "header"),
+    ],
+)
+def test_schema_and_loader_agree_on_field_paths(schema: dict, selector: str) -> None:
+    """A field path is valid for the schema exactly when FieldSelector.parse accepts it."""
+    try:
+        FieldSelector.parse(selector)
+    except ValueError:
+        loader = False
+    else:
+        loader = True
+    data = changed({(*VENDOR, "contracts", 0, "fields"): [selector]})
+    assert (not schema_problems(schema, data)) is loader
+
+
+# --- the examples in docs/policy.md ------------------------------------------------------------
+
+YAML_BLOCK = re.compile(r"^```yaml\n(.*?)^```", re.DOTALL | re.MULTILINE)
+SHARED_FILE = re.compile(r"\A# ([\w./-]+\.yaml)\n")
+
+
+def doc_blocks() -> list[str]:
+    """The YAML blocks of docs/policy.md."""
+    return YAML_BLOCK.findall((DOCS / "policy.md").read_text(encoding="utf-8"))
+
+
+def doc_policies() -> list[str]:
+    """The blocks that are whole policies: those starting with `version: 1`."""
+    return [b for b in doc_blocks() if b.startswith("version: 1\n")]
+
+
+def doc_shared_files() -> dict[str, str]:
+    """The blocks that are shared files, by the name their first line gives (`# NAME.yaml`)."""
+    return {m[1]: b for b in doc_blocks() if (m := SHARED_FILE.match(b))}
+
+
+def test_docs_hold_policies_and_shared_files() -> None:
+    """docs/policy.md has whole example policies and a shared file to include."""
+    assert len(doc_policies()) >= 3
+    assert doc_shared_files()
+
+
+def policy_name(text: object) -> str:
+    """A test id for an example policy: its `name`."""
+    found = re.search(r"^name: *(\S+)", str(text), re.MULTILINE)
+    return found[1] if found else "unnamed"
+
+
+@pytest.mark.parametrize("text", doc_policies(), ids=policy_name)
+def test_every_example_policy_in_the_docs_loads(schema: dict, tmp_path: Path, text: str) -> None:
+    """Each example starting with `version: 1` loads without a warning and matches the schema."""
+    import yaml
+
+    for name, shared in doc_shared_files().items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(shared, encoding="utf-8")
+    policy = parse_policy(text, source=str(tmp_path / "policy.yaml"))
+    assert policy.warnings == ()
+    assert schema_problems(schema, yaml.safe_load(text)) == []
+
+
+@pytest.mark.parametrize("name", sorted(doc_shared_files()))
+def test_every_shared_file_in_the_docs_matches_the_include_schema(name: str) -> None:
+    """Each shared-file example validates against docs/policy-include.schema.json."""
+    import yaml
+
+    data = yaml.safe_load(doc_shared_files()[name])
+    assert schema_problems(read_json(INCLUDE_SCHEMA_PATH), data) == []
+
+
+def used_keys(policy_data: dict, shared: dict[str, str]) -> dict[str, set[str]]:
+    """The keys a policy (with the files it includes) uses, by the loader's key tuple names."""
+    import yaml
+
+    used: dict[str, set[str]] = {name: set() for name in SCHEMA_OBJECTS.values()}
+    used["_TOP_KEYS"] |= set(policy_data)
+    parts = [policy_data, *(yaml.safe_load(shared[n]) for n in policy_data.get("include", []))]
+    for part in parts:
+        for detector in part.get("detectors", []):
+            used["_DETECTOR_KEYS"] |= set(detector)
+            for pattern in detector.get("patterns", []):
+                used["_PATTERN_KEYS"] |= set(pattern) if isinstance(pattern, dict) else set()
+        for entry in part.get("allow", []):
+            used["_ALLOW_KEYS"] |= set(entry)
+    for vendor in policy_data.get("vendors", []):
+        used["_VENDOR_KEYS"] |= set(vendor)
+        for contract in vendor.get("contracts", []):
+            used["_CONTRACT_KEYS"] |= set(contract)
+    for rule_data in policy_data["rules"]:
+        used["_RULE_KEYS"] |= set(rule_data)
+        used["_REDACT_KEYS"] |= set(rule_data.get("redact", {}))
+        used["_ENCRYPT_KEYS"] |= set(rule_data.get("encrypt", {}))
+    return used
+
+
+def test_the_worked_example_uses_every_key_of_the_format() -> None:
+    """One example policy in the docs (with its shared file) shows every key there is."""
+    import yaml
+
+    from dlp_proxy import policy as policy_module
+
+    everything = {
+        name: set(getattr(policy_module, name))
+        for name in SCHEMA_OBJECTS.values()
+        if name != "_INCLUDED_KEYS"
+    }
+    shared = doc_shared_files()
+    missing = [
+        {name: keys - used.get(name, set()) for name, keys in everything.items()}
+        for used in (used_keys(yaml.safe_load(text), shared) for text in doc_policies())
+    ]
+    best = min(missing, key=lambda m: sum(len(keys) for keys in m.values()))
+    assert {name: keys for name, keys in best.items() if keys} == {}
