@@ -65,7 +65,7 @@ class Keyring:
             if key.state == "active":
                 return key
         raise KeyringError(
-            "the keyring has no active key; run `dlp-proxy keys init` or rotate to a new key"
+            "the keyring has no active key; create a keyring with `dlp-proxy init`"
         )
 
     def get(self, key_id: str) -> DataKey:
@@ -115,7 +115,7 @@ def load_keyring(path: str | Path) -> Keyring:
         raw = path.read_text("utf-8")
     except OSError as e:
         raise KeyringError(
-            f"cannot read keyring {path}: {e.strerror}; create one with `dlp-proxy keys init`"
+            f"cannot read keyring {path}: {e.strerror}; create one with `dlp-proxy init`"
         ) from e
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyringError(

@@ -51,6 +51,7 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 # What a field selector may start with: one per body format, plus the parts of a request.
+_FIELD_START = re.compile(r"\$(?=$|[.\[>])|text(?=$|>)|(form|csv|xml|multipart|query|header|path):")
 FIELD_PREFIXES = (
     "$",
     "form:",
@@ -239,7 +240,7 @@ class FieldSelector:
     @classmethod
     def parse(cls, text: str) -> FieldSelector:
         """Compile a selector; `ValueError` if it is not a field path."""
-        if not text.startswith(FIELD_PREFIXES):
+        if not _FIELD_START.match(text):
             raise ValueError(
                 f"must be a field path starting with one of {', '.join(FIELD_PREFIXES)} "
                 f"(got {text!r})"
@@ -758,6 +759,7 @@ class _Checker:
             more = self.include(name, ("include", i), vendor_ids)
             detectors.extend(more[0])
             allow.extend(more[1])
+        included = (len(detectors), len(allow))
         detector_items = self.sequence(data, (), "detectors")
         detectors.extend(
             d
@@ -773,6 +775,8 @@ class _Checker:
         )
         self.unique(detector_items, "detectors")
         self.unique(allow_items, "allow")
+        self.not_included(detector_items, "detectors", {d.id for d in detectors[: included[0]]})
+        self.not_included(allow_items, "allow", {a.id for a in allow[: included[1]]})
         return tuple(detectors), tuple(allow)
 
     def include(
@@ -813,7 +817,7 @@ class _Checker:
         self.keys(item, path, _DETECTOR_KEYS)
         did = self.identifier(item, path, "id")
         entity = self.string(item, path, "entity", required=True)
-        if entity and not _ENTITY_RE.match(entity):
+        if entity and not _ENTITY_RE.fullmatch(entity):
             self.fail(
                 (*path, "entity"),
                 "must be upper case letters, digits and '_', like ACME_CUSTOMER_ID "
@@ -828,8 +832,8 @@ class _Checker:
         for i, value in enumerate(deny_list):
             if not value.strip():
                 self.fail((*path, "deny_list", i), "must not be empty")
-        if "patterns" not in item and "deny_list" not in item:
-            self.fail(path, "needs `patterns` or `deny_list` (or both)")
+        if not item.get("patterns") and not item.get("deny_list"):
+            self.fail(path, "needs `patterns` or `deny_list` (or both), with at least one entry")
         validator = self.choice(item, path, "validator", Validator, Validator.NONE)
         context = tuple(c.lower() for c in self.strings(item, path, "context"))
         deny_score = self.number(item, path, "deny_list_score", 1.0)
@@ -1013,6 +1017,12 @@ class _Checker:
                 "names other entity types than `entities`; with counts per entity type, "
                 "leave `entities` out (the counts name them) or list the same types",
             )
+        if contract and per_entity:
+            self.fail(
+                (*path, "min_count"),
+                "a contract rule counts values outside the contract, not entity types: give "
+                "`min_count` as one number",
+            )
         rule_entities = frozenset(listed) or frozenset(e for e, _ in per_entity)
         if contract and not rule_entities:
             rule_entities = CONTRACT_ENTITIES | (entities - KNOWN_ENTITIES)
@@ -1144,12 +1154,13 @@ class _Checker:
             return RedactOptions()
         self.keys(options, where, _REDACT_KEYS)
         operator = self.choice(options, where, "operator", RedactOperator, RedactOperator.REPLACE)
-        replacement = self.string(options, where, "with") or "<{entity}>"
+        replacement = self.string(options, where, "with", required="with" in options)
+        replacement = replacement or "<{entity}>"
         if replacement.replace("{entity}", "").count("{") or "}" in replacement.replace(
             "{entity}", ""
         ):
             self.fail((*where, "with"), "may only contain the placeholder {entity}")
-        char = self.string(options, where, "char") or "*"
+        char = self.string(options, where, "char") if "char" in options else "*"
         if len(char) != 1:
             self.fail((*where, "char"), f"must be a single character (got {char!r})")
         keep = self.integer(options, where, "keep", 4, minimum=0)
@@ -1168,7 +1179,7 @@ class _Checker:
             self.fail(where, "must be a mapping, e.g. {mode: deterministic}")
             return EncryptOptions()
         self.keys(options, where, _ENCRYPT_KEYS)
-        key = self.string(options, where, "key") or None
+        key = self.string(options, where, "key", required="key" in options) or None
         known = self.loader.key_ids
         if key is not None and known is not None and key not in known:
             listed = ", ".join(sorted(known)) or "none"
@@ -1217,11 +1228,14 @@ class _Checker:
         if not isinstance(value, str):
             self.fail((*path, key), f"must be text (got {value!r})")
             return ""
+        if required and not value.strip():
+            self.fail((*path, key), "must not be empty")
+            return ""
         return value
 
     def identifier(self, item: Mapping[str, Any], path: YamlPath, key: str) -> str:
         value = self.string(item, path, key, required=True)
-        if value and not _ID_RE.match(value):
+        if value and not _ID_RE.fullmatch(value):
             self.fail(
                 (*path, key),
                 "must be letters, digits, '-', '_' or '.', starting with a letter or digit "
@@ -1291,7 +1305,7 @@ class _Checker:
     ) -> tuple[str, ...]:
         hosts = [h.lower() for h in self.strings(item, path, "hosts", required=required)]
         for i, host in enumerate(hosts):
-            if not _HOST_RE.match(host):
+            if not _HOST_RE.fullmatch(host):
                 self.fail(
                     (*path, "hosts", i),
                     f"must be a host name or pattern like '*.vendor.example' (got {host!r})",
@@ -1376,6 +1390,15 @@ class _Checker:
             self.fail((*path, key), f"must be a number from 0 to 1 (got {value!r})")
             return default
         return float(value)
+
+    def not_included(self, items: list[Any], section: str, included_ids: set[str]) -> None:
+        for i, item in enumerate(items):
+            ident = item.get("id") if isinstance(item, dict) else None
+            if ident in included_ids:
+                self.fail(
+                    (section, i),
+                    f"id {ident!r} is already used in an included file; ids must be unique",
+                )
 
     def unique(self, items: Any, section: str, prefix: YamlPath = ()) -> None:
         seen: set[str] = set()

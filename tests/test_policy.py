@@ -1850,15 +1850,6 @@ def changed(changes: dict[tuple[str | int, ...], object]) -> dict:
 
 RULE = ("rules", 0)
 VENDOR = ("vendors", 0)
-LOADER_ACCEPTS_EMPTY = "the loader takes an empty value as the key's default (reported)"
-
-
-def disagree(
-    changes: dict[tuple[str | int, ...], object], accepted: bool, reason: str, case_id: str
-) -> object:
-    """A case where the loader does not yet say `accepted`: a strict xfail, so a fix shows."""
-    mark = pytest.mark.xfail(strict=True, reason=reason)
-    return pytest.param(changes, accepted, marks=mark, id=case_id)
 
 
 @pytest.mark.parametrize(
@@ -1907,8 +1898,8 @@ def disagree(
         pytest.param({(*RULE, "id"): "block-ssn.v2"}, True, id="id"),
         pytest.param({(*RULE, "id"): "has space"}, False, id="id-space"),
         pytest.param({(*RULE, "id"): "-x"}, False, id="id-dash-first"),
-        disagree({(*RULE, "id"): ""}, False, LOADER_ACCEPTS_EMPTY, "id-empty"),
-        disagree({("name",): ""}, False, LOADER_ACCEPTS_EMPTY, "name-empty"),
+        pytest.param({(*RULE, "id"): ""}, False, id="id-empty"),
+        pytest.param({("name",): ""}, False, id="name-empty"),
         pytest.param({(*RULE, "entities"): "PERSON"}, True, id="entities-one"),
         pytest.param({(*RULE, "entities"): ["person"]}, False, id="entities-lower"),
         pytest.param({(*RULE, "entities"): []}, False, id="entities-empty"),
@@ -1950,11 +1941,10 @@ def disagree(
         pytest.param(
             {(*RULE, "action"): "redact", (*RULE, "redact"): {"char": "**"}}, False, id="char-2"
         ),
-        disagree(
+        pytest.param(
             {(*RULE, "action"): "redact", (*RULE, "redact"): {"char": ""}},
             False,
-            LOADER_ACCEPTS_EMPTY,
-            "char-empty",
+            id="char-empty",
         ),
         pytest.param(
             {(*RULE, "action"): "redact", (*RULE, "redact"): {"with": "[{entity} removed]"}},
@@ -1966,11 +1956,10 @@ def disagree(
             False,
             id="with-bad-placeholder",
         ),
-        disagree(
+        pytest.param(
             {(*RULE, "action"): "redact", (*RULE, "redact"): {"with": ""}},
             False,
-            LOADER_ACCEPTS_EMPTY,
-            "with-empty",
+            id="with-empty",
         ),
         pytest.param(
             {(*RULE, "action"): "redact", (*RULE, "redact"): {"keep": -1}}, False, id="keep-neg"
@@ -2047,11 +2036,10 @@ def disagree(
             False,
             id="pattern-score-2",
         ),
-        disagree(
+        pytest.param(
             {("detectors",): [{"id": "d", "entity": "X_ID", "patterns": [""]}]},
             False,
-            "the loader drops an empty pattern without a word (reported)",
-            "pattern-empty",
+            id="pattern-empty",
         ),
     ],
 )
@@ -2191,3 +2179,83 @@ def test_the_worked_example_uses_every_key_of_the_format() -> None:
     ]
     best = min(missing, key=lambda m: sum(len(keys) for keys in m.values()))
     assert {name: keys for name, keys in best.items() if keys} == {}
+
+
+# --- loader edge cases -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("policy_yaml", "expected"),
+    [
+        pytest.param(
+            """
+            version: 1
+            name: t
+            detectors: [{id: d, entity: X_ID, patterns: []}]
+            rules: [{id: r, entities: [X_ID], action: block}]
+            """,
+            "detectors[0] needs `patterns` or `deny_list` (or both), with at least one entry",
+            id="detector-with-empty-patterns",
+        ),
+        pytest.param(
+            """
+            version: 1
+            name: t
+            vendors: [{id: a, hosts: [a.example], contracts: [{id: k, fields: ['$.x']}]}]
+            rules:
+              - {id: c, vendors: [a], contract: strict, min_count: {PERSON: 2}, action: block}
+            """,
+            "rules[0].min_count a contract rule counts values outside the contract",
+            id="contract-with-counts-per-type",
+        ),
+        pytest.param(
+            """
+            version: 1
+            name: t
+            rules: [{id: "r\\n", entities: [PERSON], action: block}]
+            """,
+            "rules[0].id must be letters, digits",
+            id="id-with-trailing-newline",
+        ),
+        pytest.param(
+            """
+            version: 1
+            name: t
+            allow: [{id: a, reason: r, fields: [textual]}]
+            rules: [{id: r, entities: [PERSON], action: block}]
+            """,
+            "allow[0].fields[0] must be a field path",
+            id="field-prefix-must-end",
+        ),
+        pytest.param(
+            """
+            version: 1
+            name: t
+            rules:
+              - {id: r, entities: [CREDIT_CARD], action: encrypt, encrypt: {key: ""}}
+            """,
+            "rules[0].encrypt.key must not be empty",
+            id="empty-key-id",
+        ),
+    ],
+)
+def test_loader_edge_cases_are_refused(tmp_path: Path, policy_yaml: str, expected: str) -> None:
+    """Empty lists, contradictory counts, sneaky newlines and half prefixes are all refused."""
+    assert expected in str(load_error(tmp_path, policy_yaml))
+
+
+def test_ids_must_be_unique_across_included_files(tmp_path: Path) -> None:
+    """An allow entry in the policy may not reuse an id from an included file."""
+    write(tmp_path, "allow:\n  - {id: a, reason: shared, values: [x]}\n", "shared.yaml")
+    error = load_error(
+        tmp_path,
+        """
+        version: 1
+        name: t
+        include: [shared.yaml]
+        allow:
+          - {id: a, reason: mine, values: [y]}
+        rules: [{id: r, entities: [PERSON], action: block}]
+        """,
+    )
+    assert "x.yaml:5:5: allow[0] id 'a' is already used in an included file" in str(error)
