@@ -64,9 +64,7 @@ class Keyring:
         for key in reversed(self.keys):
             if key.state == "active":
                 return key
-        raise KeyringError(
-            "the keyring has no active key; create a keyring with `dlp-proxy init`"
-        )
+        raise KeyringError("the keyring has no active key; create a keyring with `dlp-proxy init`")
 
     def get(self, key_id: str) -> DataKey:
         """The key with id `key_id`; `KeyringError` when this keyring does not hold it."""
