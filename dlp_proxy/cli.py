@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import mimetypes
+import os
 import re
 import signal
 import sys
@@ -51,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DlpError as e:
         print(f"dlp-proxy: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly, as other command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -25,7 +25,13 @@ from dlp_proxy.codecs import (
 )
 from dlp_proxy.compression import decode_body, encode_body
 from dlp_proxy.detection import Detector, Finding
-from dlp_proxy.errors import AnalyzerFailure, BodyTooLarge, InspectionError, UndecodableBody
+from dlp_proxy.errors import (
+    AnalyzerFailure,
+    BodyTooLarge,
+    InspectionError,
+    KeyringError,
+    UndecodableBody,
+)
 from dlp_proxy.keys import Keyring
 from dlp_proxy.normalize import Normalized, embedded_encodings, normalize
 from dlp_proxy.policy import (
@@ -273,6 +279,10 @@ def evaluate(
         return _inspect_content(message, where, base, detector, keyring, policy)
     except InspectionError as e:
         error = error_decision(policy, f"{e.reason}: {e}", base.vendor)
+        return Evaluation(error, rules=_outcomes(policy, where, {}, (), ()))
+    except KeyringError as e:
+        # A rule names a key this keyring lacks (or no longer has): nothing can be encrypted.
+        error = error_decision(policy, f"keyring: {e}", base.vendor)
         return Evaluation(error, rules=_outcomes(policy, where, {}, (), ()))
 
 

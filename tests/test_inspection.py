@@ -1116,3 +1116,17 @@ def test_evaluate_says_why_each_rule_did_or_did_not_apply() -> None:
     assert not outcomes["acme-no-names"].applies
     assert outcomes["acme-no-names"].reason == "no vendor is not one of acme"
     assert evaluation.decision == run(json_message({"e": EMAIL}))
+
+
+def test_a_key_the_keyring_lacks_fails_closed() -> None:
+    """A rule encrypting under a key id the keyring does not hold blocks, naming the key."""
+    policy = make_policy(
+        rules="""
+  - {id: cards, entities: [CREDIT_CARD], action: encrypt, encrypt: {key: k-gone}}
+"""
+    )
+    decision = run(json_message({"c": CARD}), policy)
+    assert decision.action is Action.BLOCK
+    assert decision.blocking_rule == "on_error"
+    assert decision.error == "keyring: key 'k-gone' is not in this keyring"
+    assert "4111" not in repr(decision)
