@@ -976,7 +976,7 @@ def _compare_url(expect: Expectation, observed: Observed) -> list[Mismatch]:
     return [] if same else [Mismatch("url", expect.url, observed.url, line)]
 
 
-def body_diff(expected: str, got: str) -> str:
+def body_diff(expected: str, got: str, labels: tuple[str, str] = ("expected", "received")) -> str:
     """A unified diff of two bodies; of their pretty-printed forms when both are JSON."""
     a, b = expected, got
     try:
@@ -987,13 +987,16 @@ def body_diff(expected: str, got: str) -> str:
     else:
         if pretty_a != pretty_b:  # same JSON, different bytes: show the bytes
             a, b = pretty_a, pretty_b
+    # Bodies decoded with surrogateescape must still print.
+    a = a.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    b = b.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     if not a.endswith("\n") and not b.endswith("\n"):
         a, b = a + "\n", b + "\n"  # mark a missing final newline only when one body has it
     lines = difflib.unified_diff(
         a.splitlines(keepends=True),
         b.splitlines(keepends=True),
-        fromfile="expected",
-        tofile="received",
+        fromfile=labels[0],
+        tofile=labels[1],
         n=2,
     )
     return "".join(line if line.endswith("\n") else line + "\n\\ no newline\n" for line in lines)

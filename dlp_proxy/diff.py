@@ -36,6 +36,7 @@ from dlp_proxy._yaml import load_located
 from dlp_proxy.cases import (
     Case,
     Observed,
+    body_diff,
     discover,
     find_test_files,
     load_test_file,
@@ -725,7 +726,9 @@ def _body(old: bytes | None, new: bytes | None) -> Difference | None:
     b = _normalised(new.decode("utf-8", "surrogateescape"))
     if a == b:
         return None
-    return Difference("body", f"{len(old)} bytes", f"{len(new)} bytes", diff=body_diff(a, b))
+    return Difference(
+        "body", f"{len(old)} bytes", f"{len(new)} bytes", diff=body_diff(a, b, ("old", "new"))
+    )
 
 
 def _normalised(text: str | None) -> str:
@@ -745,30 +748,6 @@ def _token_placeholder(match: re.Match[str]) -> str:
     except (ValueError, binascii.Error):
         return RANDOM_TOKEN
     return token if payload[:1] == bytes([_DETERMINISTIC_TOKEN]) else RANDOM_TOKEN
-
-
-def body_diff(old: str, new: str) -> str:
-    """A unified diff of two bodies; of their pretty-printed forms when both are JSON."""
-    try:
-        pretty_old = json.dumps(json.loads(old), indent=2, sort_keys=True, ensure_ascii=False)
-        pretty_new = json.dumps(json.loads(new), indent=2, sort_keys=True, ensure_ascii=False)
-    except ValueError:
-        pass
-    else:
-        if pretty_old != pretty_new:  # same JSON, different bytes: show the bytes
-            old, new = pretty_old, pretty_new
-    old = old.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    new = new.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    if not old.endswith("\n") and not new.endswith("\n"):
-        old, new = old + "\n", new + "\n"
-    lines = difflib.unified_diff(
-        old.splitlines(keepends=True),
-        new.splitlines(keepends=True),
-        fromfile="old",
-        tofile="new",
-        n=2,
-    )
-    return "".join(line if line.endswith("\n") else line + "\n\\ no newline\n" for line in lines)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ import pytest
 import yaml
 from support import ScriptedDetector
 
-from dlp_proxy.cases import Case, load_test_file
+from dlp_proxy import diff as diff_module
+from dlp_proxy.cases import Case, Observed, load_test_file
 from dlp_proxy.diff import (
     Change,
     ChangeKind,
@@ -390,8 +391,26 @@ def test_only_rules_no_case_fires_under_either_version_are_hinted(cases: list[Ca
     assert [c.new_outcome for c in result.case_changes] == ["blocked"]  # severity differs
 
 
-def test_a_case_that_crashes_under_one_policy_is_a_difference(cases: list[Case]) -> None:
-    """An exception under one version only (a key the keyring lacks) is reported, not raised."""
+def test_a_case_that_crashes_under_one_policy_is_a_difference(
+    cases: list[Case], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception under one version only is reported as a difference, not raised."""
+    new = policy(lambda d: rule(d, "mask-emails")["redact"].update(keep=2))
+    real_observe = diff_module.observe
+
+    def observe(case: Case, under: Policy, **kwargs: Any) -> Observed:
+        if under is new:
+            raise RuntimeError("codec bug")
+        return real_observe(case, under, **kwargs)
+
+    monkeypatch.setattr(diff_module, "observe", observe)
+    changes = diff_behaviour(policy(), new, cases, detector=ScriptedDetector(), keyring=KEYRING)
+    assert {c.new_outcome for c in changes} == {"error"}
+    assert str(changes[0].differences[0]).startswith("exception: none -> RuntimeError: codec bug")
+
+
+def test_a_key_the_keyring_lacks_fails_closed_under_the_new_version(cases: list[Case]) -> None:
+    """Encrypting under a key id the keyring lacks blocks (on_error) rather than crashing."""
 
     def keyed(d: dict[str, Any]) -> None:
         del rule(d, "mask-emails")["redact"]
@@ -400,8 +419,7 @@ def test_a_case_that_crashes_under_one_policy_is_a_difference(cases: list[Case])
     (change,) = diff_behaviour(
         policy(), policy(keyed), cases, detector=ScriptedDetector(), keyring=KEYRING
     )
-    assert (change.old_outcome, change.new_outcome) == ("redacted", "error")
-    assert str(change.differences[0]).startswith("exception: none -> KeyringError: key 'missing'")
+    assert (change.old_outcome, change.new_outcome) == ("redacted", "blocked")
 
 
 def test_json_output_holds_summary_changes_and_cases(cases: list[Case]) -> None:
