@@ -16,7 +16,15 @@ from dlp_proxy.keys import Keyring
 from dlp_proxy.policy import Action, EncryptMode, RedactOperator, Rule
 from dlp_proxy.tokens import encrypt_value
 
-__all__ = ["Change", "fingerprint", "keyed_hash", "mask", "replacement_for", "rewrite"]
+__all__ = [
+    "Change",
+    "fingerprint",
+    "keyed_hash",
+    "mask",
+    "mask_pci",
+    "replacement_for",
+    "rewrite",
+]
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,25 @@ def mask(value: str, keep: int, char: str = "*") -> str:
         if c.isalnum() and to_mask > 0:
             out.append(char)
             to_mask -= 1
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def mask_pci(value: str, char: str = "*") -> str:
+    """A card number with at most its first six and last four digits left (PCI DSS 3.4.1).
+
+    Separators stay where they are. A number too short to be a card keeps its last four only.
+    """
+    digits = sum(1 for c in value if c.isdigit())
+    first = 6 if digits >= 13 else 0
+    last = min(4, digits)
+    out = []
+    seen = 0
+    for c in value:
+        if c.isdigit():
+            seen += 1
+            out.append(c if seen <= first or seen > digits - last else char)
         else:
             out.append(c)
     return "".join(out)
@@ -61,6 +88,8 @@ def fingerprint(value: str, keyring: Keyring) -> str:
 def replacement_for(value: str, entity: str, rule: Rule, keyring: Keyring) -> str:
     """The text that replaces `value` under `rule`'s action."""
     if rule.action is Action.ENCRYPT:
+        if rule.encrypt.mode is EncryptMode.MASK_PCI:
+            return mask_pci(value)
         deterministic = rule.encrypt.mode is EncryptMode.DETERMINISTIC
         return encrypt_value(
             value, entity, keyring, deterministic=deterministic, key_id=rule.encrypt.key

@@ -157,6 +157,10 @@ def _decision_fields(
             {"id": entry, "reason": decision.allow_reasons.get(entry, "")}
             for entry in decision.allowed_by
         ]
+    if decision.restored or decision.restore_failures:
+        fields["restored"] = decision.restored
+    if decision.restore_failures:
+        fields["restore_failures"] = list(decision.restore_failures)
     if decision.action is Action.BLOCK:
         fields["blocking_rule"] = decision.blocking_rule
     if incident_id:

@@ -49,6 +49,7 @@ from dlp_proxy.policy import (
     UnknownDestinations,
     Vendor,
 )
+from dlp_proxy.tokens import restore_tokens
 
 __all__ = [
     "Decision",
@@ -162,6 +163,8 @@ class Decision:
     shadow_severity: Severity | None = None
     allowed_by: tuple[str, ...] = ()
     allow_reasons: Mapping[str, str] = field(default_factory=dict)
+    restored: int = 0
+    restore_failures: tuple[str, ...] = ()
 
     @property
     def outcome(self) -> str:
@@ -221,6 +224,7 @@ class Route:
     rules: tuple[Rule, ...]
     verdict: UnknownDestinations
     allow: tuple[AllowEntry, ...] = ()
+    restore: tuple[Rule, ...] = ()
 
 
 def route(message: Message, policy: Policy) -> Route:
@@ -230,7 +234,15 @@ def route(message: Message, policy: Policy) -> Route:
     verdict = UnknownDestinations.INSPECT if vendor else policy.unknown_destinations
     rules = policy.rules_for(target, vendor) if verdict is UnknownDestinations.INSPECT else ()
     allow = tuple(a for a in policy.allow if a.applies_to(target, vendor))
-    return Route(target=target, vendor=vendor, rules=rules, verdict=verdict, allow=allow)
+    restore: tuple[Rule, ...] = ()
+    if target.direction is Direction.RESPONSE and verdict is UnknownDestinations.INSPECT:
+        # A response carries back what the matching request sent: the rules that restore are
+        # the request rules for the same vendor, host, path and method.
+        sent = replace(target, direction=Direction.REQUEST)
+        restore = tuple(r for r in policy.rules_for(sent, vendor) if r.restore)
+    return Route(
+        target=target, vendor=vendor, rules=rules, verdict=verdict, allow=allow, restore=restore
+    )
 
 
 def error_decision(policy: Policy, reason: str, vendor: str | None = None) -> Decision:
@@ -303,7 +315,7 @@ def _decision_by_route(where: Route, base: Decision) -> Decision | None:
     exempt = next((a for a in where.allow if a.exempts_destination), None)
     if exempt is not None:
         return replace(base, allowed_by=(exempt.id,), allow_reasons={exempt.id: exempt.reason})
-    return None if where.rules else base
+    return None if where.rules or where.restore else base
 
 
 def _inspect_content(
@@ -330,7 +342,7 @@ def _inspect_content(
     used: dict[str, str] = {}
     segments = _not_exempt(every, where.allow, used)
     texts = {s.location: s.text for s in every}
-    found = _detect(detector, segments, rules, policy.detectors)
+    found = _detect(detector, segments, rules, policy.detectors) if rules else []
     if body_error is not None:
         # The body cannot be inspected; the rest was, so the log can name the path safely.
         error = error_decision(policy, f"{body_error.reason}: {body_error}", base.vendor)
@@ -390,9 +402,15 @@ def _inspect_content(
         blocking = next(r.id for r in acting if r.action is Action.BLOCK)
         return replace(evaluation, decision=replace(decision, blocking_rule=blocking))
     changes = _changes(counted, acting, hits)
-    if not changes:
-        return evaluation
     body_replacements = _replacements(body_doc, texts, changes, keyring)
+    if where.restore and policy.mode is Mode.ENFORCE:
+        body_replacements, count, failures = _restored(
+            body_doc, texts, body_replacements, where, keyring
+        )
+        decision = replace(decision, restored=count, restore_failures=failures)
+        evaluation = replace(evaluation, decision=decision)
+    if not changes and not body_replacements:
+        return evaluation
     query_replacements = _replacements(query_doc, texts, changes, keyring)
     path_replacements = _replacements(path_doc, texts, changes, keyring)
     header_replacements = _replacements(header_doc, texts, changes, keyring)
@@ -406,6 +424,31 @@ def _inspect_content(
         headers=header_doc.replaced_pairs(header_replacements) if header_replacements else None,
     )
     return replace(evaluation, decision=rewritten)
+
+
+def _restored(
+    body_doc: Document,
+    texts: Mapping[str, str],
+    replacements: dict[str, str],
+    where: Route,
+    keyring: Keyring,
+) -> tuple[dict[str, str], int, tuple[str, ...]]:
+    """The body's replacements with this gateway's tokens decrypted; how many; what failed.
+
+    Only tokens of the entity types the restoring rules encrypt are turned back.
+    """
+    entities = frozenset().union(*(r.entities for r in where.restore))
+    out = dict(replacements)
+    count = 0
+    failures: list[str] = []
+    for segment in body_doc.segments:
+        text = out.get(segment.location, texts[segment.location])
+        result = restore_tokens(text, keyring, entities)
+        if result.count:
+            out[segment.location] = result.text
+        count += result.count
+        failures.extend(result.failures)
+    return out, count, tuple(failures)
 
 
 def _outcomes(

@@ -200,10 +200,20 @@ class RedactOperator(enum.StrEnum):
 
 
 class EncryptMode(enum.StrEnum):
-    """Randomized tokens differ every time; deterministic ones let the vendor join on them."""
+    """Randomized tokens differ every time; deterministic ones let the vendor join on them.
+
+    `mask-pci` keeps at most the first six and last four digits of a card number (PCI DSS
+    3.4.1) and masks the rest: not reversible, but the vendor can still recognise a card.
+    """
 
     RANDOMIZED = "randomized"
     DETERMINISTIC = "deterministic"
+    MASK_PCI = "mask-pci"
+
+    @property
+    def reversible(self) -> bool:
+        """True for modes that make tokens a key holder can turn back into the value."""
+        return self is not EncryptMode.MASK_PCI
 
 
 @dataclass(frozen=True)
@@ -424,6 +434,7 @@ class Rule:
     mode: Mode | None = None
     severity: Severity = Severity.MEDIUM
     contract: bool = False
+    restore: bool = False
 
     def applies_to(self, target: Target, vendor: Vendor | None) -> bool:
         """True when this rule's vendor, host, path, method and direction all match."""
@@ -550,6 +561,7 @@ _RULE_KEYS = (
     "contract",
     "redact",
     "encrypt",
+    "restore",
 )
 _REDACT_KEYS = ("operator", "with", "keep", "char")
 _ENCRYPT_KEYS = ("mode", "key")
@@ -1040,6 +1052,7 @@ class _Checker:
         min_score = self.number(item, path, "min_score", DEFAULT_MIN_SCORE)
         redact = self.redact_options(item, path, action)
         encrypt = self.encrypt_options(item, path, action)
+        restore = self.restore(item, path, action, encrypt)
         description = self.string(item, path, "description")
         hosts = self.hosts(item, path)
         paths = self.paths(item, path)
@@ -1065,6 +1078,7 @@ class _Checker:
             mode=mode,
             severity=severity,
             contract=contract,
+            restore=restore,
         )
 
     def contract_flag(
@@ -1192,6 +1206,26 @@ class _Checker:
             mode=self.choice(options, where, "mode", EncryptMode, EncryptMode.RANDOMIZED),
             key=key,
         )
+
+    def restore(
+        self,
+        item: dict[str, Any],
+        path: YamlPath,
+        action: Action | None,
+        encrypt: EncryptOptions,
+    ) -> bool:
+        value = item.get("restore", False)
+        if not isinstance(value, bool):
+            self.fail((*path, "restore"), f"must be true or false (got {value!r})")
+            return False
+        if value and action is not Action.ENCRYPT:
+            self.fail((*path, "restore"), "is only allowed with `action: encrypt`")
+        elif value and not encrypt.mode.reversible:
+            self.fail(
+                (*path, "restore"),
+                f"needs reversible tokens; encrypt.mode {encrypt.mode.value} cannot be undone",
+            )
+        return value is True
 
     def shadowed(self, rules: tuple[Rule, ...]) -> None:
         """Warn about rules that can never change a decision because an earlier one covers them."""

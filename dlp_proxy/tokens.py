@@ -16,6 +16,8 @@ import base64
 import binascii
 import os
 import re
+from collections.abc import Collection
+from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESSIV
@@ -23,7 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESSIV
 from dlp_proxy.errors import KeyringError, TokenError
 from dlp_proxy.keys import DataKey, Keyring
 
-__all__ = ["TOKEN_PATTERN", "Token", "decrypt_token", "encrypt_value"]
+__all__ = ["TOKEN_PATTERN", "Restored", "Token", "decrypt_token", "encrypt_value", "restore_tokens"]
 
 PREFIX = "dlp:v1:"
 TOKEN_PATTERN = re.compile(r"dlp:v1:[A-Za-z0-9]+:[A-Za-z0-9_-]+")
@@ -35,6 +37,15 @@ class Token(str):
     """A token string (kept a `str` so it drops into JSON, forms and text as is)."""
 
 
+@dataclass(frozen=True)
+class Restored:
+    """Text with tokens turned back into values; how many were, and why others were not."""
+
+    text: str
+    count: int = 0
+    failures: tuple[str, ...] = ()
+
+
 def encrypt_value(
     value: str,
     entity: str,
@@ -43,7 +54,7 @@ def encrypt_value(
     key_id: str | None = None,
 ) -> Token:
     """Encrypt `value` under the active key (or `key_id`), binding `entity` as associated data."""
-    key = keyring.get(key_id) if key_id is not None else keyring.active
+    key = keyring.for_encryption(key_id)
     entity_bytes = entity.encode("ascii")
     aad = _aad(key.id, entity_bytes)
     header = bytes([_DETERMINISTIC if deterministic else _RANDOMIZED, len(entity_bytes)])
@@ -62,9 +73,11 @@ def decrypt_token(token: str, keyring: Keyring) -> tuple[str, str]:
         raise TokenError("not a dlp-proxy token: expected dlp:v1:<key-id>:<base64url>")
     key_id, encoded = token[len(PREFIX) :].split(":", 1)
     try:
-        key: DataKey = keyring.get(key_id)
+        key: DataKey = keyring.for_decryption(key_id)
     except KeyringError as e:
-        raise TokenError(f"cannot decrypt: {e}; use the keyring that issued the token") from None
+        held = any(k.id == key_id for k in keyring.keys)
+        hint = "" if held else "; use the keyring that issued the token"
+        raise TokenError(f"cannot decrypt: {e}{hint}") from None
     try:
         payload = _b64decode(encoded)
         algorithm, length = payload[0], payload[1]
@@ -103,3 +116,36 @@ def _b64decode(text: str) -> bytes:
         # Unused bits in the last character would let altered tokens decode as the original.
         raise ValueError("not canonical base64url")
     return data
+
+
+def restore_tokens(
+    text: str, keyring: Keyring, entities: Collection[str] | None = None
+) -> Restored:
+    """Decrypt every token in `text` made under this keyring (of `entities`, if given).
+
+    A token of another entity type, or under a key id this keyring does not hold, is not ours
+    to touch and stays. One that is ours but does not decrypt (altered, retired key) stays too,
+    and its reason (never its content) is in `failures`.
+    """
+    held = {k.id for k in keyring.keys}
+    count = 0
+    failures: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal count
+        token = match.group(0)
+        key_id = token[len(PREFIX) :].split(":", 1)[0]
+        if key_id not in held:
+            return token
+        try:
+            entity, value = decrypt_token(token, keyring)
+        except TokenError as e:
+            failures.append(f"key {key_id}: {e}")
+            return token
+        if entities is not None and entity not in entities:
+            return token
+        count += 1
+        return value
+
+    restored = TOKEN_PATTERN.sub(replace, text)
+    return Restored(restored, count, tuple(failures))

@@ -71,11 +71,11 @@ def test_load_refuses_a_keyring_others_can_access(tmp_path: Path, mode: int) -> 
 
 
 def test_missing_keyring_says_how_to_create_one(tmp_path: Path) -> None:
-    """Loading a keyring that does not exist names the path and `dlp-proxy init`."""
+    """Loading a keyring that does not exist names the path and `dlp-proxy keys init`."""
     path = tmp_path / "nope.json"
     with pytest.raises(KeyringError, match=re.escape(f"cannot read keyring {path}")) as info:
         load_keyring(path)
-    assert "dlp-proxy init" in str(info.value)
+    assert "dlp-proxy keys init" in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -179,7 +179,7 @@ def test_active_is_the_newest_active_key_and_get_finds_any() -> None:
 def test_keyring_without_an_active_key_says_what_to_do() -> None:
     """A keyring whose keys are all retired cannot make tokens and says how to fix that."""
     keyring = Keyring(keys=(DataKey(id="k1", created="a", state="retired", secret=b"\x01" * 32),))
-    with pytest.raises(KeyringError, match="no active key; create a keyring with `dlp-proxy init`"):
+    with pytest.raises(KeyringError, match="no active key; make one with `dlp-proxy keys rotate`"):
         _ = keyring.active
 
 

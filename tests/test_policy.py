@@ -491,7 +491,7 @@ RULE_HEAD = """
                 action: encrypt
                 encrypt: {mode: reversible}
             """,
-            "x.yaml:10:13: rules[0].encrypt.mode must be one of randomized|deterministic "
+            "x.yaml:10:13: rules[0].encrypt.mode must be one of randomized|deterministic|mask-pci "
             "(got 'reversible')",
             id="bad-encrypt-mode",
         ),
