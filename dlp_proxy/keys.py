@@ -106,14 +106,19 @@ class Keyring:
         raise KeyringError(f"key {key_id!r} is not in this keyring")
 
     def for_encryption(self, key_id: str | None = None) -> DataKey:
-        """The key to make a new token with: the active one, or `key_id` if it is active."""
+        """The key to make a new token with: the active one, or the key a rule pins.
+
+        A rule pins a key (`encrypt.key`) so a vendor joining on deterministic tokens keeps
+        getting the same ones after a rotation; a pinned key still encrypts when it is
+        decrypt-only, never once it is retired.
+        """
         if key_id is None:
             return self.active
         key = self.get(key_id)
-        if key.state != KeyState.ACTIVE:
+        if key.state == KeyState.RETIRED:
             raise KeyringError(
-                f"key {key_id!r} is {key.state} and makes no new tokens; point encrypt.key at "
-                f"the active key ({self.active.id}) or leave encrypt.key out"
+                f"key {key_id!r} is retired and makes no tokens; point encrypt.key at another "
+                f"key (the active one is {self.active.id}) or leave encrypt.key out"
             )
         return key
 

@@ -1053,6 +1053,15 @@ class _Checker:
         redact = self.redact_options(item, path, action)
         encrypt = self.encrypt_options(item, path, action)
         restore = self.restore(item, path, action, encrypt)
+        if action is Action.ENCRYPT and encrypt.mode is EncryptMode.MASK_PCI:
+            others = sorted(set(listed) - {"CREDIT_CARD"})
+            if others or contract:
+                self.fail(
+                    (*path, "encrypt", "mode"),
+                    "mask-pci is for card numbers only; this rule also covers "
+                    f"{', '.join(others) or 'values outside a contract'}: give them a rule "
+                    "of their own",
+                )
         description = self.string(item, path, "description")
         hosts = self.hosts(item, path)
         paths = self.paths(item, path)

@@ -2259,3 +2259,65 @@ def test_ids_must_be_unique_across_included_files(tmp_path: Path) -> None:
         """,
     )
     assert "x.yaml:5:5: allow[0] id 'a' is already used in an included file" in str(error)
+
+
+# --- token formats -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rule_yaml", "expected"),
+    [
+        pytest.param(
+            "{id: r, entities: [CREDIT_CARD, EMAIL_ADDRESS], action: encrypt, "
+            "encrypt: {mode: mask-pci}}",
+            "rules[0].encrypt.mode mask-pci is for card numbers only; this rule also covers "
+            "EMAIL_ADDRESS",
+            id="mask-pci-for-emails",
+        ),
+        pytest.param(
+            "{id: r, entities: [CREDIT_CARD], action: encrypt, encrypt: {mode: mask-pci}, "
+            "restore: true}",
+            "rules[0].restore needs reversible tokens; encrypt.mode mask-pci cannot be undone",
+            id="restore-mask-pci",
+        ),
+        pytest.param(
+            "{id: r, entities: [CREDIT_CARD], action: redact, restore: true}",
+            "rules[0].restore is only allowed with `action: encrypt`",
+            id="restore-on-redact",
+        ),
+        pytest.param(
+            "{id: r, entities: [CREDIT_CARD], action: encrypt, restore: yes please}",
+            "rules[0].restore must be true or false (got 'yes please')",
+            id="restore-not-a-boolean",
+        ),
+    ],
+)
+def test_token_format_options_are_checked(tmp_path: Path, rule_yaml: str, expected: str) -> None:
+    """mask-pci is for cards and cannot be restored; restore needs reversible encryption."""
+    text = f"""
+    version: 1
+    name: t
+    rules:
+      - {rule_yaml}
+    """
+    assert expected in str(load_error(tmp_path, text))
+
+
+def test_restore_and_mask_pci_are_parsed(tmp_path: Path) -> None:
+    """`restore: true` and `mode: mask-pci` land in the rule."""
+    policy = load_policy(
+        write(
+            tmp_path,
+            """
+            version: 1
+            name: t
+            rules:
+              - {id: a, entities: [CREDIT_CARD], action: encrypt, restore: true}
+              - {id: b, entities: [CREDIT_CARD], action: encrypt, encrypt: {mode: mask-pci},
+                 vendors: []}
+            """,
+        )
+    )
+    assert policy.rules[0].restore is True
+    assert policy.rules[1].encrypt.mode is EncryptMode.MASK_PCI
+    assert policy.rules[1].restore is False
