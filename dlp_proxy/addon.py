@@ -35,7 +35,7 @@ from dlp_proxy.audit import AuditLog, FlowInfo, new_incident_id
 from dlp_proxy.detection import DEFAULT_MODEL
 from dlp_proxy.errors import BodyTooLarge, DlpError, InspectionError, PolicyError, UndecodableBody
 from dlp_proxy.inspection import Decision, Message, decide_by_route, error_decision
-from dlp_proxy.keys import Keyring, ensure_keyring
+from dlp_proxy.keys import ENV_PREFIX, Keyring, ensure_keyring, open_keyring
 from dlp_proxy.policy import Action, Direction, Policy, load_policy
 from dlp_proxy.workers import InspectorPool, WorkerSettings
 
@@ -98,7 +98,8 @@ class DlpAddon:
             "dlp_keyring",
             str,
             "",
-            "The data keyring (created if missing). Default: dlp-keyring.json in the confdir.",
+            "The data keyring file (created if missing), or env:NAME to read it from an "
+            "environment variable (never created). Default: dlp-keyring.json in the confdir.",
         )
         add("dlp_model", str, DEFAULT_MODEL, "spaCy model package name or directory for NER.")
         add("dlp_workers", int, 0, "Inspection worker processes; 0 means one per core.")
@@ -135,7 +136,12 @@ class DlpAddon:
                 ) from e
             if self._loop is not None:  # already running: restart the poll task
                 self._start_watching()
-        if "dlp_keyring" in updated or "confdir" in updated or self.keyring is None:
+        # The keyring serves the policy: without one there is nothing to load. This also keeps
+        # a refused start from creating a keyring, when mitmproxy rolls the options back to
+        # their defaults and configures again.
+        if ctx.options.dlp_policy and (
+            "dlp_keyring" in updated or "confdir" in updated or self.keyring is None
+        ):
             self.keyring = self._load_keyring()
         if "dlp_policy" in updated and ctx.options.dlp_policy != self._policy_path:
             # On a refused change mitmproxy rolls the option back and calls configure again
@@ -168,11 +174,23 @@ class DlpAddon:
 
     @staticmethod
     def _load_keyring() -> Keyring:
-        path = ctx.options.dlp_keyring or str(
-            Path(ctx.options.confdir).expanduser() / "dlp-keyring.json"
-        )
+        """The keyring `dlp_keyring` names: `env:NAME` as it is, a file created if missing.
+
+        A file others can read, a variable that is unset or malformed: an `OptionsError` with
+        the keyring's own message (which never quotes a secret).
+        """
+        source = ctx.options.dlp_keyring
         try:
-            return ensure_keyring(path)
+            if source.startswith(ENV_PREFIX):
+                return open_keyring(source)
+            path = Path(source or Path(ctx.options.confdir) / "dlp-keyring.json").expanduser()
+            try:
+                return ensure_keyring(path)
+            except OSError as e:  # creating it: a missing or read-only directory
+                raise exceptions.OptionsError(
+                    f"Cannot create keyring {path}: {e.strerror}; make the directory writable "
+                    "or point dlp_keyring at an existing keyring"
+                ) from e
         except DlpError as e:
             raise exceptions.OptionsError(str(e)) from e
 

@@ -4,17 +4,24 @@ Every inspected message gives one `decision` event in `<data-dir>/decisions.json
 blocked transfer (or `would_block` in monitor mode) also gives an `incident` event in
 `<data-dir>/incidents.jsonl`. Events carry counts, rule ids and keyed fingerprints; never a
 raw value from a message. Query values are stripped from logged paths for the same reason.
+
+Operational events go to `decisions.jsonl` too: the proxy's (`policy_loaded`, `proxy_ready`)
+and those of the commands that touch keys (`keyring_created`, `key_rotated`, `key_retired`,
+`tokens_decrypted`), which name the OS user who ran them and never a secret or a value.
 """
 
 from __future__ import annotations
 
+import getpass
+import os
 import secrets
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from types import TracebackType
+from typing import IO, Any, Self
 from urllib.parse import parse_qsl, urlencode
 
 import structlog
@@ -22,7 +29,7 @@ import structlog
 from dlp_proxy.inspection import Decision
 from dlp_proxy.policy import Action
 
-__all__ = ["AuditLog", "FlowInfo", "new_incident_id", "strip_query_values"]
+__all__ = ["AuditLog", "FlowInfo", "current_user", "new_incident_id", "strip_query_values"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,14 @@ class FlowInfo:
 def new_incident_id() -> str:
     """A time-sortable incident id, e.g. `inc-20261129T021503Z-3f9a1c2b`."""
     return f"inc-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+
+
+def current_user() -> str:
+    """The OS account running this process, as audit events name it (`uid:N` if it has no name)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no LOGNAME/USER and no passwd entry, as in some containers
+        return f"uid:{os.getuid()}"
 
 
 def strip_query_values(path: str) -> str:
@@ -120,6 +135,17 @@ class AuditLog:
         """Flush and close the log files."""
         self._decisions_file.close()
         self._incidents_file.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def _decision_fields(

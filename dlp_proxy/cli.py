@@ -7,7 +7,8 @@ dlp-proxy policy test [PATH...]     run policy test cases (docs/policy-tests.md)
 dlp-proxy policy diff OLD NEW       what changes in effect between two policy versions
 dlp-proxy scan FILE|-               what the gateway finds in a payload, and what it would do
 dlp-proxy explain FILE|-            the same, with every rule's outcome and the body sent on
-dlp-proxy decrypt TOKEN...          turn tokens back into values (needs the keyring)
+dlp-proxy keys init|list|rotate|retire   manage the data keyring (docs/keys.md)
+dlp-proxy decrypt TOKEN...|--file F  turn tokens back into values (needs the keyring; audited)
 """
 
 from __future__ import annotations
@@ -21,16 +22,37 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dlp_proxy import __version__
+from dlp_proxy.audit import AuditLog, current_user
 from dlp_proxy.cases import Report, collect, render_text, run_cases, throwaway_keyring
 from dlp_proxy.detection import DEFAULT_MODEL, PresidioDetector
-from dlp_proxy.errors import DlpError, PolicyError, PolicyProblem, UsageError
-from dlp_proxy.keys import Keyring, ensure_keyring, load_keyring
+from dlp_proxy.errors import (
+    DlpError,
+    KeyringError,
+    PolicyError,
+    PolicyProblem,
+    TokenError,
+    UsageError,
+)
+from dlp_proxy.keys import (
+    ENV_PREFIX,
+    Keyring,
+    KeyState,
+    create_keyring,
+    ensure_keyring,
+    load_keyring,
+    open_keyring,
+    save_keyring,
+)
 from dlp_proxy.policy import Direction, Policy, load_policy
-from dlp_proxy.tokens import decrypt_token
+from dlp_proxy.tokens import TOKEN_PATTERN, decrypt_token, restore_tokens
 
 __all__ = ["main"]
 
@@ -38,6 +60,7 @@ DEFAULT_CONFDIR = "certs"
 DEFAULT_DATA_DIR = "var"
 DEFAULT_TESTS = "policies/tests"
 KEYRING_NAME = "dlp-keyring.json"
+DEFAULT_KEYRING = f"{DEFAULT_CONFDIR}/{KEYRING_NAME}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,7 +100,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--listen-port", type=int, default=8080, help="port to listen on")
     run.add_argument("--confdir", default=DEFAULT_CONFDIR, help="CA and keyring directory")
     run.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="decision and incident logs")
-    run.add_argument("--keyring", help=f"data keyring (default: CONFDIR/{KEYRING_NAME})")
+    run.add_argument(
+        "--keyring",
+        help=f"data keyring file, or env:NAME to read it from an environment variable "
+        f"(default: CONFDIR/{KEYRING_NAME}, created if missing)",
+    )
     run.add_argument("--model", help="spaCy model package or directory for NER")
     run.add_argument("--workers", type=int, help="inspection processes (default: one per core)")
     run.add_argument("--timeout", type=float, help="seconds before an inspection counts as failed")
@@ -174,11 +201,103 @@ def _parser() -> argparse.ArgumentParser:
         _add_payload_arguments(command)
         command.set_defaults(handler=_scan, explain=name == "explain")
 
-    decrypt = commands.add_parser("decrypt", help="decrypt tokens (needs the keyring)")
-    decrypt.add_argument("tokens", nargs="+", metavar="TOKEN")
-    decrypt.add_argument("--keyring", default=f"{DEFAULT_CONFDIR}/{KEYRING_NAME}")
+    _add_keys_commands(commands)
+
+    decrypt = commands.add_parser(
+        "decrypt",
+        help="decrypt tokens (needs the keyring; each use is audited)",
+        description="Turn tokens back into values: each TOKEN given is printed as ENTITY<tab>"
+        "VALUE, or with --file the whole payload is printed with every token made under this "
+        "keyring restored. Failures go to stderr with their reason and key id, never the "
+        "token. Each use is recorded as a tokens_decrypted event in DATA_DIR/decisions.jsonl "
+        "(user, keyring, counts per entity type, key ids; never values). Exit status 0 when "
+        "every token decrypted, 1 when any failed, 2 when the command cannot run.",
+    )
+    decrypt.add_argument("tokens", nargs="*", metavar="TOKEN")
+    decrypt.add_argument(
+        "--file", metavar="PATH", help="a payload holding tokens (- for stdin), instead of TOKENs"
+    )
+    _add_keyring_argument(decrypt)
+    _add_data_dir_argument(decrypt)
     decrypt.set_defaults(handler=_decrypt)
     return parser
+
+
+def _add_keyring_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--keyring",
+        default=DEFAULT_KEYRING,
+        help=f"keyring file, or env:NAME for one held in an environment variable "
+        f"(default: {DEFAULT_KEYRING})",
+    )
+
+
+def _add_data_dir_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--data-dir",
+        default=DEFAULT_DATA_DIR,
+        help=f"directory of the audit log decisions.jsonl (default: {DEFAULT_DATA_DIR})",
+    )
+
+
+def _add_keys_commands(commands: Any) -> None:
+    keys = commands.add_parser(
+        "keys",
+        help="manage the data keyring",
+        description="Create, list, rotate and retire the keys of the data keyring "
+        "(docs/keys.md). Changes are saved atomically, owner-only, and recorded in the audit "
+        "log. A keyring from env:NAME can be listed, not changed. Exit status 0 when done, 2 "
+        "when refused.",
+    )
+    keys.set_defaults(handler=lambda _: _print_help(keys))
+    subcommands = keys.add_subparsers(metavar="SUBCOMMAND")
+
+    init = subcommands.add_parser(
+        "init",
+        help="create a keyring with one active key",
+        description="Create a keyring file (mode 0600) with one active key. An existing "
+        "keyring is never replaced: use `keys rotate` for a new active key.",
+    )
+    _add_keyring_argument(init)
+    _add_data_dir_argument(init)
+    init.set_defaults(handler=_keys_init)
+
+    listing = subcommands.add_parser(
+        "list",
+        help="show the keys: id, algorithm, created, state (never the secrets)",
+        description="Show each key's id, algorithm, creation time and state: active (makes "
+        "new tokens), decrypt-only (rotated out; its tokens still decrypt) or retired (its "
+        "tokens no longer decrypt). Secrets are never shown.",
+    )
+    _add_keyring_argument(listing)
+    listing.add_argument("--format", choices=("table", "json"), default="table")
+    listing.set_defaults(handler=_keys_list)
+
+    rotate = subcommands.add_parser(
+        "rotate",
+        help="make a new active key; the old one becomes decrypt-only",
+        description="Add a new active key; the active key becomes decrypt-only, so tokens "
+        "made with it still decrypt. A running proxy uses the new key once restarted.",
+    )
+    _add_keyring_argument(rotate)
+    _add_data_dir_argument(rotate)
+    rotate.set_defaults(handler=_keys_rotate)
+
+    retire = subcommands.add_parser(
+        "retire",
+        help="retire a key: its tokens no longer decrypt",
+        description="Retire a decrypt-only key: tokens made with it can no longer be "
+        "decrypted or restored. The active key cannot be retired (rotate first).",
+    )
+    retire.add_argument("key_id", metavar="KEY_ID")
+    _add_keyring_argument(retire)
+    _add_data_dir_argument(retire)
+    retire.set_defaults(handler=_keys_retire)
+
+
+def _print_help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -254,7 +373,7 @@ def _key_ids(keyring: str | None) -> tuple[list[str] | None, str]:
     path = Path(keyring or f"{DEFAULT_CONFDIR}/{KEYRING_NAME}")
     if keyring is None and not path.exists():
         return None, "; key ids not checked: no keyring"
-    return [k.id for k in load_keyring(path).keys], ""
+    return [k.id for k in open_keyring(keyring or path).keys], ""
 
 
 def _validation_json(
@@ -326,7 +445,7 @@ def _header(text: str) -> tuple[str, str]:
 def _scan_keyring(path: str | None) -> Keyring:
     default = Path(f"{DEFAULT_CONFDIR}/{KEYRING_NAME}")
     if path is not None:
-        return load_keyring(path)
+        return open_keyring(path)
     return load_keyring(default) if default.exists() else throwaway_keyring()
 
 
@@ -337,7 +456,7 @@ def _policy_test(args: argparse.Namespace) -> int:
         print(f"dlp-proxy: --run {args.run!r} is not a regular expression: {e}", file=sys.stderr)
         return 2
     if suite.case_count:
-        keyring = load_keyring(args.keyring) if args.keyring else throwaway_keyring()
+        keyring = open_keyring(args.keyring) if args.keyring else throwaway_keyring()
         detector = PresidioDetector(args.model)
         report = run_cases(suite, detector=detector, keyring=keyring)
     else:
@@ -354,7 +473,7 @@ def _policy_diff(args: argparse.Namespace) -> int:
 
     old, new = load_policy(args.old), load_policy(args.new)
     cases = diff.cases_for(args.old, args.new, args.tests)
-    keyring = load_keyring(args.keyring) if args.keyring else throwaway_keyring()
+    keyring = open_keyring(args.keyring) if args.keyring else throwaway_keyring()
     detector = PresidioDetector(args.model)
     report = diff.build_report(old, new, cases, detector=detector, keyring=keyring)
     print(diff.render_json(report) if args.format == "json" else diff.render_text(report))
@@ -363,18 +482,260 @@ def _policy_diff(args: argparse.Namespace) -> int:
     return 1 if report.changed else 0
 
 
+# --- keys and decrypt ------------------------------------------------------------------------
+
+
+def _keys_init(args: argparse.Namespace) -> int:
+    path = _keyring_file(args.keyring, "create")
+    if path.exists():
+        raise KeyringError(
+            f"{path} already exists; `keys init` never replaces a keyring (it may hold the only "
+            "copy of the keys existing tokens need). For a new active key run "
+            f"`dlp-proxy keys rotate --keyring {path}`"
+        )
+    with _audit_log(args.data_dir) as audit:  # opened first: no change without its record
+        try:
+            keyring = create_keyring(path)
+        except OSError as e:
+            raise KeyringError(f"cannot create keyring {path}: {e.strerror}") from e
+        key = keyring.active
+        _record(
+            audit,
+            "keyring_created",
+            keyring=str(path.resolve()),
+            key_id=key.id,
+            state=str(key.state),
+            keys=_states(keyring),
+        )
+    print(f"created keyring {path} (owner-only) with active key {key.id}")
+    print("back it up: tokens made with its keys cannot be decrypted without it")
+    return 0
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    keyring = open_keyring(args.keyring)
+    rows = [
+        {"id": k.id, "algorithm": k.algorithm, "created": k.created, "state": str(k.state)}
+        for k in keyring.keys
+    ]
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+    else:
+        from tabulate import tabulate
+
+        print(tabulate([list(r.values()) for r in rows], headers=list(rows[0])))
+    return 0
+
+
+def _keys_rotate(args: argparse.Namespace) -> int:
+    path = _keyring_file(args.keyring, "rotate")
+    keyring = load_keyring(path)
+    previous = next((k for k in keyring.keys if k.state == KeyState.ACTIVE), None)
+    rotated = keyring.rotated()
+    new = rotated.active
+    with _audit_log(args.data_dir) as audit:
+        _save(path, rotated)
+        _record(
+            audit,
+            "key_rotated",
+            keyring=str(path.resolve()),
+            new_key_id=new.id,
+            new_state=str(new.state),
+            previous_key_id=previous.id if previous else None,
+            previous_state=str(KeyState.DECRYPT_ONLY) if previous else None,
+            keys=_states(rotated),
+        )
+    if previous is not None:
+        print(f"{path}: {new.id} is the active key; {previous.id} is now decrypt-only")
+    else:
+        print(f"{path}: {new.id} is the active key")
+    print("a running proxy keeps the keys it started with: restart it to use the new key")
+    return 0
+
+
+def _keys_retire(args: argparse.Namespace) -> int:
+    path = _keyring_file(args.keyring, "retire")
+    keyring = load_keyring(path)
+    held = [k.id for k in keyring.keys]
+    if args.key_id not in held:
+        raise KeyringError(
+            f"key {args.key_id!r} is not in {path}; it holds {', '.join(held)} "
+            "(see `dlp-proxy keys list`)"
+        )
+    key = keyring.get(args.key_id)
+    if key.state == KeyState.RETIRED:
+        print(f"{path}: {key.id} is already retired; nothing changed")
+        return 0
+    retired = keyring.retired(key.id)  # refuses the active key, saying to rotate first
+    with _audit_log(args.data_dir) as audit:
+        _save(path, retired)
+        _record(
+            audit,
+            "key_retired",
+            keyring=str(path.resolve()),
+            key_id=key.id,
+            previous_state=str(key.state),
+            state=str(KeyState.RETIRED),
+            keys=_states(retired),
+        )
+    print(f"{path}: {key.id} is retired; tokens made with it can no longer be decrypted")
+    print("a running proxy keeps the keys it started with: restart it to stop using this key")
+    return 0
+
+
+def _keyring_file(source: str, change: str) -> Path:
+    """The keyring file a `keys` command may change; a keyring from the environment is not one."""
+    if source.startswith(ENV_PREFIX):
+        name = source[len(ENV_PREFIX) :]
+        raise UsageError(
+            f"cannot {change} keys here: this keyring comes from environment variable {name}; "
+            "change it in your secrets manager (e.g. run this command with --keyring on a "
+            "copy of the JSON in an owner-only file, and store the result there)"
+        )
+    return Path(source).expanduser()
+
+
+def _save(path: Path, keyring: Keyring) -> None:
+    # Through a symlink the target is replaced, not the link (os.replace would swap the link).
+    target = path.resolve()
+    try:
+        save_keyring(target, keyring)
+    except OSError as e:
+        raise KeyringError(
+            f"cannot write keyring {target}: {e.strerror}; nothing was changed (for a mounted "
+            "secret, change it in your secrets manager)"
+        ) from e
+
+
+def _states(keyring: Keyring) -> list[dict[str, str]]:
+    """The keys' ids and states for an audit event (never their secrets)."""
+    return [{"id": k.id, "state": str(k.state)} for k in keyring.keys]
+
+
+@contextmanager
+def _audit_log(data_dir: str) -> Iterator[AuditLog]:
+    """The audit log, opened before anything changes, so that nothing changes unrecorded."""
+    try:
+        audit = AuditLog(data_dir)
+    except OSError as e:
+        raise UsageError(
+            f"cannot open the audit log in {data_dir}: {e.strerror}; nothing was done. "
+            "Pass a writable --data-dir"
+        ) from e
+    with audit:
+        yield audit
+
+
+def _record(audit: AuditLog, event: str, **fields: Any) -> None:
+    """Write one audit event naming the OS user; an unwritable log is an error, not a warning."""
+    try:
+        audit.event(event, user=current_user(), **fields)
+    except OSError as e:
+        raise UsageError(f"cannot write the {event} event to {audit.data_dir}: {e.strerror}") from e
+
+
+@dataclass
+class _Decryption:
+    """What one `decrypt` did: output for stdout and stderr, and the counts for the audit log."""
+
+    output: str = ""
+    errors: list[str] = field(default_factory=list)
+    entities: Counter[str] = field(default_factory=Counter)
+    key_ids: set[str] = field(default_factory=set)
+    failures: int = 0
+
+
 def _decrypt(args: argparse.Namespace) -> int:
-    keyring = load_keyring(args.keyring)
-    status = 0
-    for token in args.tokens:
+    if bool(args.tokens) == (args.file is not None):
+        raise UsageError("give either TOKENs or --file PATH (- for stdin), not both or neither")
+    keyring = open_keyring(args.keyring)
+    source = args.keyring  # as the audit log names it: env:NAME, or the file's absolute path
+    source = source if source.startswith(ENV_PREFIX) else str(Path(source).resolve())
+    file: str | None = None
+    with _audit_log(args.data_dir) as audit:
+        if args.file is None:
+            result = _decrypt_tokens(args.tokens, keyring)
+        else:
+            file = "<stdin>" if args.file == "-" else str(Path(args.file).resolve())
+            payload = sys.stdin.buffer.read() if args.file == "-" else _read_payload(args.file)
+            text = payload.decode("utf-8", "surrogateescape")  # bytes that are no UTF-8 stay
+            result = _decrypt_text(text, keyring)
+        # Recorded before anything is shown: a decryption the log cannot record shows nothing.
+        _record(
+            audit,
+            "tokens_decrypted",
+            keyring=source,
+            file=file,
+            decrypted=sum(result.entities.values()),
+            entities=dict(sorted(result.entities.items())),
+            key_ids=sorted(result.key_ids),
+            failures=result.failures,
+        )
+    if args.file is None:
+        sys.stdout.write(result.output)
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(result.output.encode("utf-8", "surrogateescape"))
+        sys.stdout.flush()
+    for error in result.errors:
+        print(f"dlp-proxy: {error}", file=sys.stderr)
+    return 1 if result.failures else 0
+
+
+def _decrypt_tokens(tokens: Sequence[str], keyring: Keyring) -> _Decryption:
+    """Each token as `ENTITY<tab>VALUE`; a failure names the token's position and key id only."""
+    result = _Decryption()
+    lines = []
+    for number, token in enumerate(tokens, 1):
+        key_id = _key_id(token)
         try:
             entity, value = decrypt_token(token, keyring)
-        except DlpError as e:
-            print(f"{token}: {e}", file=sys.stderr)
-            status = 1
+        except TokenError as e:
+            where = f"token {number}" + (f" (key {key_id})" if key_id else "")
+            result.errors.append(f"{where}: {e}")
+            result.failures += 1
         else:
-            print(f"{entity}\t{value}")
-    return status
+            lines.append(f"{entity}\t{value}\n")
+            result.entities[entity] += 1
+            result.key_ids.add(key_id)
+    result.output = "".join(lines)
+    return result
+
+
+def _decrypt_text(text: str, keyring: Keyring) -> _Decryption:
+    """The text with every token made under `keyring` restored, and what was decrypted."""
+    restored = restore_tokens(text, keyring)
+    result = _Decryption(output=restored.text, failures=len(restored.failures))
+    result.errors.extend(restored.failures)
+    held = {k.id for k in keyring.keys}
+    others: set[str] = set()
+    # restore_tokens counts, the audit log wants entity types and keys: the same tokens again.
+    for match in TOKEN_PATTERN.finditer(text):
+        key_id = _key_id(match.group(0))
+        if key_id not in held:
+            others.add(key_id)
+            continue
+        try:
+            entity, _ = decrypt_token(match.group(0), keyring)
+        except TokenError:
+            continue  # in restored.failures already
+        result.entities[entity] += 1
+        result.key_ids.add(key_id)
+    if others:
+        result.errors.append(
+            f"tokens under keys this keyring does not hold were left as they are "
+            f"(keys {', '.join(sorted(others))}); is it the keyring that issued them?"
+        )
+    result.errors.append(
+        f"{sum(result.entities.values())} tokens decrypted, {result.failures} failed"
+    )
+    return result
+
+
+def _key_id(token: str) -> str:
+    """The key id a token names (`dlp:v1:<key-id>:...`), or "" for text that is no token."""
+    parts = token.split(":", 3)
+    return parts[2] if len(parts) == 4 and TOKEN_PATTERN.fullmatch(token) else ""
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ from support import InlinePool
 
 from dlp_proxy.addon import DlpAddon, _PolicyFiles, parse_interval
 from dlp_proxy.inspection import Decision, Message
-from dlp_proxy.keys import Keyring
+from dlp_proxy.keys import Keyring, create_keyring, save_keyring
 from dlp_proxy.policy import Mode, Policy
 
 POLICY = """\
@@ -617,3 +617,118 @@ async def test_inspection_in_flight_keeps_its_policy(env: tuple[DlpAddon, Any, P
     assert later.response.status_code == 403
     assert addon.policy is not None
     assert _decisions(tmp_path)[-1]["policy_sha256"] == addon.policy.sha256
+
+
+# --- the keyring -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bare(tmp_path: Path) -> Iterator[tuple[DlpAddon, Any, Path]]:
+    """An addon in a mitmproxy context with its own confdir, nothing configured yet."""
+    addon = DlpAddon()
+    with taddons.context(addon, Proxyserver()) as tctx:
+        tctx.options.confdir = str(tmp_path / "conf")
+        yield addon, tctx, tmp_path
+        addon.done()
+
+
+def _start(tctx: Any, addon: DlpAddon, tmp_path: Path, keyring: str) -> None:
+    tctx.configure(
+        addon,
+        dlp_policy=str(_write_policy(tmp_path)),
+        dlp_data_dir=str(tmp_path / "var"),
+        dlp_keyring=keyring,
+    )
+
+
+def test_keyring_from_an_environment_variable(
+    bare: tuple[DlpAddon, Any, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dlp_keyring=env:NAME` reads the keyring JSON from the variable and creates no file."""
+    addon, tctx, tmp_path = bare
+    expected = create_keyring(tmp_path / "source.json").rotated()
+    monkeypatch.setenv("DLP_TEST_KEYRING", _keyring_json(expected, tmp_path))
+    _start(tctx, addon, tmp_path, "env:DLP_TEST_KEYRING")
+    assert addon.keyring == expected
+    assert addon.policy is not None
+    assert not (tmp_path / "conf").exists()
+
+
+def test_a_missing_environment_variable_is_refused_and_nothing_created(
+    bare: tuple[DlpAddon, Any, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unset `env:NAME` is an OptionsError naming it; no keyring appears in the confdir."""
+    addon, tctx, tmp_path = bare
+    monkeypatch.delenv("DLP_TEST_KEYRING", raising=False)
+    with pytest.raises(
+        exceptions.OptionsError,
+        match=re.escape("environment variable DLP_TEST_KEYRING is not set or empty"),
+    ):
+        _start(tctx, addon, tmp_path, "env:DLP_TEST_KEYRING")
+    assert addon.keyring is None
+    assert addon.policy is None
+    assert not (tmp_path / "conf" / "dlp-keyring.json").exists()
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o644, 0o604])
+def test_a_keyring_others_can_read_is_refused(bare: tuple[DlpAddon, Any, Path], mode: int) -> None:
+    """A keyring file group or others can read stops the addon with the `chmod 600` hint."""
+    addon, tctx, tmp_path = bare
+    path = tmp_path / "keyring.json"
+    create_keyring(path)
+    path.chmod(mode)
+    with pytest.raises(exceptions.OptionsError, match=re.escape(f"run `chmod 600 {path}`")):
+        _start(tctx, addon, tmp_path, str(path))
+    assert addon.keyring is None
+    assert addon.policy is None
+    assert not (tmp_path / "conf" / "dlp-keyring.json").exists(), "the rollback creates none"
+
+
+def test_a_keyring_file_is_created_on_first_start(bare: tuple[DlpAddon, Any, Path]) -> None:
+    """With no dlp_keyring the confdir's keyring is created, owner-only, and reused after."""
+    addon, tctx, tmp_path = bare
+    _start(tctx, addon, tmp_path, "")
+    path = tmp_path / "conf" / "dlp-keyring.json"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert addon.keyring is not None
+    first = addon.keyring
+    tctx.configure(addon, dlp_keyring=str(path))
+    assert addon.keyring == first
+
+
+def test_no_keyring_is_loaded_without_a_policy(bare: tuple[DlpAddon, Any, Path]) -> None:
+    """An addon with no policy is idle: it neither reads nor creates a keyring."""
+    addon, tctx, tmp_path = bare
+    tctx.configure(addon, dlp_data_dir=str(tmp_path / "var"))
+    assert addon.keyring is None
+    assert not (tmp_path / "conf").exists()
+
+
+def test_a_keyring_that_cannot_be_created_is_an_options_error(
+    bare: tuple[DlpAddon, Any, Path],
+) -> None:
+    """A keyring path under a file (no directory to create it in) is refused, not a traceback."""
+    addon, tctx, tmp_path = bare
+    (tmp_path / "not-a-dir").write_text("")
+    path = tmp_path / "not-a-dir" / "keyring.json"
+    with pytest.raises(exceptions.OptionsError, match=re.escape(f"Cannot create keyring {path}")):
+        _start(tctx, addon, tmp_path, str(path))
+
+
+def test_a_refused_keyring_change_keeps_the_running_keyring(
+    env: tuple[DlpAddon, Any, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Switching a running addon to a missing `env:NAME` is refused; the keyring in use stays."""
+    addon, tctx, _ = env
+    before = addon.keyring
+    monkeypatch.delenv("DLP_TEST_KEYRING", raising=False)
+    with pytest.raises(exceptions.OptionsError, match="DLP_TEST_KEYRING"):
+        tctx.configure(addon, dlp_keyring="env:DLP_TEST_KEYRING")
+    assert addon.keyring == before
+
+
+def _keyring_json(keyring: Keyring, tmp_path: Path) -> str:
+    """The keyring's JSON, as `keys init` writes it (through a file: keys.py has no dumps)."""
+    path = tmp_path / "serialised.json"
+    save_keyring(path, keyring)
+    return path.read_text()

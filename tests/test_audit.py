@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 import re
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from dlp_proxy.audit import AuditLog, FlowInfo, new_incident_id, strip_query_values
+from dlp_proxy.audit import (
+    AuditLog,
+    FlowInfo,
+    current_user,
+    new_incident_id,
+    strip_query_values,
+)
 from dlp_proxy.inspection import Decision, FindingRecord
 from dlp_proxy.policy import Action, Mode, Severity
 
@@ -174,3 +182,30 @@ def test_a_decision_without_severity_shadow_or_allow_has_no_such_keys(tmp_path: 
     log.close()
     (line,) = _lines(tmp_path / "decisions.jsonl")
     assert not {"severity", "shadow", "allowed_by"} & set(line)
+
+
+def test_events_go_to_the_decision_log_and_the_context_manager_closes_it(tmp_path: Path) -> None:
+    """An operational event is a JSON line in decisions.jsonl; leaving `with` closes the files."""
+    with AuditLog(tmp_path / "var") as log:
+        log.event(
+            "key_rotated", user="ops", new_key_id="k2", keys=[{"id": "k2", "state": "active"}]
+        )
+    (line,) = _lines(tmp_path / "var" / "decisions.jsonl")
+    assert line["event"] == "key_rotated"
+    assert (line["user"], line["new_key_id"]) == ("ops", "k2")
+    assert line["keys"] == [{"id": "k2", "state": "active"}]
+    assert "timestamp" in line
+    with pytest.raises(ValueError, match="closed file"):
+        log.event("after_close")
+
+
+def test_current_user_is_the_os_account(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Audit events name the OS user; with no name to be had, the numeric uid."""
+    monkeypatch.setenv("LOGNAME", "alice")
+    assert current_user() == getpass.getuser() == "alice"
+
+    def nameless() -> str:
+        raise OSError("No username set in the environment")
+
+    monkeypatch.setattr(getpass, "getuser", nameless)
+    assert current_user() == f"uid:{os.getuid()}"

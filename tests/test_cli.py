@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import ScriptedDetector
 
 from dlp_proxy import cli
 from dlp_proxy.actions import keyed_hash
+from dlp_proxy.audit import current_user
 from dlp_proxy.cli import main
-from dlp_proxy.keys import create_keyring
+from dlp_proxy.keys import KeyState, create_keyring, load_keyring
 from dlp_proxy.tokens import encrypt_value
+
+ROOT = Path(__file__).resolve().parent.parent
 
 BROKEN_POLICY = """\
 version: 1
@@ -84,10 +91,11 @@ def test_decrypt_turns_tokens_back(tmp_path: Path, capsys: pytest.CaptureFixture
     keyring_path = tmp_path / "k.json"
     keyring = create_keyring(keyring_path)
     token = encrypt_value("4111 1111 1111 1111", "CREDIT_CARD", keyring)
-    assert main(["decrypt", token, "--keyring", str(keyring_path)]) == 0
+    options = ["--keyring", str(keyring_path), "--data-dir", str(tmp_path / "var")]
+    assert main(["decrypt", token, *options]) == 0
     assert capsys.readouterr().out == "CREDIT_CARD\t4111 1111 1111 1111\n"
     tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
-    assert main(["decrypt", tampered, "--keyring", str(keyring_path)]) == 1
+    assert main(["decrypt", tampered, *options]) == 1
     assert "failed authentication" in capsys.readouterr().err
 
 
@@ -425,3 +433,425 @@ def test_policy_diff_exit_status_says_whether_the_effect_changes(
     (lonely / "a.yaml").write_text(TEST_POLICY)
     (lonely / "b.yaml").write_text(TEST_POLICY)
     assert main(["policy", "diff", str(lonely / "a.yaml"), str(lonely / "b.yaml")]) == 2
+
+
+# --- keys ----------------------------------------------------------------------------------------
+
+KEYRING = Path("certs/dlp-keyring.json")
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory of its own, so the default certs/ and var/ land in tmp_path."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _events(workdir: Path, name: str | None = None) -> list[dict[str, Any]]:
+    """The audit events of var/decisions.jsonl (those called `name`, if given)."""
+    log = workdir / "var" / "decisions.jsonl"
+    if not log.exists():
+        return []
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    return [e for e in events if name is None or e["event"] == name]
+
+
+def _secrets(path: Path) -> list[str]:
+    """Every secret of the keyring at `path`, in the encodings it could leak in."""
+    forms = []
+    for key in load_keyring(path).keys:
+        forms += [base64.urlsafe_b64encode(key.secret).decode(), key.secret.hex()]
+    return forms
+
+
+def _no_secrets(path: Path, *texts: str) -> None:
+    for secret in _secrets(path):
+        for text in texts:
+            assert secret not in text
+
+
+def _init(capsys: pytest.CaptureFixture[str]) -> str:
+    """`keys init` in the working directory; returns the new key's id."""
+    assert main(["keys", "init"]) == 0
+    capsys.readouterr()
+    return load_keyring(KEYRING).active.id
+
+
+def test_keys_init_creates_a_keyring_and_audits_it(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`keys init` makes an owner-only keyring, prints path and key id, and logs the creation."""
+    assert main(["keys", "init"]) == 0
+    out = capsys.readouterr().out
+    keyring = load_keyring(KEYRING)
+    key_id = keyring.active.id
+    assert out.startswith(f"created keyring {KEYRING} (owner-only) with active key {key_id}\n")
+    assert stat.S_IMODE(os.stat(KEYRING).st_mode) == 0o600
+    (event,) = _events(workdir)
+    assert event["event"] == "keyring_created"
+    assert event["user"] == current_user()
+    assert event["keyring"] == str(workdir / KEYRING)
+    assert (event["key_id"], event["state"]) == (key_id, "active")
+    assert event["keys"] == [{"id": key_id, "state": "active"}]
+    _no_secrets(KEYRING, out, (workdir / "var" / "decisions.jsonl").read_text())
+
+
+def test_keys_init_refuses_an_existing_keyring(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second `keys init` exits 2, says to rotate instead, and changes nothing."""
+    _init(capsys)
+    before = KEYRING.read_bytes()
+    assert main(["keys", "init"]) == 2
+    err = capsys.readouterr().err
+    assert f"{KEYRING} already exists; `keys init` never replaces a keyring" in err
+    assert f"run `dlp-proxy keys rotate --keyring {KEYRING}`" in err
+    assert KEYRING.read_bytes() == before
+    assert len(_events(workdir)) == 1
+
+
+def test_keys_list_shows_ids_and_states_never_secrets(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`keys list` prints id, algorithm, created and state as a table or JSON, no secrets."""
+    old = _init(capsys)
+    assert main(["keys", "rotate"]) == 0
+    new = load_keyring(KEYRING).active.id
+    capsys.readouterr()
+    assert main(["keys", "list"]) == 0
+    table = capsys.readouterr().out
+    header, rule, *rows = table.splitlines()
+    assert header.split() == ["id", "algorithm", "created", "state"]
+    assert set(rule) <= {"-", " "}
+    assert [(r.split()[0], r.split()[-1]) for r in rows] == [(old, "decrypt-only"), (new, "active")]
+    assert main(["keys", "list", "--format", "json", "--keyring", str(KEYRING)]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(k["id"], k["state"]) for k in listed] == [(old, "decrypt-only"), (new, "active")]
+    assert all(set(k) == {"id", "algorithm", "created", "state"} for k in listed)
+    _no_secrets(KEYRING, table, json.dumps(listed))
+
+
+def test_keys_rotate_keeps_old_tokens_decrypting_and_audits_it(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`keys rotate`: a new active key, the old one decrypt-only (its tokens still decrypt)."""
+    old = _init(capsys)
+    token = encrypt_value("4111 1111 1111 1111", "CREDIT_CARD", load_keyring(KEYRING))
+    assert main(["keys", "rotate"]) == 0
+    out = capsys.readouterr().out
+    keyring = load_keyring(KEYRING)
+    new = keyring.active.id
+    assert new != old
+    assert keyring.get(old).state == KeyState.DECRYPT_ONLY
+    assert f"{KEYRING}: {new} is the active key; {old} is now decrypt-only" in out
+    assert "restart" in out
+    assert stat.S_IMODE(os.stat(KEYRING).st_mode) == 0o600
+    (event,) = _events(workdir, "key_rotated")
+    assert event["user"] == current_user()
+    assert event["keyring"] == str(workdir / KEYRING)
+    assert (event["previous_key_id"], event["previous_state"]) == (old, "decrypt-only")
+    assert (event["new_key_id"], event["new_state"]) == (new, "active")
+    assert event["keys"] == [{"id": old, "state": "decrypt-only"}, {"id": new, "state": "active"}]
+    assert main(["decrypt", token]) == 0
+    assert capsys.readouterr().out == "CREDIT_CARD\t4111 1111 1111 1111\n"
+    _no_secrets(KEYRING, out, (workdir / "var" / "decisions.jsonl").read_text())
+
+
+def test_keys_retire_stops_its_tokens_and_audits_it(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`keys retire` retires a decrypt-only key: its tokens fail to decrypt from then on."""
+    old = _init(capsys)
+    token = encrypt_value("maria@example.com", "EMAIL_ADDRESS", load_keyring(KEYRING))
+    assert main(["keys", "rotate"]) == 0
+    assert main(["keys", "retire", old]) == 0
+    assert f"{KEYRING}: {old} is retired" in capsys.readouterr().out
+    assert load_keyring(KEYRING).get(old).state == KeyState.RETIRED
+    (event,) = _events(workdir, "key_retired")
+    assert (event["key_id"], event["previous_state"], event["state"]) == (
+        old,
+        "decrypt-only",
+        "retired",
+    )
+    assert event["user"] == current_user()
+    assert event["keyring"] == str(workdir / KEYRING)
+    assert main(["decrypt", token]) == 1
+    assert f"token 1 (key {old}): cannot decrypt: key '{old}' is retired" in capsys.readouterr().err
+
+
+def test_keys_retire_refuses_the_active_key_and_unknown_ids(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Retiring the active key or an id the keyring lacks exits 2, saying why; nothing changes."""
+    active = _init(capsys)
+    before = KEYRING.read_bytes()
+    assert main(["keys", "retire", active]) == 2
+    assert f"key '{active}' is the active key; run `dlp-proxy keys rotate` first" in (
+        capsys.readouterr().err
+    )
+    assert main(["keys", "retire", "k20200101abcdef"]) == 2
+    assert f"key 'k20200101abcdef' is not in {KEYRING}; it holds {active}" in (
+        capsys.readouterr().err
+    )
+    assert KEYRING.read_bytes() == before
+    assert _events(workdir, "key_retired") == []
+
+
+def test_retiring_a_retired_key_changes_nothing(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Retiring a key twice is not an error, and is neither saved nor logged again."""
+    old = _init(capsys)
+    assert main(["keys", "rotate"]) == 0
+    assert main(["keys", "retire", old]) == 0
+    capsys.readouterr()
+    assert main(["keys", "retire", old]) == 0
+    assert f"{old} is already retired; nothing changed" in capsys.readouterr().out
+    assert len(_events(workdir, "key_retired")) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "verb"),
+    [(["init"], "create"), (["rotate"], "rotate"), (["retire", "k1"], "retire")],
+    ids=["init", "rotate", "retire"],
+)
+def test_a_keyring_from_the_environment_is_listed_but_never_changed(
+    workdir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    verb: str,
+) -> None:
+    """With `--keyring env:NAME`, init, rotate and retire say to use the secrets manager."""
+    key_id = _init(capsys)
+    monkeypatch.setenv("DLP_KEYRING", KEYRING.read_text())
+    assert main(["keys", "list", "--keyring", "env:DLP_KEYRING", "--format", "json"]) == 0
+    assert [k["id"] for k in json.loads(capsys.readouterr().out)] == [key_id]
+    assert main(["keys", *argv, "--keyring", "env:DLP_KEYRING"]) == 2
+    assert (
+        f"cannot {verb} keys here: this keyring comes from environment variable DLP_KEYRING; "
+        "change it in your secrets manager"
+    ) in capsys.readouterr().err
+    assert len(_events(workdir)) == 1
+
+
+def test_keys_commands_refuse_a_keyring_others_can_read(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A group-readable keyring is refused by list and rotate with the `chmod 600` hint."""
+    _init(capsys)
+    KEYRING.chmod(0o640)
+    before = KEYRING.read_bytes()
+    for command in ("list", "rotate"):
+        assert main(["keys", command]) == 2
+        assert f"run `chmod 600 {KEYRING}`" in capsys.readouterr().err
+    assert KEYRING.read_bytes() == before
+
+
+def test_keys_without_a_subcommand_prints_its_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """`dlp-proxy keys` alone shows the keys subcommands and exits 2."""
+    assert main(["keys"]) == 2
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("init", "list", "rotate", "retire"))
+
+
+def test_a_change_the_audit_log_cannot_record_is_not_made(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With an audit directory that cannot be created, rotate exits 2 and the keyring stays."""
+    _init(capsys)
+    before = KEYRING.read_bytes()
+    (workdir / "file").write_text("")
+    assert main(["keys", "rotate", "--data-dir", "file/var"]) == 2
+    assert "cannot open the audit log in file/var" in capsys.readouterr().err
+    assert KEYRING.read_bytes() == before
+
+
+# --- decrypt --file ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def reply(workdir: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
+    """A vendor reply holding tokens: under the active key, a decrypt-only one, another keyring."""
+    _init(capsys)
+    old_keyring = load_keyring(KEYRING)
+    email = encrypt_value("maria@example.com", "EMAIL_ADDRESS", old_keyring)
+    assert main(["keys", "rotate"]) == 0
+    capsys.readouterr()
+    keyring = load_keyring(KEYRING)
+    cards = [encrypt_value("4111 1111 1111 1111", "CREDIT_CARD", keyring, deterministic=True)] * 2
+    foreign = encrypt_value("x@example.org", "EMAIL_ADDRESS", create_keyring(workdir / "other"))
+    tokens = {"email": email, "card": cards[0], "card_again": cards[1], "foreign": foreign}
+    (workdir / "reply.json").write_text(json.dumps(tokens) + "\n")
+    return tokens
+
+
+def test_decrypt_file_restores_every_token_and_audits_counts(
+    workdir: Path, reply: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`decrypt --file` prints the payload with this keyring's tokens restored; exit 0; audited."""
+    assert main(["decrypt", "--file", "reply.json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {
+        "email": "maria@example.com",
+        "card": "4111 1111 1111 1111",
+        "card_again": "4111 1111 1111 1111",
+        "foreign": reply["foreign"],
+    }
+    assert captured.out.endswith("}\n")
+    assert "3 tokens decrypted, 0 failed" in captured.err
+    assert "left as they are (keys " + reply["foreign"].split(":")[2] in captured.err
+    keyring = load_keyring(KEYRING)
+    (event,) = _events(workdir, "tokens_decrypted")
+    assert event["user"] == current_user()
+    assert event["keyring"] == str(workdir / KEYRING)
+    assert event["file"] == str(workdir / "reply.json")
+    assert event["decrypted"] == 3
+    assert event["entities"] == {"CREDIT_CARD": 2, "EMAIL_ADDRESS": 1}
+    assert event["key_ids"] == sorted(k.id for k in keyring.keys)
+    assert event["failures"] == 0
+    log = (workdir / "var" / "decisions.jsonl").read_text()
+    for text in ("maria", "4111", *reply.values()):
+        assert text not in log
+
+
+def test_decrypt_file_reports_failures_without_the_tokens_and_exits_1(
+    workdir: Path, reply: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A tampered or retired-key token stays in the output; stderr gives key id and reason only."""
+    keyring = load_keyring(KEYRING)
+    old, new = keyring.keys[0].id, keyring.active.id
+    assert main(["keys", "retire", old]) == 0
+    tampered = reply["card"][:-2] + ("AA" if not reply["card"].endswith("AA") else "BB")
+    payload = workdir / "reply.json"
+    payload.write_text(json.dumps({**reply, "card_again": tampered}))
+    capsys.readouterr()
+    assert main(["decrypt", "--file", str(payload)]) == 1
+    captured = capsys.readouterr()
+    restored = json.loads(captured.out)
+    assert restored["card"] == "4111 1111 1111 1111"
+    assert restored["email"] == reply["email"]
+    assert restored["card_again"] == tampered
+    assert f"dlp-proxy: key {old}: cannot decrypt: key '{old}' is retired" in captured.err
+    assert f"dlp-proxy: key {new}: token failed authentication" in captured.err
+    assert "1 tokens decrypted, 2 failed" in captured.err
+    for token in (reply["email"], tampered):
+        assert token.split(":")[3][:10] not in captured.err
+    (event,) = _events(workdir, "tokens_decrypted")
+    assert (event["decrypted"], event["failures"]) == (1, 2)
+    assert event["entities"] == {"CREDIT_CARD": 1}
+    assert event["key_ids"] == [new]
+
+
+def test_decrypt_reads_stdin_and_an_environment_keyring(
+    workdir: Path,
+    reply: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--file -` reads stdin; `--keyring env:NAME` is logged by the variable's name."""
+    monkeypatch.setenv("DLP_KEYRING", KEYRING.read_text())
+    payload = (workdir / "reply.json").read_bytes()
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(payload)))
+    assert main(["decrypt", "--file", "-", "--keyring", "env:DLP_KEYRING"]) == 0
+    assert json.loads(capsys.readouterr().out)["email"] == "maria@example.com"
+    (event,) = _events(workdir, "tokens_decrypted")
+    assert (event["file"], event["keyring"], event["decrypted"]) == (
+        "<stdin>",
+        "env:DLP_KEYRING",
+        3,
+    )
+
+
+def test_decrypt_tokens_are_audited_too(
+    workdir: Path, reply: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Tokens given as arguments are audited like a file; a failure names its place and key."""
+    argv = ["decrypt", reply["email"], reply["foreign"], "not-a-token"]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "EMAIL_ADDRESS\tmaria@example.com\n"
+    foreign_key = reply["foreign"].split(":")[2]
+    assert f"token 2 (key {foreign_key}): cannot decrypt: key '{foreign_key}'" in captured.err
+    assert "token 3: not a dlp-proxy token" in captured.err
+    (event,) = _events(workdir, "tokens_decrypted")
+    assert event["file"] is None
+    assert (event["decrypted"], event["failures"]) == (1, 2)
+    assert event["entities"] == {"EMAIL_ADDRESS": 1}
+
+
+@pytest.mark.parametrize(
+    "argv", [["decrypt"], ["decrypt", "dlp:v1:k1:AAAA", "--file", "reply.json"]]
+)
+def test_decrypt_needs_tokens_or_a_file(
+    workdir: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """Neither or both of TOKEN and --file is a usage error, exit 2, with nothing logged."""
+    assert main(argv) == 2
+    assert "give either TOKENs or --file PATH" in capsys.readouterr().err
+    assert _events(workdir) == []
+
+
+def test_decrypt_shows_nothing_it_cannot_audit(
+    workdir: Path, reply: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """When the audit log cannot be opened, decrypt exits 2 and prints no value."""
+    (workdir / "file").write_text("")
+    assert main(["decrypt", "--file", "reply.json", "--data-dir", "file/var"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "cannot open the audit log in file/var" in captured.err
+
+
+def test_decrypt_refuses_a_missing_environment_variable(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unset `env:NAME` keyring is named in the error, exit 2."""
+    monkeypatch.delenv("DLP_KEYRING", raising=False)
+    assert main(["decrypt", "dlp:v1:k1:AAAA", "--keyring", "env:DLP_KEYRING"]) == 2
+    assert "environment variable DLP_KEYRING is not set or empty" in capsys.readouterr().err
+
+
+# --- run: the keyring is checked before the proxy starts --------------------------------------
+
+
+@pytest.mark.parametrize("source", ["readable-file", "missing-env"])
+def test_run_refuses_a_keyring_it_must_not_use_without_a_traceback(
+    tmp_path: Path, source: str
+) -> None:
+    """`dlp-proxy run` with a 0644 keyring (or an unset env:NAME) exits 2 with the reason only."""
+    keyring = tmp_path / "keyring.json"
+    create_keyring(keyring)
+    keyring.chmod(0o644)
+    option = str(keyring) if source == "readable-file" else "env:DLP_TEST_UNSET_KEYRING"
+    env = {k: v for k, v in os.environ.items() if k != "DLP_TEST_UNSET_KEYRING"}
+    argv = [
+        str(Path(sys.executable).parent / "dlp-proxy"),
+        "run",
+        "--policy",
+        str(ROOT / "policies" / "default.yaml"),
+        "--listen-port",
+        "0",
+        "--confdir",
+        str(tmp_path / "conf"),
+        "--data-dir",
+        str(tmp_path / "var"),
+        "--keyring",
+        option,
+    ]
+    result = subprocess.run(
+        argv, capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env, check=False
+    )
+    assert result.returncode == 2
+    if source == "readable-file":
+        assert result.stderr.startswith(
+            f"dlp-proxy: keyring {keyring} is accessible by other users (mode 644); "
+            f"run `chmod 600 {keyring}`"
+        )
+    else:
+        assert result.stderr.startswith(
+            "dlp-proxy: environment variable DLP_TEST_UNSET_KEYRING is not set or empty"
+        )
+    assert "Traceback" not in result.stderr
+    assert "ready" not in result.stderr
+    assert not (tmp_path / "conf" / "dlp-keyring.json").exists()
