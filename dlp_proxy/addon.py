@@ -369,7 +369,44 @@ class DlpAddon:
         self._sighup_loop = loop
 
     def _on_sighup(self) -> None:
+        self._spawn(self._reload_keyring_logged())
         self._spawn(self._reload_logged("sighup"))
+
+    async def reload_keyring(self) -> bool:
+        """Re-read the keyring (after `keys rotate` or `keys retire`); keep it if unreadable.
+
+        Returns whether a changed keyring was applied. Inspections in flight keep the keyring
+        they started with.
+        """
+        current = self.keyring
+        if current is None:
+            return False
+        try:
+            new = await asyncio.to_thread(self._load_keyring)
+        except exceptions.OptionsError as e:
+            logger.error(f"dlp-proxy: keyring not reloaded, the running keys stay: {e}")
+            if self.audit:
+                self.audit.event("keyring_refused", error=str(e), kept=_key_states(current))
+            return False
+        if new == current:
+            return False
+        self.keyring = new
+        if self.audit:
+            self.audit.event(
+                "keyring_loaded",
+                reason="sighup",
+                active=new.active.id,
+                keys=_key_states(new),
+                previous=_key_states(current),
+            )
+        print(f"dlp-proxy: keyring reloaded: active key {new.active.id}", file=sys.stderr)
+        return True
+
+    async def _reload_keyring_logged(self) -> None:
+        try:
+            await self.reload_keyring()
+        except Exception:  # logged; a failed reload keeps the running keys
+            logger.exception("dlp-proxy: keyring reload failed")
 
     async def _reload_logged(self, reason: LoadReason) -> None:
         try:
@@ -675,3 +712,8 @@ class _PolicyFiles:
             self._stamps, self._pending = stamps, None
             return False
         return True
+
+
+def _key_states(keyring: Keyring) -> dict[str, str]:
+    """Key id to state, for the log: never a secret."""
+    return {k.id: str(k.state) for k in keyring.keys}

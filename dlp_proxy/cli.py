@@ -277,7 +277,7 @@ def _add_keys_commands(commands: Any) -> None:
         "rotate",
         help="make a new active key; the old one becomes decrypt-only",
         description="Add a new active key; the active key becomes decrypt-only, so tokens "
-        "made with it still decrypt. A running proxy uses the new key once restarted.",
+        "made with it still decrypt. A running proxy uses the new key after SIGHUP or a restart.",
     )
     _add_keyring_argument(rotate)
     _add_data_dir_argument(rotate)
@@ -549,7 +549,7 @@ def _keys_rotate(args: argparse.Namespace) -> int:
         print(f"{path}: {new.id} is the active key; {previous.id} is now decrypt-only")
     else:
         print(f"{path}: {new.id} is the active key")
-    print("a running proxy keeps the keys it started with: restart it to use the new key")
+    print("a running proxy keeps its keys until it is sent SIGHUP (kill -HUP) or restarted")
     return 0
 
 
@@ -579,7 +579,7 @@ def _keys_retire(args: argparse.Namespace) -> int:
             keys=_states(retired),
         )
     print(f"{path}: {key.id} is retired; tokens made with it can no longer be decrypted")
-    print("a running proxy keeps the keys it started with: restart it to stop using this key")
+    print("a running proxy keeps its keys until it is sent SIGHUP (kill -HUP) or restarted")
     return 0
 
 

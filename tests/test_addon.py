@@ -545,6 +545,40 @@ async def test_sighup_reloads_the_policy(running: tuple[DlpAddon, Any, Path]) ->
     assert signal.getsignal(signal.SIGHUP) == signal.SIG_DFL
 
 
+async def test_sighup_reloads_a_rotated_keyring(running: tuple[DlpAddon, Any, Path]) -> None:
+    """After `keys rotate`, SIGHUP makes the running proxy encrypt with the new active key."""
+    addon, tctx, tmp_path = running
+    tctx.configure(addon, dlp_reload_interval="0")
+    before = addon.keyring
+    assert before is not None
+    path = Path(tctx.options.dlp_keyring or Path(tctx.options.confdir) / "dlp-keyring.json")
+    save_keyring(path, before.rotated())
+    os.kill(os.getpid(), signal.SIGHUP)
+    await _until("the keyring reload", lambda: addon.keyring is not before)
+    assert addon.keyring is not None
+    assert addon.keyring.active.id != before.active.id
+    (event,) = _events(tmp_path, "keyring_loaded")
+    assert event["active"] == addon.keyring.active.id
+    assert event["previous"] == {before.active.id: "active"}
+    assert "secret" not in json.dumps(event)
+    addon.done()
+
+
+async def test_an_unreadable_keyring_on_sighup_keeps_the_running_keys(
+    running: tuple[DlpAddon, Any, Path],
+) -> None:
+    """A keyring made readable by others is refused on reload; the loaded keys stay."""
+    addon, tctx, tmp_path = running
+    before = addon.keyring
+    path = Path(tctx.options.dlp_keyring or Path(tctx.options.confdir) / "dlp-keyring.json")
+    path.chmod(0o644)
+    assert await addon.reload_keyring() is False
+    assert addon.keyring is before
+    (event,) = _events(tmp_path, "keyring_refused")
+    assert "accessible by other users" in event["error"]
+    path.chmod(0o600)
+
+
 @pytest.mark.parametrize(
     ("value", "seconds"), [("1.0", 1.0), ("0.2", 0.2), ("0", 0.0), ("3", 3.0), (" 2 ", 2.0)]
 )
