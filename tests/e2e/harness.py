@@ -130,7 +130,16 @@ def assert_masked(masked: str, original: str, keep: int = 4) -> None:
 def decrypt(token: str, keyring: Path) -> tuple[str, str]:
     """`dlp-proxy decrypt TOKEN`: the (entity, value) it prints."""
     result = subprocess.run(
-        [str(BIN / "dlp-proxy"), "decrypt", token, "--keyring", str(keyring)],
+        # The audit line of the decrypt goes beside the keyring, not into the checkout's var/.
+        [
+            str(BIN / "dlp-proxy"),
+            "decrypt",
+            token,
+            "--keyring",
+            str(keyring),
+            "--data-dir",
+            str(keyring.parent / "decrypt-audit"),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
