@@ -75,13 +75,15 @@ def keyed_hash(value: str, entity: str, keyring: Keyring) -> str:
     so the same value gives the same hash and records can still be joined.
     """
     key = keyring.active.subkey("hash", 32)
-    digest = hmac.new(key, f"{entity}\x00{value}".encode(), hashlib.sha256).hexdigest()
+    message = f"{entity}\x00{value}".encode("utf-8", "surrogatepass")
+    digest = hmac.new(key, message, hashlib.sha256).hexdigest()
     return f"<{entity}:{digest[:16]}>"
 
 
 def fingerprint(value: str, keyring: Keyring) -> str:
     """A keyed fingerprint of a value, the only way logs and incidents may refer to it."""
-    digest = hmac.new(keyring.fingerprint_key, value.encode(), hashlib.sha256).hexdigest()
+    data = value.encode("utf-8", "surrogatepass")
+    digest = hmac.new(keyring.fingerprint_key, data, hashlib.sha256).hexdigest()
     return f"fp:{digest[:16]}"
 
 

@@ -28,6 +28,8 @@ from dlp_proxy.keys import DataKey, Keyring
 __all__ = ["TOKEN_PATTERN", "Restored", "Token", "decrypt_token", "encrypt_value", "restore_tokens"]
 
 PREFIX = "dlp:v1:"
+# How many characters after a token restore looks past to find where the token ends.
+_MAX_TRAILING = 32
 TOKEN_PATTERN = re.compile(r"dlp:v1:[A-Za-z0-9]+:[A-Za-z0-9_-]+")
 _RANDOMIZED = 0x01
 _DETERMINISTIC = 0x02
@@ -56,13 +58,17 @@ def encrypt_value(
     """Encrypt `value` under the active key (or `key_id`), binding `entity` as associated data."""
     key = keyring.for_encryption(key_id)
     entity_bytes = entity.encode("ascii")
+    if len(entity_bytes) > 255:
+        raise TokenError(f"entity type names are at most 255 characters (got {len(entity_bytes)})")
     aad = _aad(key.id, entity_bytes)
     header = bytes([_DETERMINISTIC if deterministic else _RANDOMIZED, len(entity_bytes)])
+    # surrogatepass: a lone surrogate from a JSON escape still round-trips.
+    plain = value.encode("utf-8", "surrogatepass")
     if deterministic:
-        body = AESSIV(key.subkey("aes-siv", 64)).encrypt(value.encode(), [aad])
+        body = AESSIV(key.subkey("aes-siv", 64)).encrypt(plain, [aad])
     else:
         nonce = os.urandom(12)
-        body = nonce + AESGCM(key.subkey("aes-gcm", 32)).encrypt(nonce, value.encode(), aad)
+        body = nonce + AESGCM(key.subkey("aes-gcm", 32)).encrypt(nonce, plain, aad)
     payload = header + entity_bytes + body
     return Token(f"{PREFIX}{key.id}:{_b64encode(payload)}")
 
@@ -99,7 +105,7 @@ def decrypt_token(token: str, keyring: Keyring) -> tuple[str, str]:
         raise TokenError(
             "token failed authentication: it was altered or made with another key"
         ) from None
-    return entity, plain.decode()
+    return entity, plain.decode("utf-8", "surrogatepass")
 
 
 def _aad(key_id: str, entity: bytes) -> bytes:
@@ -119,13 +125,16 @@ def _b64decode(text: str) -> bytes:
 
 
 def restore_tokens(
-    text: str, keyring: Keyring, entities: Collection[str] | None = None
+    text: str,
+    keyring: Keyring,
+    entities: Collection[str] | None = None,
+    only: Collection[str] | None = None,
 ) -> Restored:
     """Decrypt every token in `text` made under this keyring (of `entities`, if given).
 
     A token of another entity type, or under a key id this keyring does not hold, is not ours
     to touch and stays. One that is ours but does not decrypt (altered, retired key) stays too,
-    and its reason (never its content) is in `failures`.
+    and its reason (never its content) is in `failures`. With `only`, tokens not in it stay.
     """
     held = {k.id for k in keyring.keys}
     count = 0
@@ -133,19 +142,39 @@ def restore_tokens(
 
     def replace(match: re.Match[str]) -> str:
         nonlocal count
-        token = match.group(0)
-        key_id = token[len(PREFIX) :].split(":", 1)[0]
-        if key_id not in held:
-            return token
+        found = match.group(0)
+        key_id = found[len(PREFIX) :].split(":", 1)[0]
+        if key_id not in held or (only is not None and found not in only):
+            return found
         try:
-            entity, value = decrypt_token(token, keyring)
+            token, entity, value = _decrypt_prefix(found, keyring)
         except TokenError as e:
             failures.append(f"key {key_id}: {e}")
-            return token
+            return found
         if entities is not None and entity not in entities:
-            return token
+            return found
         count += 1
-        return value
+        return value + found[len(token) :]
 
     restored = TOKEN_PATTERN.sub(replace, text)
     return Restored(restored, count, tuple(failures))
+
+
+def _decrypt_prefix(found: str, keyring: Keyring) -> tuple[str, str, str]:
+    """`(token, entity, value)` for the token `found` starts with.
+
+    Tokens have no end marker, so a token written right before a letter, digit, '-' or '_'
+    matches with them. Authenticated encryption tells the true end: the whole match is tried,
+    then shorter ones, and only the token itself decrypts.
+    """
+    try:
+        return (found, *decrypt_token(found, keyring))
+    except TokenError as first:
+        head, encoded = found.rsplit(":", 1)
+        for end in range(len(encoded) - 1, max(len(encoded) - _MAX_TRAILING, 0), -1):
+            try:
+                candidate = f"{head}:{encoded[:end]}"
+                return (candidate, *decrypt_token(candidate, keyring))
+            except TokenError:
+                continue
+        raise first from None

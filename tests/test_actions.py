@@ -6,8 +6,18 @@ import itertools
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from dlp_proxy.actions import Change, fingerprint, keyed_hash, mask, replacement_for, rewrite
+from dlp_proxy.actions import (
+    Change,
+    fingerprint,
+    keyed_hash,
+    mask,
+    mask_pci,
+    replacement_for,
+    rewrite,
+)
 from dlp_proxy.detection import Finding
 from dlp_proxy.keys import DataKey, Keyring
 from dlp_proxy.policy import (
@@ -237,3 +247,64 @@ def test_rewrite_keeps_a_span_that_only_overlaps_a_loser() -> None:
 def encrypt_rule_token(value: str, entity: str) -> str:
     """The deterministic token for `value` under KEYRING."""
     return replacement_for(value, entity, encrypt_rule(EncryptMode.DETERMINISTIC), KEYRING)
+
+
+# --- mask_pci --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("card", "masked"),
+    [
+        ("4111 1111 1111 1111", "4111 11** **** 1111"),
+        ("4111-1111-1111-1111", "4111-11**-****-1111"),
+        ("4111.1111.1111.1111", "4111.11**.****.1111"),
+        ("4111111111111111", "411111******1111"),
+        ("card: 4111 1111 1111 1111 ", "card: 4111 11** **** 1111 "),
+        ("3782 822463 10005", "3782 82**** *0005"),  # Amex, 15 digits
+        ("378282246310005", "378282*****0005"),
+        ("6304 0000 0000 0000 018", "6304 00** **** ***0 018"),  # 19 digits
+        ("6304000000000000018", "630400*********0018"),
+        ("4222222222222", "422222***2222"),  # 13 digits: the shortest card keeps six and four
+        ("123456789012", "********9012"),  # 12 digits: too short for a card, last four only
+        ("12345", "*2345"),
+        ("1234", "1234"),
+        ("12", "12"),
+        ("", ""),
+    ],
+)
+def test_mask_pci(card: str, masked: str) -> None:
+    """mask-pci keeps the first six and last four digits of a card, only the last four if short."""
+    assert mask_pci(card) == masked
+
+
+def test_mask_pci_uses_the_given_character() -> None:
+    """The masking character can be chosen."""
+    assert mask_pci("4111111111111111", "#") == "411111######1111"
+
+
+def test_mask_pci_is_the_replacement_of_a_mask_pci_rule() -> None:
+    """An encrypt rule in mask-pci mode masks instead of making a token."""
+    rule = encrypt_rule(EncryptMode.MASK_PCI)
+    masked = replacement_for("4111 1111 1111 1111", "CREDIT_CARD", rule, KEYRING)
+    assert masked == "4111 11** **** 1111"
+    assert not TOKEN_PATTERN.search(masked)
+
+
+card_like = st.text(st.sampled_from("0123456789 -./"), max_size=40)
+
+
+@given(value=st.one_of(card_like, st.text(max_size=40)))
+def test_mask_pci_keeps_at_most_the_first_six_and_last_four_digits(value: str) -> None:
+    """Only digits change, to '*'; no more than the first six and last four of them survive."""
+    masked = mask_pci(value)
+    assert len(masked) == len(value)
+    digits = [i for i, c in enumerate(value) if c.isdigit()]
+    allowed = set(digits[:6] + digits[-4:]) if len(digits) >= 13 else set(digits[-4:])
+    for i, (before, after) in enumerate(zip(value, masked, strict=True)):
+        if not before.isdigit():
+            assert after == before  # separators and other characters stay where they were
+        elif i in allowed:
+            assert after == before
+        else:
+            assert after == "*"
+    assert sum(c.isdigit() for c in masked) <= 10
