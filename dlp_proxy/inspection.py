@@ -49,7 +49,7 @@ from dlp_proxy.policy import (
     UnknownDestinations,
     Vendor,
 )
-from dlp_proxy.tokens import restore_tokens
+from dlp_proxy.tokens import TOKEN_PATTERN, restore_tokens
 
 __all__ = [
     "Decision",
@@ -239,7 +239,10 @@ def route(message: Message, policy: Policy) -> Route:
         # A response carries back what the matching request sent: the rules that restore are
         # the request rules for the same vendor, host, path and method.
         sent = replace(target, direction=Direction.REQUEST)
-        restore = tuple(r for r in policy.rules_for(sent, vendor) if r.restore)
+        # A rule on trial (mode: monitor) changes nothing, so it restores nothing either.
+        restore = tuple(
+            r for r in policy.rules_for(sent, vendor) if r.restore and r.mode is not Mode.MONITOR
+        )
     return Route(
         target=target, vendor=vendor, rules=rules, verdict=verdict, allow=allow, restore=restore
     )
@@ -442,8 +445,12 @@ def _restored(
     count = 0
     failures: list[str] = []
     for segment in body_doc.segments:
+        # Only tokens the vendor sent: not those a response rule has just made of its values.
+        sent = frozenset(TOKEN_PATTERN.findall(texts[segment.location]))
+        if not sent:
+            continue
         text = out.get(segment.location, texts[segment.location])
-        result = restore_tokens(text, keyring, entities)
+        result = restore_tokens(text, keyring, entities, only=sent)
         if result.count:
             out[segment.location] = result.text
         count += result.count

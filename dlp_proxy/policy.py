@@ -495,7 +495,7 @@ def _host_matches(host: str, patterns: Iterable[str]) -> bool:
 # Loading
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_ENTITY_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_ENTITY_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 _HOST_RE = re.compile(r"^[a-z0-9*?\[\]._-]+(:[0-9]+)?$")
 _METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
@@ -832,7 +832,7 @@ class _Checker:
         if entity and not _ENTITY_RE.fullmatch(entity):
             self.fail(
                 (*path, "entity"),
-                "must be upper case letters, digits and '_', like ACME_CUSTOMER_ID "
+                "must be upper case letters, digits and '_', at most 64, like ACME_CUSTOMER_ID "
                 f"(got {entity!r})",
             )
         patterns = tuple(

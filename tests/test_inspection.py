@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import base64
+import csv
+import gzip
+import io
 import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import unquote_plus, urlencode
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import ScriptedDetector
+from support import DEFAULT_PATTERNS, ScriptedDetector
 
 from dlp_proxy.actions import fingerprint
 from dlp_proxy.codecs import Segment
@@ -36,7 +40,7 @@ from dlp_proxy.policy import (
     load_policy,
     parse_policy,
 )
-from dlp_proxy.tokens import TOKEN_PATTERN, decrypt_token
+from dlp_proxy.tokens import TOKEN_PATTERN, decrypt_token, encrypt_value
 
 POLICIES = Path(__file__).resolve().parent.parent / "policies"
 KEYRING = Keyring(keys=(DataKey(id="ktest", created="x", state="active", secret=b"\x07" * 32),))
@@ -1130,3 +1134,387 @@ def test_a_key_the_keyring_lacks_fails_closed() -> None:
     assert decision.blocking_rule == "on_error"
     assert decision.error == "keyring: key 'k-gone' is not in this keyring"
     assert "4111" not in repr(decision)
+
+
+# --- restore -----------------------------------------------------------------------------------
+
+RESTORE_KEYRING = Keyring(
+    keys=(DataKey(id="krestore", created="x", state="active", secret=b"\x0b" * 32),)
+)
+FOREIGN_KEYRING = Keyring(
+    keys=(DataKey(id="kforeign", created="x", state="active", secret=b"\x0c" * 32),)
+)
+# The scripted detector, with any 16-digit card number rather than only 4111...
+RESTORE_DETECTOR = ScriptedDetector(
+    patterns={
+        **DEFAULT_PATTERNS,
+        "CREDIT_CARD": (r"\b\d{4}[ -]?\d{4}[ -]?\d{4}[ -]?\d{4}\b", 1.0),
+    }
+)
+ACME = "api.acme-cc.example"
+RESTORE_POLICY = """
+version: 1
+name: restore
+mode: {mode}
+vendors:
+  - id: acme
+    hosts: ["{acme}"]
+  - id: beta
+    hosts: ["api.beta.example"]
+rules:
+  - id: acme-cards
+    vendors: [acme]
+    paths: ["/tickets*"]
+    methods: [POST, PUT]
+    entities: [CREDIT_CARD]
+    action: encrypt
+    encrypt: {{mode: deterministic}}
+    restore: true
+  - id: acme-emails
+    vendors: [acme]
+    paths: ["/tickets*"]
+    methods: [POST, PUT]
+    entities: [EMAIL_ADDRESS]
+    action: encrypt
+    restore: {restore_emails}
+  - id: beta-cards-and-emails
+    vendors: [beta]
+    entities: [CREDIT_CARD, EMAIL_ADDRESS]
+    action: encrypt
+"""
+
+
+def restore_policy(mode: str = "enforce", restore_emails: bool = True, extra: str = "") -> Policy:
+    """ACME's cards (deterministic) and emails (randomized) are encrypted and restored."""
+    text = RESTORE_POLICY.format(
+        mode=mode, acme=ACME, restore_emails="true" if restore_emails else "false"
+    )
+    return parse_policy(text + extra)
+
+
+def send(
+    body: bytes,
+    content_type: str = "application/json",
+    policy: Policy | None = None,
+    direction: Direction = Direction.REQUEST,
+    host: str = ACME,
+    path: str = "/tickets/42",
+    method: str = "POST",
+    keyring: Keyring = RESTORE_KEYRING,
+    content_encoding: str = "",
+) -> Decision:
+    """Inspect one request to (or response from) ACME's ticket endpoint under the restore policy."""
+    message = Message(
+        direction=direction,
+        method=method,
+        host=host,
+        path=path,
+        content_type=content_type,
+        body=body,
+        content_encoding=content_encoding,
+    )
+    return inspect(message, policy or restore_policy(), detector=RESTORE_DETECTOR, keyring=keyring)
+
+
+def reply(body: bytes, content_type: str = "application/json", **where: object) -> Decision:
+    """Inspect `body` as the vendor's response (to ACME's ticket endpoint unless told otherwise)."""
+    return send(body, content_type, direction=Direction.RESPONSE, **where)  # type: ignore[arg-type]
+
+
+def tokenised(entity: str, value: str, keyring: Keyring = RESTORE_KEYRING) -> str:
+    """`value` encrypted as the restore policy would (cards deterministic, the rest randomized)."""
+    return encrypt_value(value, entity, keyring, deterministic=entity == "CREDIT_CARD")
+
+
+@dataclass(frozen=True)
+class Customer:
+    """One customer record: PII the policy encrypts and plain text around it."""
+
+    name: str
+    card: str
+    email: str
+    note: str
+
+    @property
+    def pii(self) -> tuple[str, ...]:
+        """The values that must not reach the vendor, in each spelling they could take."""
+        return (self.card, re.sub(r"\D", "", self.card), self.email)
+
+
+words = st.text(st.characters(categories=["Lu", "Ll"], codec="utf-8"), min_size=1, max_size=8)
+cards = st.builds(
+    lambda digits, separator: separator.join(digits[i : i + 4] for i in range(0, 16, 4)),
+    st.from_regex(r"[0-9]{16}", fullmatch=True),
+    st.sampled_from(["", " ", "-"]),
+)
+emails = st.from_regex(
+    r"[a-z][a-z0-9._+-]{0,10}@[a-z0-9][a-z0-9-]{0,9}\.[a-z]{2,6}", fullmatch=True
+)
+customers = st.lists(
+    st.builds(
+        lambda name, card, email, before, after: Customer(
+            name, card, email, f"{before} {email} {after}, card {card} {after}"
+        ),
+        st.lists(words, min_size=1, max_size=3).map(" ".join),
+        cards,
+        emails,
+        words,
+        words,
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+def as_json(records: list[Customer]) -> bytes:
+    """The records as a JSON document."""
+    data = {"customers": [vars(r) for r in records], "count": len(records)}
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
+def as_form(records: list[Customer]) -> bytes:
+    """The records as an urlencoded form, one numbered field per value."""
+    pairs = [(f"{k}{i}", v) for i, r in enumerate(records) for k, v in vars(r).items()]
+    return urlencode(pairs).encode()
+
+
+def as_csv(records: list[Customer]) -> bytes:
+    """The records as CSV with a header row, quoted where needed."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["name", "card", "email", "note"])
+    writer.writerows([r.name, r.card, r.email, r.note] for r in records)
+    return out.getvalue().encode()
+
+
+def as_text(records: list[Customer]) -> bytes:
+    """The records as lines of prose."""
+    return "".join(
+        f"{r.name}: card {r.card}, email {r.email}. {r.note}\n" for r in records
+    ).encode()
+
+
+FORMATS = {
+    "json": ("application/json", as_json),
+    "form": ("application/x-www-form-urlencoded", as_form),
+    "csv": ("text/csv", as_csv),
+    "text": ("text/plain; charset=utf-8", as_text),
+}
+
+
+@pytest.mark.parametrize("kind", list(FORMATS))
+@settings(max_examples=60, deadline=None)
+@given(records=customers)
+def test_restore_round_trip_per_format(kind: str, records: list[Customer]) -> None:
+    """Cards and emails leave encrypted and come back from the vendor as the values sent."""
+    content_type, build = FORMATS[kind]
+    body = build(records)
+    sent = send(body, content_type)
+    assert sent.action is Action.ENCRYPT
+    assert sent.body is not None
+    outgoing = sent.body.decode()
+    readable = unquote_plus(outgoing) if kind == "form" else outgoing
+    for record in records:
+        for value in record.pii:
+            assert value not in readable
+    tokens = TOKEN_PATTERN.findall(readable)
+    assert tokens
+    back = reply(sent.body, content_type)
+    assert back.restore_failures == ()
+    assert back.restored == len(tokens)
+    assert back.body is not None
+    if kind == "json":
+        assert json.loads(back.body) == json.loads(body)
+    else:
+        assert back.body == body
+
+
+def test_restore_is_for_the_restoring_rules_vendor_path_and_method_only() -> None:
+    """The same tokens in a reply from another vendor, path or method are left alone."""
+    body = json.dumps({"card": tokenised("CREDIT_CARD", CARD)}).encode()
+    assert reply(body).restored == 1
+    for elsewhere in (
+        {"host": "api.beta.example"},
+        {"host": "api.unknown.example"},
+        {"path": "/customers/42"},
+        {"method": "GET"},
+    ):
+        decision = reply(body, **elsewhere)
+        assert decision.body is None, elsewhere
+        assert decision.restored == 0, elsewhere
+        assert decision.restore_failures == (), elsewhere
+
+
+def test_restore_is_for_the_restoring_rules_entity_types_only() -> None:
+    """Tokens of an entity type no restoring rule covers stay tokens, and are no failure."""
+    card = tokenised("CREDIT_CARD", CARD)
+    email = tokenised("EMAIL_ADDRESS", EMAIL)
+    person = tokenised("PERSON", "Maria Gonzalez")
+    body = json.dumps({"card": card, "email": email, "name": person}).encode()
+    decision = reply(body, policy=restore_policy(restore_emails=False))
+    assert decision.restored == 1
+    assert decision.restore_failures == ()
+    assert decision.body is not None
+    assert json.loads(decision.body) == {"card": CARD, "email": email, "name": person}
+
+
+def test_restore_leaves_tokens_of_another_keyring_alone() -> None:
+    """A token under a key this gateway does not hold is not its own: untouched, no failure."""
+    foreign = tokenised("CREDIT_CARD", CARD, FOREIGN_KEYRING)
+    ours = tokenised("EMAIL_ADDRESS", EMAIL)
+    decision = reply(f"{foreign}\n{ours}\n".encode(), "text/plain")
+    assert decision.restored == 1
+    assert decision.restore_failures == ()
+    assert decision.body == f"{foreign}\n{EMAIL}\n".encode()
+
+
+def test_a_tampered_token_is_left_as_is_and_counted() -> None:
+    """An altered token stays as the vendor sent it, is counted, and its value is not said."""
+    good = tokenised("CREDIT_CARD", CARD)
+    prefix, _, payload = tokenised("EMAIL_ADDRESS", EMAIL).rpartition(":")
+    bad = f"{prefix}:{payload[:-2]}{'B' if payload[-2] == 'A' else 'A'}{payload[-1]}"
+    body = json.dumps({"card": good, "email": bad}).encode()
+    decision = reply(body)
+    assert decision.action is Action.ALLOW
+    assert decision.restored == 1
+    assert decision.restore_failures == (
+        "key krestore: token failed authentication: it was altered or made with another key",
+    )
+    assert decision.body is not None
+    assert json.loads(decision.body) == {"card": CARD, "email": bad}
+    assert EMAIL not in repr(decision.restore_failures)
+
+
+def test_a_retired_keys_tokens_are_left_as_they_are_and_counted() -> None:
+    """After rotation old tokens are restored; once their key is retired they fail, by key id."""
+    old = tokenised("CREDIT_CARD", CARD)
+    body = json.dumps({"card": old}).encode()
+    rotated = RESTORE_KEYRING.rotated()
+    assert reply(body, keyring=rotated).restored == 1
+    retired = rotated.retired("krestore")
+    decision = reply(body, keyring=retired)
+    assert decision.restored == 0
+    assert decision.body is None
+    assert decision.restore_failures == (
+        "key krestore: cannot decrypt: key 'krestore' is retired: tokens made with it can no "
+        "longer be decrypted",
+    )
+
+
+def test_a_monitor_policy_restores_nothing() -> None:
+    """A policy in monitor mode changes no response: its tokens reach the client as they are."""
+    body = json.dumps({"card": tokenised("CREDIT_CARD", CARD)}).encode()
+    decision = reply(body, policy=restore_policy(mode="monitor"))
+    assert decision.body is None
+    assert decision.restored == 0
+    assert decision.restore_failures == ()
+
+
+def test_a_compressed_reply_is_restored_and_compressed_again() -> None:
+    """A gzip response is decoded, restored, and sent on gzip-encoded."""
+    plain = json.dumps({"card": tokenised("CREDIT_CARD", CARD)}).encode()
+    decision = reply(gzip.compress(plain), content_encoding="gzip")
+    assert decision.restored == 1
+    assert decision.body is not None
+    assert json.loads(gzip.decompress(decision.body)) == {"card": CARD}
+
+
+RESPONSE_RULES = """
+  - id: names-in-replies
+    vendors: [acme]
+    direction: response
+    entities: [PERSON]
+    action: redact
+  - id: ssns-in-replies
+    vendors: [acme]
+    direction: response
+    entities: [US_SSN]
+    action: block
+"""
+
+
+def test_a_response_rule_and_restore_act_on_the_same_reply() -> None:
+    """The vendor's own PII is redacted by the response rule; our tokens are restored."""
+    card, email = tokenised("CREDIT_CARD", CARD), tokenised("EMAIL_ADDRESS", EMAIL)
+    body = json.dumps({"card": card, "email": email, "agent": "Maria Gonzalez"}).encode()
+    decision = reply(body, policy=restore_policy(extra=RESPONSE_RULES))
+    assert decision.action is Action.REDACT
+    assert decision.rule_ids == ("names-in-replies",)
+    assert decision.restored == 2
+    assert decision.body is not None
+    assert json.loads(decision.body) == {"card": CARD, "email": EMAIL, "agent": "<PERSON>"}
+
+
+def test_a_blocked_reply_restores_nothing() -> None:
+    """A response a response rule blocks is not restored: the client gets the block."""
+    body = json.dumps({"card": tokenised("CREDIT_CARD", CARD), "ssn": SSN}).encode()
+    decision = reply(body, policy=restore_policy(extra=RESPONSE_RULES))
+    assert decision.action is Action.BLOCK
+    assert decision.blocking_rule == "ssns-in-replies"
+    assert decision.body is None
+    assert decision.restored == 0
+
+
+def test_restore_does_not_undo_a_response_rules_encryption() -> None:
+    """A card the vendor sends in clear stays encrypted by the response rule; ours is restored."""
+    extra = """
+  - id: cards-in-replies
+    vendors: [acme]
+    direction: response
+    entities: [CREDIT_CARD]
+    action: encrypt
+"""
+    vendors_card = "5500 0000 0000 0004"
+    body = json.dumps({"ours": tokenised("CREDIT_CARD", CARD), "theirs": vendors_card}).encode()
+    decision = reply(body, policy=restore_policy(extra=extra))
+    assert decision.action is Action.ENCRYPT
+    assert decision.body is not None
+    received = json.loads(decision.body)
+    assert received["ours"] == CARD
+    assert TOKEN_PATTERN.fullmatch(received["theirs"])
+    assert decision.restored == 1
+
+
+def test_a_monitor_rule_does_not_restore() -> None:
+    """A restoring rule on trial in an enforcing policy leaves the response unchanged."""
+    policy = parse_policy(
+        f"""
+version: 1
+name: trial-restore
+vendors:
+  - {{id: acme, hosts: ["{ACME}"]}}
+rules:
+  - id: cards
+    vendors: [acme]
+    entities: [CREDIT_CARD]
+    action: encrypt
+  - id: trial-restore-cards
+    vendors: [acme]
+    entities: [CREDIT_CARD]
+    action: encrypt
+    restore: true
+    mode: monitor
+"""
+    )
+    body = json.dumps({"card": tokenised("CREDIT_CARD", CARD)}).encode()
+    decision = reply(body, policy=policy)
+    assert decision.body is None
+    assert decision.restored == 0
+
+
+@pytest.mark.parametrize("action", ["encrypt", "redact", "block"])
+def test_a_lone_surrogate_in_a_detected_value_still_gets_a_decision(action: str) -> None:
+    """inspect() decides on a JSON body whose detected value holds a lone surrogate escape."""
+    policy = parse_policy(
+        f"""
+version: 1
+name: surrogates
+detectors:
+  - {{id: cid, entity: ACME_ID, patterns: [{{name: p, regex: 'ACME-\\S+', score: 0.9}}]}}
+rules:
+  - {{id: ids, entities: [ACME_ID], action: {action}}}
+"""
+    )
+    message = json_message({"id": "ACME-12\ud800"})
+    decision = inspect(message, policy, detector=RESTORE_DETECTOR, keyring=RESTORE_KEYRING)
+    assert decision.action is Action.BLOCK or b"ACME-12" not in (decision.body or b"")
