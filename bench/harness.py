@@ -3,7 +3,8 @@
 Shared by the end-to-end tests (`tests/e2e/harness.py` re-exports it) and by `bench.eval`.
 Nothing here is mocked: the proxy is `dlp-proxy run` (or `mitmdump -s addons/dlp.py`) with real
 Presidio workers, and the vendor is an HTTP(S) server in this process that records exactly what
-reached it, WebSocket text messages included.
+reached it, WebSocket text messages included. A request under `/echo/` is answered with its own
+body, as a vendor that sends back what it was given (the tokens a gateway restores).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from wsproto.utilities import generate_accept_token
 __all__ = [
     "BIN",
     "DEFAULT_POLICY",
+    "ECHO_PREFIX",
     "ROOT",
     "HarnessError",
     "Proxy",
@@ -67,6 +69,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # The venv's console scripts sit beside the interpreter running this code.
 BIN = Path(sys.executable).parent
 DEFAULT_POLICY = ROOT / "policies" / "default.yaml"
+# Requests under this path are answered with their own body, content type and encoding.
+ECHO_PREFIX = "/echo/"
 
 READY_TIMEOUT = 120.0  # seconds for a proxy to start its workers and load the model
 LOG_TIMEOUT = 10.0  # seconds for a decision line to appear after the response came back
@@ -210,9 +214,18 @@ class _VendorHandler(BaseHTTPRequestHandler):
         self.server.vendor.record(
             Received(self.command, self.path, tuple(self.headers.items()), body)
         )
+        headers = [("Content-Type", "application/json")]
         payload = json.dumps({"ok": True, "received_bytes": len(body)}).encode()
+        if self.path.startswith(ECHO_PREFIX):
+            payload = body
+            headers = [
+                (name, value)
+                for name in ("Content-Type", "Content-Encoding")
+                if (value := self.headers.get(name)) is not None
+            ]
         self.send_response(200)
-        self.send_header("Content-Type", "application/json")
+        for name, value in headers:
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
@@ -272,7 +285,11 @@ class _VendorServer(ThreadingHTTPServer):
 
 
 class Vendor:
-    """An HTTP (or HTTPS) server on 127.0.0.1 that records every request and answers 200 JSON."""
+    """An HTTP (or HTTPS) server on 127.0.0.1 that records every request and answers 200 JSON.
+
+    A request whose path starts with `ECHO_PREFIX` is answered with its own body, under its own
+    Content-Type and Content-Encoding, instead.
+    """
 
     def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.requests: list[Received] = []

@@ -58,3 +58,19 @@ def test_a_proxy_that_exits_early_is_an_error(tmp_path: Path) -> None:
     proxy = Proxy("broken", argv, tmp_path, 0, tmp_path / "conf", tmp_path / "data")
     with pytest.raises(HarnessError, match=r"exited with status 3 before it was ready(.|\n)*boom"):
         proxy.start()
+
+
+def test_vendor_echoes_requests_under_the_echo_prefix(vendor: Vendor) -> None:
+    """Under /echo/ the answer is the request's body, Content-Type and Content-Encoding."""
+    body = b"name,card\nAnn,tok\n"
+    with httpx.Client(base_url=vendor.origin, trust_env=False) as client:
+        echoed = client.post(
+            "/echo/a?x=1", content=body, headers={"Content-Type": "text/csv; charset=utf-8"}
+        )
+        plain = client.post("/echoes/a", content=body, headers={"Content-Type": "text/csv"})
+    assert echoed.status_code == 200
+    assert echoed.content == body
+    assert echoed.headers["content-type"] == "text/csv; charset=utf-8"
+    assert "content-encoding" not in echoed.headers
+    assert plain.json() == {"ok": True, "received_bytes": len(body)}
+    assert [r.path for r in vendor.snapshot()] == ["/echo/a?x=1", "/echoes/a"]
