@@ -13,13 +13,14 @@ LISTEN_PORT ?= 8080
 # pip on these machines warns about missing local mirrors; the warnings are noise, not errors.
 QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: help run test eval lint typecheck unit policy-test certs lock clean
+.PHONY: help run test eval bench lint typecheck unit policy-test certs lock clean
 
 help:
 	@echo "make run    create .venv, install, generate certs/, start the proxy on $(LISTEN_HOST):$(LISTEN_PORT)"
 	@echo "make test   create .venv, install with dev tools, run ruff, mypy, pytest and the policy tests"
 	@echo "make policy-test   run the policies' test cases (policies/tests) with the real model"
 	@echo "make eval   measure detection: a labelled corpus through the proxy and plain Presidio"
+	@echo "make bench  measure throughput and latency against plain mitmdump (needs wrk; ~5 min)"
 	@echo "make lock   re-resolve requirements*.lock from pyproject.toml (needs uv)"
 
 $(BIN)/python:
@@ -51,6 +52,18 @@ run: certs
 eval: $(VENV)/.dev-installed
 	$(BIN)/dlp-proxy init --confdir $(CONFDIR)
 	$(BIN)/python -m bench.eval
+
+# A measurement, not a check: it exits 0 whatever the figures (docs/performance.md), 2 when the
+# benchmark is broken. The load generator is wrk from the distribution's packages.
+bench: $(VENV)/.runtime-installed
+	@command -v wrk >/dev/null || { \
+	  echo "make bench needs wrk (the load generator); installing the 'wrk' package with apt-get"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO=sudo; else \
+	    echo "cannot install wrk without root: run 'sudo apt-get install wrk' (Debian, Ubuntu)"; \
+	    echo "or build it from https://github.com/wg/wrk, then run make bench again"; exit 1; fi; \
+	  $$SUDO apt-get install -y wrk || { $$SUDO apt-get update && $$SUDO apt-get install -y wrk; } || { \
+	    echo "apt-get could not install wrk: install it by hand, then run make bench again"; exit 1; }; }
+	$(BIN)/python -m bench.throughput
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
