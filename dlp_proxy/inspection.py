@@ -362,6 +362,8 @@ def _inspect_content(
     ]
     hits = {r.id: _hits(r, findings, contract_segments, where) for r in rules}
     fired = tuple(r for r in rules if _fires(r, hits[r.id]))
+    # Sets for "does this rule count this finding", asked once per finding and rule.
+    hit_sets = {rid: frozenset(found) for rid, found in hits.items()}
     acting, shadow = _split_by_mode(fired, policy)
     counted = sorted(
         {f for r in rules for f in hits[r.id]}, key=lambda f: (f.location, f.start, f.end, f.entity)
@@ -374,7 +376,7 @@ def _inspect_content(
             score=round(f.score, 3),
             recognizer=f.recognizer,
             fingerprint=fingerprint(texts[f.location][f.start : f.end], keyring),
-            action=_strictest(f, acting, hits).label,
+            action=_strictest(f, acting, hit_sets).label,
             why=f.why,
         )
         for f in counted
@@ -404,7 +406,7 @@ def _inspect_content(
     if action is Action.BLOCK:
         blocking = next(r.id for r in acting if r.action is Action.BLOCK)
         return replace(evaluation, decision=replace(decision, blocking_rule=blocking))
-    changes = _changes(counted, acting, hits)
+    changes = _changes(counted, acting, hit_sets)
     body_replacements = _replacements(body_doc, texts, changes, keyring)
     if where.restore and policy.mode is Mode.ENFORCE:
         body_replacements, count, failures = _restored(
@@ -730,19 +732,19 @@ def _merge_overlaps(findings: list[Finding]) -> list[Finding]:
 
 
 def _covering(
-    finding: Finding, rules: tuple[Rule, ...], hits: Mapping[str, list[Finding]]
+    finding: Finding, rules: tuple[Rule, ...], hits: Mapping[str, frozenset[Finding]]
 ) -> list[Rule]:
     return [r for r in rules if finding in hits[r.id]]
 
 
 def _strictest(
-    finding: Finding, rules: tuple[Rule, ...], hits: Mapping[str, list[Finding]]
+    finding: Finding, rules: tuple[Rule, ...], hits: Mapping[str, frozenset[Finding]]
 ) -> Action:
     return max((r.action for r in _covering(finding, rules, hits)), default=Action.ALLOW)
 
 
 def _changes(
-    findings: list[Finding], rules: tuple[Rule, ...], hits: Mapping[str, list[Finding]]
+    findings: list[Finding], rules: tuple[Rule, ...], hits: Mapping[str, frozenset[Finding]]
 ) -> dict[str, list[Change]]:
     """Per location, the rewrites to make: each finding under its strictest covering rule."""
     changes: dict[str, list[Change]] = {}
