@@ -116,5 +116,8 @@ class InspectorPool:
             process.terminate()
 
     def close(self) -> None:
-        """Stop the workers."""
+        """Stop the workers now, busy or not: shutting down must not wait for a long body."""
+        processes = list(getattr(self._executor, "_processes", {}).values())
         self._executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()

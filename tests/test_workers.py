@@ -88,3 +88,24 @@ def test_a_task_that_cannot_reach_the_worker_fails_closed(
     decision = asyncio.run(pool.inspect(_ticket({"note": "x"}), policy, keyring))
     assert decision.action is Action.BLOCK
     assert decision.error == "analyzer_failure: AttributeError"  # "Can't pickle local object"
+
+
+def test_close_stops_a_busy_worker(policy: Policy, keyring: Keyring) -> None:
+    """close() terminates workers even in the middle of an inspection, so SIGTERM is prompt."""
+
+    async def run() -> list[object]:
+        pool = InspectorPool(WorkerSettings(workers=1, timeout=120))
+        await pool.warm_up()
+        processes = list(getattr(pool._executor, "_processes", {}).values())
+        busy = asyncio.ensure_future(
+            pool.inspect(_ticket({"note": "customer Maria Gonzalez " * 40_000}), policy, keyring)
+        )
+        await asyncio.sleep(0.5)
+        pool.close()
+        busy.cancel()
+        return processes
+
+    processes = asyncio.run(run())
+    for process in processes:
+        process.join(timeout=10)  # type: ignore[attr-defined]
+        assert not process.is_alive()  # type: ignore[attr-defined]
