@@ -532,12 +532,7 @@ class Proxy:
     def _wait_ready(self) -> None:
         assert self.process is not None
         deadline = time.monotonic() + READY_TIMEOUT
-        while True:
-            events = {e.get("event") for e in self._events()}
-            if "proxy_ready" in events and "dlp-proxy ready" in self.stderr():
-                return
-            if "workers_failed" in events:
-                raise HarnessError(f"{self.name}: workers failed to start\n{self.report()}")
+        while not self._ready():
             if self.process.poll() is not None:
                 raise HarnessError(
                     f"{self.name} exited with status {self.process.returncode} before it was "
@@ -548,6 +543,13 @@ class Proxy:
                     f"{self.name} not ready after {READY_TIMEOUT:g}s\n{self.report()}"
                 )
             time.sleep(0.1)
+
+    def _ready(self) -> bool:
+        """Whether the proxy is serving: dlp-proxy logs `proxy_ready` and says so on stderr."""
+        events = {e.get("event") for e in self._events()}
+        if "workers_failed" in events:
+            raise HarnessError(f"{self.name}: workers failed to start\n{self.report()}")
+        return "proxy_ready" in events and "dlp-proxy ready" in self.stderr()
 
     def report(self) -> str:
         """The command and its output so far, for failure messages."""

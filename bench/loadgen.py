@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench.harness import BIN, READY_TIMEOUT, HarnessError, Proxy
+from bench.harness import BIN, Proxy
 
 __all__ = [
     "WRK_SCRIPT",
@@ -342,21 +342,6 @@ class Gateway(Proxy):
     """
 
     ready_text: str = ""
-
-    def _wait_ready(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + READY_TIMEOUT
-        while not self._ready():
-            if self.process.poll() is not None:
-                raise HarnessError(
-                    f"{self.name} exited with status {self.process.returncode} before it was "
-                    f"ready\n{self.report()}"
-                )
-            if time.monotonic() > deadline:
-                raise HarnessError(
-                    f"{self.name} not ready after {READY_TIMEOUT:g}s\n{self.report()}"
-                )
-            time.sleep(0.1)
 
     def _ready(self) -> bool:
         if self.ready_text:
