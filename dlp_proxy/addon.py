@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
-import math
-import os
 import signal
 import sys
 import threading
@@ -37,25 +34,15 @@ from dlp_proxy.errors import BodyTooLarge, DlpError, InspectionError, PolicyErro
 from dlp_proxy.inspection import Decision, Message, decide_by_route, error_decision
 from dlp_proxy.keys import ENV_PREFIX, Keyring, ensure_keyring, open_keyring
 from dlp_proxy.policy import Action, Direction, Policy, load_policy
+from dlp_proxy.watch import WatchedFiles, parse_interval, policy_files
 from dlp_proxy.workers import InspectorPool, WorkerSettings
 
-__all__ = ["DlpAddon", "blocked_response", "parse_interval"]
+__all__ = ["DlpAddon", "blocked_response"]
 
 logger = logging.getLogger(__name__)
 
 # Why a policy was (re)loaded, as the `reason` of `policy_loaded` and `policy_refused` events.
 LoadReason = Literal["startup", "option_changed", "file_changed", "sighup"]
-
-
-def parse_interval(value: str) -> float:
-    """`dlp_reload_interval` as seconds: a number, at least 0 (0 turns polling off)."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise ValueError("must be a number of seconds, or 0 to turn polling off") from None
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError("must be a number of seconds, or 0 to turn polling off")
-    return seconds
 
 
 def blocked_response(decision: Decision, incident_id: str) -> http.Response:
@@ -81,7 +68,7 @@ class DlpAddon:
         self.pool: InspectorPool | None = None
         self._warm_up: asyncio.Task[None] | None = None
         # Reloading: the policy files as last read, the poll task, the SIGHUP handler's loop.
-        self._files = _PolicyFiles()
+        self._files = WatchedFiles()
         self._reload_interval = 1.0
         self._reload_lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -147,10 +134,10 @@ class DlpAddon:
             # On a refused change mitmproxy rolls the option back and calls configure again
             # with the old path: that must keep the loaded policy, not re-read the file.
             path = ctx.options.dlp_policy
-            before = _PolicyFiles.snapshot((str(Path(path)),) if path else ())
+            before = WatchedFiles.snapshot((str(Path(path)),) if path else ())
             previous, policy = self.policy, self._load_policy(path)
             self.policy, self._policy_path = policy, path
-            self._files = before.with_paths(_watched(policy))
+            self._files = before.with_paths(policy_files(policy))
             if policy:
                 self._loaded(
                     policy, previous, "startup" if self._loop is None else "option_changed"
@@ -270,7 +257,7 @@ class DlpAddon:
         current, path = self.policy, self._policy_path
         if current is None or not path:
             return False  # no policy configured: nothing to reload
-        files = await asyncio.to_thread(_PolicyFiles.snapshot, _watched(current))
+        files = await asyncio.to_thread(WatchedFiles.snapshot, policy_files(current))
         new: Policy | None = None
         try:
             new = await asyncio.to_thread(self._read_policy, path)
@@ -286,10 +273,10 @@ class DlpAddon:
             self._refused(path, problems, current, reason)
             return False
         if new.sha256 == current.sha256:
-            self._files = files.with_paths(_watched(new))  # touched, not changed
+            self._files = files.with_paths(policy_files(new))  # touched, not changed
             return False
         self.policy = new  # one assignment: inspections in flight keep the policy they started with
-        self._files = files.with_paths(_watched(new))
+        self._files = files.with_paths(policy_files(new))
         self._loaded(new, current, reason)
         return True
 
@@ -617,101 +604,6 @@ def _flow_info(flow: http.HTTPFlow, direction: Direction, method: str) -> FlowIn
         path=flow.request.path,
         direction=direction.value,
     )
-
-
-# --- watching the policy files ----------------------------------------------------------------
-
-
-def _watched(policy: Policy | None) -> tuple[str, ...]:
-    """The files a policy was read from: its `files`, or at least its main file."""
-    if policy is None:
-        return ()
-    return policy.files or (policy.source,)
-
-
-@dataclass(frozen=True)
-class _Stamp:
-    """What `stat` says about a file: any change to it is worth a look at the content."""
-
-    mtime_ns: int
-    size: int
-    inode: int
-
-
-def _stamp(path: str) -> _Stamp | None:
-    """The file's stamp, or `None` while it is missing (an editor's rename, a ConfigMap swap)."""
-    try:
-        st = os.stat(path)  # follows symlinks: a ConfigMap swap changes the target's inode
-    except OSError:
-        return None
-    return _Stamp(st.st_mtime_ns, st.st_size, st.st_ino)
-
-
-def _digest(path: str) -> str | None:
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:
-        return None
-
-
-class _PolicyFiles:
-    """The policy files as last read: stamps to notice a change, digests to confirm it.
-
-    Plain file-system work with no event loop: the addon calls `changed` in a worker thread.
-    """
-
-    def __init__(self, paths: tuple[str, ...] = ()) -> None:
-        self.paths = paths
-        self._stamps: dict[str, _Stamp] = {}
-        self._digests: dict[str, str] = {}
-        self._pending: dict[str, _Stamp] | None = None
-
-    @classmethod
-    def snapshot(cls, paths: tuple[str, ...]) -> _PolicyFiles:
-        """The files as they are now (taken before a load, so a later edit is still noticed)."""
-        return cls().with_paths(paths)
-
-    def with_paths(self, paths: tuple[str, ...]) -> _PolicyFiles:
-        """The same record for `paths`: files already known keep their entry, others are read."""
-        files = _PolicyFiles(paths)
-        for path in paths:
-            if path in self._stamps:
-                files._stamps[path], files._digests[path] = self._stamps[path], self._digests[path]
-                continue
-            stamp = _stamp(path)  # before the digest: a write in between is seen next time
-            digest = _digest(path)
-            if stamp is not None and digest is not None:
-                files._stamps[path], files._digests[path] = stamp, digest
-        return files
-
-    def changed(self) -> bool:
-        """Whether a file's content differs from the record, once its stamp held for a check.
-
-        A missing file is not a change yet (an editor's save renames files about). A file
-        whose stamp moved since the previous check may still be being written: it is looked
-        at again next time. Same content under a new stamp (a touch) updates the record.
-        """
-        stamps: dict[str, _Stamp] = {}
-        for path in self.paths:
-            stamp = _stamp(path)
-            if stamp is None:
-                self._pending = None
-                return False
-            stamps[path] = stamp
-        if stamps == self._stamps:
-            self._pending = None
-            return False
-        if stamps != self._pending:
-            self._pending = stamps
-            return False
-        digests = {path: _digest(path) for path in self.paths}
-        if any(d is None for d in digests.values()):
-            self._pending = None
-            return False
-        if digests == self._digests:
-            self._stamps, self._pending = stamps, None
-            return False
-        return True
 
 
 def _key_states(keyring: Keyring) -> dict[str, str]:
