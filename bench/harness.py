@@ -78,6 +78,19 @@ STOP_TIMEOUT = 15.0  # seconds for a proxy (and its workers) to exit after SIGTE
 WS_TIMEOUT = 60.0  # seconds a WebSocket client waits for the other side
 
 
+def read_request_body(handler: BaseHTTPRequestHandler) -> bytes:
+    """A request's body: Content-Length bytes, or the chunks of a chunked body joined."""
+    if "chunked" in handler.headers.get("Transfer-Encoding", "").lower():
+        chunks = []
+        while size := int(handler.rfile.readline().split(b";")[0], 16):
+            chunks.append(handler.rfile.read(size))
+            handler.rfile.readline()
+        while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
+            pass  # trailers
+        return b"".join(chunks)
+    return handler.rfile.read(int(handler.headers.get("Content-Length", 0)))
+
+
 class HarnessError(RuntimeError):
     """The proxy or the vendor did not behave: not ready in time, exited, left processes."""
 
@@ -233,16 +246,7 @@ class _VendorHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
     def _read_body(self) -> bytes:
-        """The body: Content-Length bytes, or the chunks of a chunked body joined."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
-            while size := int(self.rfile.readline().split(b";")[0], 16):
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                pass  # trailers
-            return b"".join(chunks)
-        return self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        return read_request_body(self)
 
     def _websocket(self) -> None:
         """Accept the upgrade, record every text message until the client closes."""

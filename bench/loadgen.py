@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench.harness import BIN, Proxy
+from bench.harness import BIN, Proxy, read_request_body
 
 __all__ = [
     "WRK_SCRIPT",
@@ -81,15 +81,7 @@ class _SinkHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = _handle
 
     def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
-            while size := int(self.rfile.readline().split(b";")[0], 16):
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                pass  # trailers
-            return b"".join(chunks)
-        return self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        return read_request_body(self)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
