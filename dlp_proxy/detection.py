@@ -39,6 +39,7 @@ from dlp_proxy.policy import CustomDetector, Validator
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine, RecognizerResult
+    from presidio_analyzer.nlp_engine import NlpArtifacts
 
     from dlp_proxy.recognizers import DetectorRecognizers, Source
 
@@ -61,6 +62,8 @@ CUSTOM_PREFIX = "custom:"
 # Distinct `detectors` tuples whose recognizers are kept: a few per policy in use (callers may
 # pass the subset a message's rules need), a few more while a policy is being swapped.
 CUSTOM_CACHE_SIZE = 32
+# Texts per batch through the NER model: windows of one message, usually a handful.
+NER_BATCH_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -124,17 +127,9 @@ class PresidioDetector:
         self._engine = _build_engine(model)
         # _build_engine always makes a SpacyNlpEngine, which has the spaCy pipelines in .nlp
         self._nlp = self._engine.nlp_engine.nlp[LANGUAGE]  # type: ignore[attr-defined]
+        self._ner_components = _ner_components(self._nlp)
         self._supported = frozenset(self._engine.get_supported_entities(LANGUAGE))
         self._custom_cache: dict[tuple[CustomDetector, ...], DetectorRecognizers] = {}
-
-    def pipes_not_needed(self, entities: frozenset[str]) -> list[str]:
-        """The spaCy components to skip: NER unless an entity type that only NER finds is asked.
-
-        The lemmatizer stays: Presidio's context enhancement reads lemmas around a match.
-        """
-        if entities & NER_ENTITIES or "ner" not in self._nlp.pipe_names:
-            return []
-        return ["ner"]
 
     def detect(
         self,
@@ -209,37 +204,141 @@ class PresidioDetector:
         min_score: float,
         custom: DetectorRecognizers,
     ) -> list[Finding]:
+        """Presidio's findings, with the work the prefilters rule out skipped.
+
+        Each distinct (text, field, entity types) is analysed once however often it occurs in
+        the message; NER runs only over `prefilter.name_windows` (or the whole text when a
+        non-proper-noun NER type such as DATE_TIME is asked), all windows in one batch.
+        """
         engine = self._engine
-        asked = sorted(entities)  # never empty: Presidio would run every recognizer
         ad_hoc = custom.for_entities(entities)
-        texts = [s.text for s in segments]
+        jobs: dict[_Job, list[Segment]] = {}
+        for segment in segments:
+            job = self._job(segment, entities, custom.entities)
+            if job is not None:
+                jobs.setdefault(job, []).append(segment)
+        artifacts = self._nlp_artifacts(list(jobs))
         findings: list[Finding] = []
-        with self._nlp.select_pipes(disable=self.pipes_not_needed(entities)):
-            artifacts = list(engine.nlp_engine.process_batch(texts, LANGUAGE, batch_size=32))
-        for segment, (_, nlp_artifacts) in zip(segments, artifacts, strict=True):
+        for (job, group), nlp_artifacts in zip(jobs.items(), artifacts, strict=True):
             results = engine.analyze(
-                segment.text,
+                job.text,
                 LANGUAGE,
-                entities=asked,
+                entities=list(job.entities),
                 score_threshold=min_score,
-                context=list(segment.context) or None,
+                context=list(job.context) or None,
                 nlp_artifacts=nlp_artifacts,
                 ad_hoc_recognizers=ad_hoc or None,
                 return_decision_process=True,
             )
-            findings.extend(
-                Finding(
-                    entity=r.entity_type,
-                    location=segment.location,
-                    start=r.start,
-                    end=r.end,
-                    score=float(r.score),
-                    recognizer=_recognizer_name(r.recognition_metadata),
-                    why=presidio_why(r, custom.source_of(r), segment.context),
+            for r in results:
+                recognizer = _recognizer_name(r.recognition_metadata)
+                why = presidio_why(r, custom.source_of(r), job.context)
+                findings.extend(
+                    Finding(
+                        entity=r.entity_type,
+                        location=segment.location,
+                        start=r.start,
+                        end=r.end,
+                        score=float(r.score),
+                        recognizer=recognizer,
+                        why=why,
+                    )
+                    for segment in group
                 )
-                for r in results
-            )
         return findings
+
+    def _job(
+        self, segment: Segment, entities: frozenset[str], custom_entities: frozenset[str]
+    ) -> _Job | None:
+        """What to ask of Presidio for one segment; None when nothing could be found in it."""
+        from dlp_proxy.prefilter import (
+            PROPER_NOUN_ENTITIES,
+            name_windows,
+            possible_entities,
+            profile,
+        )
+
+        text = segment.text
+        # A policy's own detector may find any type in any text: its types are always asked.
+        asked = possible_entities(profile(text), entities) | (entities & custom_entities)
+        ner_asked = asked & NER_ENTITIES if self._ner_components else frozenset()
+        windows: tuple[tuple[int, int], ...] = ()
+        if ner_asked - PROPER_NOUN_ENTITIES:
+            windows = ((0, len(text)),)
+        elif ner_asked:
+            windows = tuple(name_windows(text))
+        if not windows:
+            # Without NER these types can only come from a policy's own detectors.
+            asked -= NER_ENTITIES - custom_entities
+        if not asked:
+            return None
+        # Sorted, and never empty: Presidio would run every recognizer.
+        return _Job(text, segment.context, tuple(sorted(asked)), windows)
+
+    def _nlp_artifacts(self, jobs: Sequence[_Job]) -> list[NlpArtifacts]:
+        """Presidio's NLP artifacts per job: tokens, lower-cased words, entities where NER ran.
+
+        Only the tokenizer runs over the whole text. Presidio compares context words with the
+        words before a match; it reads them from `lemmas`, which are here the lower-cased words
+        rather than spaCy's lemmas (the tagger and lemmatizer cost more than everything else
+        together, and a context word is matched as a substring, so "phones" and "called" still
+        hold "phone" and "call"; "born" now matches itself instead of its lemma "bear").
+        """
+        from presidio_analyzer.nlp_engine import NlpArtifacts
+        from spacy.util import filter_spans
+
+        nlp = self._nlp
+        docs = [nlp.make_doc(job.text) for job in jobs]
+        places = [(i, start) for i, job in enumerate(jobs) for start, _ in job.windows]
+        windows = [nlp.make_doc(job.text[s:e]) for job in jobs for s, e in job.windows]
+        for _, component in self._ner_components:
+            windows = list(component.pipe(windows, batch_size=NER_BATCH_SIZE))
+        spans: dict[int, list[Any]] = {}
+        for (i, offset), window in zip(places, windows, strict=True):
+            for ent in window.ents:
+                span = docs[i].char_span(
+                    offset + ent.start_char,
+                    offset + ent.end_char,
+                    label=ent.label_,
+                    alignment_mode="expand",
+                )
+                if span is not None:
+                    spans.setdefault(i, []).append(span)
+        nlp_engine: Any = self._engine.nlp_engine  # a SpacyNlpEngine (_build_engine)
+        artifacts = []
+        for i, doc in enumerate(docs):
+            if i in spans:
+                doc.ents = filter_spans(spans[i])
+            # A Presidio-internal conversion: entity label mapping and scores as it does them.
+            made = nlp_engine._doc_to_nlp_artifact(doc, LANGUAGE)
+            made.lemmas = [token.lower_ for token in doc]
+            made.keywords = NlpArtifacts.set_keywords(nlp_engine, made.lemmas, LANGUAGE)
+            artifacts.append(made)
+        return artifacts
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One text to analyse: its field's words, the entity types to ask, where NER runs."""
+
+    text: str
+    context: tuple[str, ...]
+    entities: tuple[str, ...]
+    windows: tuple[tuple[int, int], ...]
+
+
+def _ner_components(nlp: Any) -> list[tuple[str, Any]]:
+    """The pipeline components NER needs: itself and what it listens to.
+
+    That is a shared tok2vec or transformer in some models; none when the model has no NER.
+    """
+    if "ner" not in nlp.pipe_names:
+        return []
+    return [
+        (name, component)
+        for name, component in nlp.pipeline
+        if name == "ner" or "ner" in getattr(component, "listening_components", ())
+    ]
 
 
 def presidio_why(

@@ -201,8 +201,7 @@ class DateOfBirthRecognizer(PatternRecognizer):
                     0.05,
                 ),
             ],
-            # Presidio compares context words with lemmas, and spaCy's lemma of "born" is "bear".
-            context=["dob", "birth", "born", "bear", "birthday", "birthdate", "d.o.b"],
+            context=["dob", "birth", "born", "birthday", "birthdate", "d.o.b"],
         )
 
     def validate_result(self, pattern_text: str) -> bool | None:

@@ -108,16 +108,105 @@ def test_detection_attempts_no_network_connection() -> None:
     assert report["events"] == []
 
 
-def test_ner_runs_only_when_a_rule_needs_it(detector: PresidioDetector) -> None:
-    """NER is skipped for pattern-only entity sets and kept when PERSON is asked for."""
-    assert detector.pipes_not_needed(frozenset({"CREDIT_CARD", "US_SSN"})) == ["ner"]
-    assert detector.pipes_not_needed(frozenset({"CREDIT_CARD", "PERSON"})) == []
+class _Recording:
+    """A pipeline component that records the texts it is given, then runs the real one."""
+
+    def __init__(self, component: object, seen: list[str]) -> None:
+        self.component = component
+        self.seen = seen
+
+    def pipe(self, docs, **kwargs):  # type: ignore[no-untyped-def]
+        docs = list(docs)
+        self.seen.extend(d.text for d in docs)
+        return self.component.pipe(docs, **kwargs)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def ner_inputs(detector: PresidioDetector, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The texts the NER model is given, recorded."""
+    seen: list[str] = []
+    components = [
+        (name, _Recording(c, seen) if name == "ner" else c) for name, c in detector._ner_components
+    ]
+    assert [name for name, _ in components] == ["ner"]  # the small model's NER stands alone
+    monkeypatch.setattr(detector, "_ner_components", components)
+    return seen
+
+
+def test_ner_runs_only_when_a_rule_needs_it(
+    detector: PresidioDetector, ner_inputs: list[str]
+) -> None:
+    """NER is skipped for pattern-only entity sets and runs when PERSON is asked for."""
     text = "Maria Gonzalez, card 4111 1111 1111 1111"
     segments = [Segment("text:0", text)]
     only_cards = detector.detect(segments, frozenset({"CREDIT_CARD"}), 0.4)
     assert [f.entity for f in only_cards] == ["CREDIT_CARD"]
+    assert ner_inputs == []
     both = detector.detect(segments, frozenset({"CREDIT_CARD", "PERSON"}), 0.4)
     assert sorted(f.entity for f in both) == ["CREDIT_CARD", "PERSON"]
+    assert ner_inputs == [text]
+
+
+def test_ner_reads_only_sentences_that_could_hold_a_name(
+    detector: PresidioDetector, ner_inputs: list[str]
+) -> None:
+    """In a capitalised text, sentences with no capitalised word (past a leading function word)
+    never reach NER; the names found in the others are placed in the whole text."""
+    text = (
+        "The sync stops after the update. Please advise on a fix.\n"
+        "Agent: I spoke to Maria Gonzalez about it. She will call back."
+    )
+    found = detector.detect([Segment("text:0", text)], frozenset({"PERSON"}), 0.4)
+    assert ner_inputs == ["Agent: I spoke to Maria Gonzalez about it."]
+    assert [text[f.start : f.end] for f in found] == ["Maria Gonzalez"]
+    ner_inputs.clear()
+    no_names = [Segment("$.note", "Nothing here, none.")]
+    assert detector.detect(no_names, frozenset({"PERSON"}), 0.4) == []
+    assert ner_inputs == []
+
+
+def test_names_in_lower_case_text_are_found(
+    detector: PresidioDetector, ner_inputs: list[str]
+) -> None:
+    """A writer who does not capitalise sentences does not capitalise names: all NER."""
+    text = "hi this is maria gonzalez, i was charged twice"
+    found = detector.detect([Segment("text:0", text)], frozenset({"PERSON"}), 0.4)
+    assert ner_inputs == [text]
+    assert [text[f.start : f.end] for f in found] == ["maria gonzalez"]
+
+
+def test_a_date_time_rule_sends_the_whole_text_to_ner(
+    detector: PresidioDetector, ner_inputs: list[str]
+) -> None:
+    """DATE_TIME is not a proper noun: the sentence filter does not apply to it."""
+    text = "refund it within five working days"
+    found = detector.detect([Segment("text:0", text)], frozenset({"DATE_TIME"}), 0.4)
+    assert ner_inputs == [text]
+    assert [f.entity for f in found] == ["DATE_TIME"]
+
+
+def test_repeated_values_are_analysed_once(
+    detector: PresidioDetector, ner_inputs: list[str]
+) -> None:
+    """The same value in the same field, many times in one message: one analysis, every place
+    reported."""
+    segments = [Segment(f"$.rows[{i}].name", "Maria Gonzalez", ("name",)) for i in range(50)]
+    found = detector.detect(segments, frozenset({"PERSON"}), 0.4)
+    assert ner_inputs == ["Maria Gonzalez"]
+    assert {f.location for f in found if f.recognizer == "SpacyRecognizer"} == {
+        s.location for s in segments
+    }
+
+
+def test_context_words_are_matched_in_inflected_forms(detector: PresidioDetector) -> None:
+    """Context is read from the lower-cased words before a match: "phoned" holds "phone",
+    "born" is a birth-date context word as written."""
+    weak = detector.detect([Segment("text:0", "ref 1984-07-12")], frozenset({"DATE_OF_BIRTH"}), 0.0)
+    born = detector.detect(
+        [Segment("text:0", "she was born 1984-07-12")], frozenset({"DATE_OF_BIRTH"}), 0.0
+    )
+    assert max(f.score for f in born) > max(f.score for f in weak) + 0.3
+    assert "context word 'born' nearby" in born[0].why
 
 
 # --- custom detectors declared in policies -------------------------------------------------
