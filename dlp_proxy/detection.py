@@ -421,13 +421,18 @@ def _build_engine(model: str) -> AnalyzerEngine:
 
 
 def build_registry(nlp_engine: Any) -> Any:
-    """Presidio's predefined English recognizers plus dlp-proxy's own (`recognizers.py`)."""
+    """Presidio's predefined English recognizers plus dlp-proxy's own (`recognizers.py`).
+
+    Presidio's phone recognizer is replaced by `recognizers.quick_phone_recognizer`.
+    """
     from presidio_analyzer import RecognizerRegistry
 
-    from dlp_proxy.recognizers import custom_recognizers
+    from dlp_proxy.recognizers import custom_recognizers, quick_phone_recognizer
 
     registry = RecognizerRegistry()
     registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=[LANGUAGE])
+    registry.remove_recognizer("PhoneRecognizer", language=LANGUAGE)
+    registry.add_recognizer(quick_phone_recognizer())
     for recognizer in custom_recognizers():
         registry.add_recognizer(recognizer)
     return registry

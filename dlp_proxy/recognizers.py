@@ -23,7 +23,10 @@ from datetime import date
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+import phonenumbers
+from phonenumbers.phonenumberutil import NumberParseException
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
 from dlp_proxy.codecs import Segment
 from dlp_proxy.detection import Finding, custom_recognizer_name
@@ -31,11 +34,13 @@ from dlp_proxy.policy import CustomDetector, Validator
 
 __all__ = [
     "CUSTOM_ENTITIES",
+    "PHONE_RUN_DIGITS",
     "VALIDATOR_LABELS",
     "CardNumberRecognizer",
     "DateOfBirthRecognizer",
     "DetectorPatternRecognizer",
     "DetectorRecognizers",
+    "QuickPhoneRecognizer",
     "Source",
     "StreetAddressRecognizer",
     "aba_checksum_ok",
@@ -43,6 +48,8 @@ __all__ = [
     "field_findings",
     "iban_ok",
     "luhn_ok",
+    "phone_windows",
+    "quick_phone_recognizer",
     "split_card_findings",
     "ssn_ok",
     "validator_accepts",
@@ -311,6 +318,104 @@ class SeparatedIbanRecognizer(PatternRecognizer):
     def validate_result(self, pattern_text: str) -> bool:
         """Valid with one kind of separator and a correct mod-97 check."""
         return len(set(re.findall(r"[ .-]", pattern_text))) <= 1 and iban_ok(pattern_text)
+
+
+# A run of digits with the punctuation phone numbers are written with, in any script's digits.
+_PHONE_RUN = re.compile(
+    r"[+\uff0b(\uff08\[]?\d(?:[\d\s().\[\]/~\-\u2010-\u2015\u2212\u30fc\uff08\uff09"
+    r"\uff0d\uff0e\uff0f\u301c\uff5e]*\d)?"
+)
+# Digits in a run for it to be worth parsing: a valid number has more, even with an extension.
+PHONE_RUN_DIGITS = 5
+# Characters after a run looked at too, so an extension (" ext. 1234") stays with its number.
+_EXTENSION_CHARS = 20
+
+
+def phone_windows(text: str) -> list[tuple[int, int]]:
+    """The parts of `text` a phone number could be in, as (start, end).
+
+    Runs of digits and phone punctuation with at least `PHONE_RUN_DIGITS` digits, each with
+    room for an extension after it; runs that come close together share one part.
+    """
+    windows: list[tuple[int, int]] = []
+    for run in _PHONE_RUN.finditer(text):
+        if len(_DIGITS_ONLY.sub("", run.group())) < PHONE_RUN_DIGITS:
+            continue
+        start, end = run.start(), min(run.end() + _EXTENSION_CHARS, len(text))
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], end)
+        else:
+            windows.append((start, end))
+    return windows
+
+
+_DIGITS_ONLY = re.compile(r"\D")
+
+
+def _run_digits(window: str) -> set[int]:
+    """Where the digits of a window's long-enough runs are (not an extension's)."""
+    return {
+        run.start() + i
+        for run in _PHONE_RUN.finditer(window)
+        if len(_DIGITS_ONLY.sub("", run.group())) >= PHONE_RUN_DIGITS
+        for i, c in enumerate(run.group())
+        if c.isdigit()
+    }
+
+
+class QuickPhoneRecognizer(PhoneRecognizer):
+    """Presidio's phone recognizer, run only where a number could be.
+
+    Region by region, until the numbers found cover every digit of the runs. Presidio's own
+    runs libphonenumber's matcher over the whole text once per region (eight by default):
+    most of the analyzer's time on records and exports. It finds the numbers Presidio's finds
+    (`tests/test_recognizers.py` holds it to that); a span may differ by a bracket or a plus
+    sign, which `inspection` merges with the rest of the number anyway.
+    """
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: Any = None
+    ) -> list[RecognizerResult]:
+        """The phone numbers in `text`, as Presidio's recognizer reports them."""
+        leniency = 1 if self.leniency is None else self.leniency
+        results: list[RecognizerResult] = []
+        for start, end in phone_windows(text):
+            window = text[start:end]
+            digits = _run_digits(window)
+            covered: set[int] = set()
+            for region in self.supported_regions:
+                for match in phonenumbers.PhoneNumberMatcher(window, region, leniency=leniency):
+                    covered.update(range(match.start, match.end))
+                    results.append(self._result(match, start, window, region))
+                if digits <= covered:
+                    break  # other regions can only find these numbers again
+        return list(EntityRecognizer.remove_duplicates(results))
+
+    def _result(self, match: Any, offset: int, window: str, region: str) -> RecognizerResult:
+        try:
+            parsed = phonenumbers.parse(window[match.start : match.end])
+            region = phonenumbers.region_code_for_number(parsed) or region
+        except NumberParseException:
+            pass
+        return RecognizerResult(
+            entity_type=self.supported_entities[0],
+            start=offset + match.start,
+            end=offset + match.end,
+            score=self.SCORE,
+            analysis_explanation=self._get_analysis_explanation(region),  # type: ignore[no-untyped-call]
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: "PhoneRecognizer",
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            },
+        )
+
+
+def quick_phone_recognizer() -> QuickPhoneRecognizer:
+    """A phone recognizer that finds what Presidio's does at a fraction of the cost.
+
+    It keeps Presidio's name (`PhoneRecognizer`), regions, leniency, score and context words.
+    """
+    return QuickPhoneRecognizer(name="PhoneRecognizer")
 
 
 def custom_recognizers() -> list[PatternRecognizer]:
