@@ -91,6 +91,13 @@ class DlpAddon:
         add("dlp_model", str, DEFAULT_MODEL, "spaCy model package name or directory for NER.")
         add("dlp_workers", int, 0, "Inspection worker processes; 0 means one per core.")
         add("dlp_timeout", float, 30.0, "Seconds an inspection may take before on_error applies.")
+        add(
+            "dlp_bulk_workers",
+            int,
+            1,
+            "Low-priority processes for bodies over dlp_bulk_bytes; 0 sends them to the others.",
+        )
+        add("dlp_bulk_bytes", int, 64 * 1024, "Bodies over this many bytes go to the bulk lane.")
         add("dlp_log_stdout", bool, False, "Also write each decision as a JSON line to stdout.")
         # A number held as text: mitmproxy's --set cannot parse float options.
         add(
@@ -192,6 +199,8 @@ class DlpAddon:
                 workers=ctx.options.dlp_workers,
                 model=ctx.options.dlp_model,
                 timeout=ctx.options.dlp_timeout,
+                bulk_workers=ctx.options.dlp_bulk_workers,
+                bulk_bytes=ctx.options.dlp_bulk_bytes,
             )
             self.pool = InspectorPool(settings)
             self._warm_up = asyncio.get_running_loop().create_task(self._start_workers())
@@ -210,7 +219,7 @@ class DlpAddon:
         policy_name = self.policy.name if self.policy else None
         print(
             f"dlp-proxy ready on {listening} ({modes}), policy {policy_name}, "
-            f"{self.pool.size} workers",
+            f"{self.pool.size} workers, {self.pool.settings.bulk_workers} for bulk",
             file=sys.stderr,
             flush=True,
         )
@@ -220,6 +229,8 @@ class DlpAddon:
                 listen=listening,
                 modes=list(ctx.options.mode),
                 workers=self.pool.size,
+                bulk_workers=self.pool.settings.bulk_workers,
+                bulk_bytes=self.pool.settings.bulk_bytes,
                 model=self.pool.settings.model,
                 warm_up_s=round(seconds, 2),
                 policy=self.policy.name if self.policy else None,

@@ -108,6 +108,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--model", help="spaCy model package or directory for NER")
     run.add_argument("--workers", type=int, help="inspection processes (default: one per core)")
     run.add_argument("--timeout", type=float, help="seconds before an inspection counts as failed")
+    run.add_argument(
+        "--bulk-workers",
+        type=int,
+        help="low-priority processes for large bodies (default 1; 0: no separate lane)",
+    )
+    run.add_argument(
+        "--bulk-bytes", type=int, help="a body over this size is large (default 65536)"
+    )
     run.add_argument("--log-stdout", action="store_true", help="also log decisions to stdout")
     run.add_argument(
         "--set",
@@ -770,6 +778,8 @@ async def _serve(args: argparse.Namespace) -> int:
         ("dlp_model", args.model),
         ("dlp_workers", args.workers),
         ("dlp_timeout", args.timeout),
+        ("dlp_bulk_workers", args.bulk_workers),
+        ("dlp_bulk_bytes", args.bulk_bytes),
     ):
         if value is not None:
             updates[name] = value

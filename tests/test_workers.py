@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from dlp_proxy.inspection import Message
+from dlp_proxy.inspection import Decision, Message
 from dlp_proxy.keys import Keyring, create_keyring
 from dlp_proxy.policy import Action, Direction, Policy, load_policy
-from dlp_proxy.workers import InspectorPool, WorkerSettings, default_worker_count
+from dlp_proxy.workers import (
+    BULK_NICENESS,
+    InspectorPool,
+    WorkerSettings,
+    default_worker_count,
+)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +102,7 @@ def test_close_stops_a_busy_worker(policy: Policy, keyring: Keyring) -> None:
     async def run() -> list[object]:
         pool = InspectorPool(WorkerSettings(workers=1, timeout=120))
         await pool.warm_up()
-        processes = list(getattr(pool._executor, "_processes", {}).values())
+        processes = list(getattr(pool._interactive.executor, "_processes", {}).values())
         busy = asyncio.ensure_future(
             pool.inspect(_ticket({"note": "customer Maria Gonzalez " * 40_000}), policy, keyring)
         )
@@ -109,3 +115,63 @@ def test_close_stops_a_busy_worker(policy: Policy, keyring: Keyring) -> None:
     for process in processes:
         process.join(timeout=10)  # type: ignore[attr-defined]
         assert not process.is_alive()  # type: ignore[attr-defined]
+
+
+def test_large_bodies_go_to_the_bulk_lane() -> None:
+    """Over bulk_bytes a message goes to the bulk lane; without one, to the interactive lane."""
+    pool = InspectorPool(WorkerSettings(workers=1, bulk_bytes=100))
+    no_bulk = InspectorPool(WorkerSettings(workers=1, bulk_workers=0, bulk_bytes=100))
+    try:
+        assert pool.lanes == ("interactive", "bulk")
+        assert pool.lane_for(_ticket({"n": "x"})) == "interactive"
+        assert pool.lane_for(_ticket({"n": "x" * 100})) == "bulk"
+        assert no_bulk.lanes == ("interactive",)
+        assert no_bulk.lane_for(_ticket({"n": "x" * 100})) == "interactive"
+    finally:
+        pool.close()
+        no_bulk.close()
+
+
+def test_bulk_workers_run_at_a_lower_priority() -> None:
+    """The bulk lane's processes are niced by BULK_NICENESS; the interactive ones are not."""
+    pool = InspectorPool(WorkerSettings(workers=1))
+
+    async def run() -> tuple[int, int]:
+        loop = asyncio.get_running_loop()
+        interactive = await loop.run_in_executor(pool._interactive.executor, os.nice, 0)
+        assert pool._bulk is not None
+        bulk = await loop.run_in_executor(pool._bulk.executor, os.nice, 0)
+        return interactive, bulk
+
+    try:
+        interactive, bulk = asyncio.run(run())
+    finally:
+        pool.close()
+    assert bulk - interactive == BULK_NICENESS
+    assert interactive == os.nice(0)
+
+
+def test_a_bulk_timeout_leaves_interactive_inspections_alone(
+    policy: Policy, keyring: Keyring
+) -> None:
+    """A large body that runs out of time restarts the bulk lane only: a small message being
+    inspected at the same time still gets its decision."""
+
+    async def run() -> tuple[Decision, Decision]:
+        pool = InspectorPool(WorkerSettings(workers=1, timeout=3.0, bulk_bytes=10_000))
+        try:
+            await pool.warm_up()
+            large = _ticket({"note": "customer Maria Gonzalez " * 40_000})
+            small = _ticket({"email": "maria@example.com"})
+            slow = asyncio.ensure_future(pool.inspect(large, policy, keyring))
+            await asyncio.sleep(2.9)  # the small one is in flight when the large one times out
+            quick = await pool.inspect(small, policy, keyring)
+            return await slow, quick
+        finally:
+            pool.close()
+
+    slow, quick = asyncio.run(run())
+    assert slow.error is not None
+    assert "took over 3s" in slow.error
+    assert quick.error is None
+    assert quick.action is Action.REDACT
