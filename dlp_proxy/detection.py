@@ -27,8 +27,9 @@ name, NER label), for the people reading incidents. It never holds any of the in
 
 from __future__ import annotations
 
+import bisect
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -47,6 +48,7 @@ __all__ = [
     "CUSTOM_CACHE_SIZE",
     "CUSTOM_PREFIX",
     "DEFAULT_MODEL",
+    "PRESIDIO_CEILING",
     "Detector",
     "Finding",
     "PresidioDetector",
@@ -161,6 +163,7 @@ class PresidioDetector:
                 f"policy's custom detectors to detect()"
             )
         findings = field_findings(segments, entities)
+        settled = _settled_by_field(findings)
         if "CREDIT_CARD" in entities:
             findings.extend(split_card_findings(segments))
         by_location = {s.location: s for s in segments}
@@ -169,7 +172,7 @@ class PresidioDetector:
         # pattern and validator say exactly what counts, so custom findings bypass them.
         findings.extend(
             f
-            for f in self._presidio_findings(segments, entities, min_score, custom)
+            for f in self._presidio_findings(segments, entities, min_score, custom, settled)
             if f.recognizer.startswith(CUSTOM_PREFIX)
             or (
                 plausible(f.entity, by_location[f.location].text, f.start, f.end)
@@ -203,23 +206,29 @@ class PresidioDetector:
         entities: frozenset[str],
         min_score: float,
         custom: DetectorRecognizers,
+        settled: Mapping[str, frozenset[str]],
     ) -> list[Finding]:
         """Presidio's findings, with the work the prefilters rule out skipped.
 
         Each distinct (text, field, entity types) is analysed once however often it occurs in
         the message; NER runs only over `prefilter.name_windows` (or the whole text when a
-        non-proper-noun NER type such as DATE_TIME is asked), all windows in one batch.
+        non-proper-noun NER type such as DATE_TIME is asked), all windows in one batch; short
+        values of one field are analysed together (`_batches`); an entity type a field-name
+        finding already covers a value with is not asked again for it (`settled`).
         """
         engine = self._engine
         ad_hoc = custom.for_entities(entities)
         jobs: dict[_Job, list[Segment]] = {}
         for segment in segments:
-            job = self._job(segment, entities, custom.entities)
+            asked = entities - settled.get(segment.location, frozenset())
+            job = self._job(segment, asked, custom.entities)
             if job is not None:
                 jobs.setdefault(job, []).append(segment)
-        artifacts = self._nlp_artifacts(list(jobs))
+        batches = _batches(list(jobs), custom.entities)
+        artifacts = self._nlp_artifacts([batch.job for batch in batches])
         findings: list[Finding] = []
-        for (job, group), nlp_artifacts in zip(jobs.items(), artifacts, strict=True):
+        for batch, nlp_artifacts in zip(batches, artifacts, strict=True):
+            job = batch.job
             results = engine.analyze(
                 job.text,
                 LANGUAGE,
@@ -231,19 +240,23 @@ class PresidioDetector:
                 return_decision_process=True,
             )
             for r in results:
+                placed = batch.place(r.start, r.end)
+                if placed is None:
+                    continue
+                part, start, end = placed
                 recognizer = _recognizer_name(r.recognition_metadata)
                 why = presidio_why(r, custom.source_of(r), job.context)
                 findings.extend(
                     Finding(
                         entity=r.entity_type,
                         location=segment.location,
-                        start=r.start,
-                        end=r.end,
+                        start=start,
+                        end=end,
                         score=float(r.score),
                         recognizer=recognizer,
                         why=why,
                     )
-                    for segment in group
+                    for segment in jobs[part]
                 )
         return findings
 
@@ -325,6 +338,96 @@ class _Job:
     context: tuple[str, ...]
     entities: tuple[str, ...]
     windows: tuple[tuple[int, int], ...]
+
+
+# Short values of one field are analysed together, this many characters at most per analysis:
+# Presidio's fixed cost per call is most of the cost of a short value, and its context
+# enhancement walks the tokens once per finding, so a batch must stay small.
+BATCH_VALUE_CHARS = 256
+BATCH_CHARS = 1024
+# Between two values of a batch: no pattern can match across "~", and its five words (not stop
+# words, not part of any context word) fill the five words Presidio reads before a match, so
+# no value's words are context for the next one's.
+BATCH_SEPARATOR = "\n~ qzx qzx qzx qzx qzx ~\n"
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """One analysis: a job, or short jobs of one field joined by `BATCH_SEPARATOR`."""
+
+    job: _Job
+    parts: tuple[_Job, ...]
+    starts: tuple[int, ...]  # where each part's text starts in job.text
+
+    def place(self, start: int, end: int) -> tuple[_Job, int, int] | None:
+        """The part a finding at [start, end) of the batch text is in, and its span there."""
+        i = bisect.bisect_right(self.starts, start) - 1
+        part, offset = self.parts[i], self.starts[i]
+        start, end = start - offset, min(end - offset, len(part.text))
+        return (part, start, end) if start < end else None
+
+
+def _batches(jobs: Sequence[_Job], custom_entities: frozenset[str]) -> list[_Batch]:
+    """The analyses to run: short jobs of one field and entity types joined, the rest alone.
+
+    Jobs with NER windows or a policy's own detectors run alone: NER reads across values, and
+    a policy's pattern may match across the separator.
+    """
+    batches: list[_Batch] = []
+    groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[_Job]] = {}
+    for job in jobs:
+        joinable = (
+            not job.windows
+            and len(job.text) <= BATCH_VALUE_CHARS
+            and not custom_entities.intersection(job.entities)
+        )
+        if joinable:
+            groups.setdefault((job.context, job.entities), []).append(job)
+        else:
+            batches.append(_Batch(job, (job,), (0,)))
+    for group in groups.values():
+        if len(group) == 1:
+            batches.append(_Batch(group[0], (group[0],), (0,)))
+            continue
+        chunk: list[_Job] = []
+        for job in group:
+            if chunk and sum(len(j.text) for j in chunk) + len(job.text) > BATCH_CHARS:
+                batches.append(_joined(chunk))
+                chunk = []
+            chunk.append(job)
+        batches.append(_joined(chunk))
+    return batches
+
+
+def _joined(jobs: Sequence[_Job]) -> _Batch:
+    starts = []
+    offset = 0
+    for job in jobs:
+        starts.append(offset)
+        offset += len(job.text) + len(BATCH_SEPARATOR)
+    text = BATCH_SEPARATOR.join(job.text for job in jobs)
+    first = jobs[0]
+    return _Batch(_Job(text, first.context, first.entities, ()), tuple(jobs), tuple(starts))
+
+
+# The highest score Presidio's recognizers give each of these types (PhoneRecognizer's 0.4 plus
+# the context enhancer's 0.35; spaCy's fixed 0.85 for NER). A field-name finding scoring as much
+# over the whole value leaves Presidio nothing to add for that type (tests/test_detection.py
+# checks these against Presidio).
+PRESIDIO_CEILING = {"PHONE_NUMBER": 0.75, "PERSON": 0.85}
+
+
+def _settled_by_field(findings: Sequence[Finding]) -> dict[str, frozenset[str]]:
+    """Per location, the types not worth asking Presidio for there.
+
+    Those a field-name finding covers the whole value with, scoring at least what Presidio
+    could.
+    """
+    settled: dict[str, set[str]] = {}
+    for f in findings:
+        if f.score >= PRESIDIO_CEILING.get(f.entity, 2.0):
+            settled.setdefault(f.location, set()).add(f.entity)
+    return {location: frozenset(types) for location, types in settled.items()}
 
 
 def _ner_components(nlp: Any) -> list[tuple[str, Any]]:

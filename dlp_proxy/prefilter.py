@@ -91,7 +91,8 @@ def possible_entities(text_profile: TextProfile, entities: frozenset[str]) -> fr
 
 # A sentence ends at . ! or ? followed by white space, or at a line break.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\s*\n\s*")
-_WORD = re.compile(r"[^\W\d_][\w'-]*")
+# Punctuation around a word: "(Maria)", "Agent:", "Chen,".
+_AROUND = "\"'()[]{}<>.,;:!?*#\u2018\u2019\u201c\u201d"
 
 # Function words and greetings, which open sentences with a capital and are never names.
 # "May" and "Will" are left out: they are names too.
@@ -116,15 +117,26 @@ _FUNCTION_WORDS = frozenset(
 _ALWAYS_CAPITALISED = frozenset({"i", "i'm", "i'll", "i've", "i'd", "ok", "okay"})
 
 
+def _words(sentence: str) -> list[str]:
+    """The sentence's words that could be part of a name.
+
+    White-space separated, punctuation around them removed; a letter first, and no digit, `@`,
+    `_` or `/`, so that identifiers, addresses and numbers are not taken for words.
+    """
+    words = []
+    for token in sentence.split():
+        word = token.strip(_AROUND)
+        if word[:1].isalpha() and not any(c.isdigit() or c in "@_/" for c in word):
+            words.append(word)
+    return words
+
+
 def _has_candidate(sentence: str) -> bool:
-    first = True
-    for match in _WORD.finditer(sentence):
-        word = match.group()
+    for i, word in enumerate(_words(sentence)):
         lower = word.lower()
         capitalised = word[0] != lower[0] and lower not in _ALWAYS_CAPITALISED
-        if capitalised and not (first and lower in _FUNCTION_WORDS):
+        if capitalised and not (i == 0 and lower in _FUNCTION_WORDS):
             return True
-        first = False
     return False
 
 
@@ -166,7 +178,7 @@ def _sentences(text: str) -> list[tuple[int, int]]:
 
 def _uncapitalised(sentence: str) -> bool:
     """A sentence of two words or more whose first word starts in lower case (or no case)."""
-    words = _WORD.findall(sentence)
+    words = _words(sentence)
     return len(words) >= 2 and words[0][0] == words[0][0].lower()
 
 

@@ -15,6 +15,7 @@ Presidio's predefined recognizers do most of the work. These add what call-centr
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -327,21 +328,27 @@ _PHONE_RUN = re.compile(
 )
 # Digits in a run for it to be worth parsing: a valid number has more, even with an extension.
 PHONE_RUN_DIGITS = 5
-# Characters after a run looked at too, so an extension (" ext. 1234") stays with its number.
-_EXTENSION_CHARS = 20
+# Characters before and after a run looked at too: libphonenumber reads the text around a
+# candidate (an extension, " ext. 1234", stays with its number).
+_CONTEXT_CHARS = 20
 
 
 def phone_windows(text: str) -> list[tuple[int, int]]:
     """The parts of `text` a phone number could be in, as (start, end).
 
     Runs of digits and phone punctuation with at least `PHONE_RUN_DIGITS` digits, each with
-    room for an extension after it; runs that come close together share one part.
+    the text around it; runs that come close together share one part. A run of
+    digits alone glued to an identifier before it (`C-0000123`, `INV0042123`) is left out: a
+    number found there would start where it is glued, and `plausible` drops it.
     """
     windows: list[tuple[int, int]] = []
     for run in _PHONE_RUN.finditer(text):
         if len(_DIGITS_ONLY.sub("", run.group())) < PHONE_RUN_DIGITS:
             continue
-        start, end = run.start(), min(run.end() + _EXTENSION_CHARS, len(text))
+        if run.group().isdigit() and _glued_before(text, run.start()):
+            continue
+        start = max(run.start() - _CONTEXT_CHARS, 0)
+        end = min(run.end() + _CONTEXT_CHARS, len(text))
         if windows and start <= windows[-1][1]:
             windows[-1] = (windows[-1][0], end)
         else:
@@ -350,6 +357,34 @@ def phone_windows(text: str) -> list[tuple[int, int]]:
 
 
 _DIGITS_ONLY = re.compile(r"\D")
+
+
+def _glued_before(text: str, start: int) -> bool:
+    """True when `text[start:]` continues an identifier.
+
+    That is, a letter or digit right before it, or `-_/#.` after one (`ORD-2026-`, `INV#`).
+    """
+    before = text[max(start - 2, 0) : start]
+    return bool(before) and (
+        before[-1].isalnum() or (before[-1] in "-_/#." and before[:1].isalnum())
+    )
+
+
+def _run_lengths(window: str) -> list[int]:
+    """How many digits each run of a window has."""
+    return [len(_DIGITS_ONLY.sub("", run.group())) for run in _PHONE_RUN.finditer(window)]
+
+
+@functools.cache
+def _shortest_number(region: str) -> int:
+    """The fewest digits a valid number of `region` has.
+
+    Its national number's shortest length in libphonenumber's metadata: a match has at least
+    these, plus a trunk prefix or a country code.
+    """
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    general = metadata.general_desc if metadata is not None else None
+    return min(general.possible_length if general is not None else (), default=0)
 
 
 def _run_digits(window: str) -> set[int]:
@@ -366,7 +401,8 @@ def _run_digits(window: str) -> set[int]:
 class QuickPhoneRecognizer(PhoneRecognizer):
     """Presidio's phone recognizer, run only where a number could be.
 
-    Region by region, until the numbers found cover every digit of the runs. Presidio's own
+    Region by region, until the numbers found cover every digit of the runs, skipping regions
+    whose numbers are longer than any run. Presidio's own
     runs libphonenumber's matcher over the whole text once per region (eight by default):
     most of the analyzer's time on records and exports. It finds the numbers Presidio's finds
     (`tests/test_recognizers.py` holds it to that); a span may differ by a bracket or a plus
@@ -382,8 +418,11 @@ class QuickPhoneRecognizer(PhoneRecognizer):
         for start, end in phone_windows(text):
             window = text[start:end]
             digits = _run_digits(window)
+            longest = max(_run_lengths(window), default=0)
             covered: set[int] = set()
             for region in self.supported_regions:
+                if _shortest_number(region) > longest:
+                    continue  # no number of this region fits in the runs
                 for match in phonenumbers.PhoneNumberMatcher(window, region, leniency=leniency):
                     covered.update(range(match.start, match.end))
                     results.append(self._result(match, start, window, region))
@@ -751,10 +790,6 @@ def plausible(entity: str, text: str, start: int, end: int) -> bool:
             return False  # an amount, or more digits than any E.164 number has
         if span.isdigit() and len(span) < 10:
             return False  # a bare short number is an id (`/orders/03924971`), not a phone
-        before = text[max(start - 2, 0) : start]
         after = text[end : end + 1]
-        glued_before = bool(before) and (
-            before[-1].isalnum() or (before[-1] in "-_/#." and before[:1].isalnum())
-        )
-        return not glued_before and not (after.isalnum() and not after.isdigit())
+        return not _glued_before(text, start) and not (after.isalnum() and not after.isdigit())
     return True

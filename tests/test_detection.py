@@ -19,6 +19,7 @@ from dlp_proxy.detection import (
     CUSTOM_CACHE_SIZE,
     DEFAULT_MODEL,
     NER_ENTITIES,
+    PRESIDIO_CEILING,
     Finding,
     PresidioDetector,
 )
@@ -190,12 +191,62 @@ def test_repeated_values_are_analysed_once(
 ) -> None:
     """The same value in the same field, many times in one message: one analysis, every place
     reported."""
-    segments = [Segment(f"$.rows[{i}].name", "Maria Gonzalez", ("name",)) for i in range(50)]
+    segments = [Segment(f"$.rows[{i}].note", "Maria Gonzalez", ("note",)) for i in range(50)]
     found = detector.detect(segments, frozenset({"PERSON"}), 0.4)
     assert ner_inputs == ["Maria Gonzalez"]
     assert {f.location for f in found if f.recognizer == "SpacyRecognizer"} == {
         s.location for s in segments
     }
+
+
+def test_a_field_name_finding_settles_its_type(
+    detector: PresidioDetector, ner_inputs: list[str]
+) -> None:
+    """A name in a `name` field is a PERSON by its field (score 0.85, all NER could give):
+    NER does not read it. The email in an `email` field is still asked of Presidio, whose
+    validated score (1.0) is higher than the field's (0.9)."""
+    segments = [
+        Segment("$.name", "Maria Gonzalez", ("name",)),
+        Segment("$.email", "maria@example.com", ("email",)),
+    ]
+    found = detector.detect(segments, frozenset({"PERSON", "EMAIL_ADDRESS"}), 0.4)
+    assert ner_inputs == []
+    assert {(f.location, f.recognizer) for f in found} == {
+        ("$.name", "FieldNameRecognizer"),
+        ("$.email", "FieldNameRecognizer"),
+        ("$.email", "EmailRecognizer"),
+    }
+
+
+def test_presidio_ceilings_are_presidio_s_highest_scores() -> None:
+    """PRESIDIO_CEILING holds: the phone recognizer's score plus the context enhancer's
+    boost, and the score Presidio gives spaCy's entities."""
+    from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+    from presidio_analyzer.nlp_engine import SpacyNlpEngine
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    boost = LemmaContextAwareEnhancer().context_similarity_factor
+    assert PhoneRecognizer.SCORE + boost <= PRESIDIO_CEILING["PHONE_NUMBER"]
+    engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": DEFAULT_MODEL}])
+    assert engine.ner_model_configuration.default_score <= PRESIDIO_CEILING["PERSON"]
+
+
+def test_short_values_of_one_field_are_analysed_together(detector: PresidioDetector) -> None:
+    """Values of one field are joined for one analysis; each finding lands in its own value,
+    at its own offsets, and a context word in one value does not raise a match in the next."""
+    texts = [f"ref {n}" for n in ("born 1984-07-12", "1990-01-02", "415-555-0142", "x")]
+    segments = [Segment(f"csv:r{i}.c1", t, ("note",)) for i, t in enumerate(texts)]
+    found = detector.detect(segments, frozenset({"DATE_OF_BIRTH", "PHONE_NUMBER"}), 0.0)
+    placed = {(f.location, f.entity, texts[int(f.location[5])][f.start : f.end]) for f in found}
+    assert placed == {
+        ("csv:r0.c1", "DATE_OF_BIRTH", "1984-07-12"),
+        ("csv:r1.c1", "DATE_OF_BIRTH", "1990-01-02"),
+        ("csv:r2.c1", "PHONE_NUMBER", "415-555-0142"),
+    }
+    scores = {f.location: f.score for f in found if f.entity == "DATE_OF_BIRTH"}
+    assert scores["csv:r0.c1"] > scores["csv:r1.c1"]  # "born" counts for its own value only
+    alone = detector.detect(segments[1:2], frozenset({"DATE_OF_BIRTH"}), 0.0)
+    assert scores["csv:r1.c1"] == alone[0].score
 
 
 def test_context_words_are_matched_in_inflected_forms(detector: PresidioDetector) -> None:

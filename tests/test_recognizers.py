@@ -399,11 +399,13 @@ def phone_recognizers() -> tuple[Any, Any]:
 
 
 def test_phone_windows() -> None:
-    """Runs of five digits or more, with room for an extension; close runs merged."""
-    text = "order 1234, call 415-555-0142 ext. 12 or (020) 8420 6423."
+    """Runs of five digits or more, with 20 characters around; close runs merged."""
+    text = "The order number 1234 is wrong, call 415-555-0142 ext. 12 or (020) 8420 6423."
     windows = [text[s:e] for s, e in phone_windows(text)]
-    assert windows == ["415-555-0142 ext. 12 or (020) 8420 6423."]
+    assert windows == ["1234 is wrong, call 415-555-0142 ext. 12 or (020) 8420 6423."]
     assert phone_windows("no digits; 12-34") == []
+    assert phone_windows("id C-0000123, INV0042123") == []
+    assert phone_windows("ORD-2026-000417") == [(0, 15)]  # not digits alone: parsed
 
 
 _PHONE_PIECES = st.sampled_from(
