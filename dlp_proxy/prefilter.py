@@ -126,13 +126,16 @@ def _words(sentence: str) -> list[str]:
     words = []
     for token in sentence.split():
         word = token.strip(_AROUND)
-        if word[:1].isalpha() and not any(c.isdigit() or c in "@_/" for c in word):
+        if word[:1].isalpha() and not _NOT_IN_NAMES.search(word):
             words.append(word)
     return words
 
 
-def _has_candidate(sentence: str) -> bool:
-    for i, word in enumerate(_words(sentence)):
+_NOT_IN_NAMES = re.compile(r"[\d@_/]")
+
+
+def _has_candidate(words: list[str]) -> bool:
+    for i, word in enumerate(words):
         lower = word.lower()
         capitalised = word[0] != lower[0] and lower not in _ALWAYS_CAPITALISED
         if capitalised and not (i == 0 and lower in _FUNCTION_WORDS):
@@ -148,12 +151,12 @@ def name_windows(text: str) -> list[tuple[int, int]]:
     are not capitalised either. Otherwise each span is one or more whole sentences with a word
     that could be a proper noun, adjacent ones merged; none when no sentence has one.
     """
-    sentences = _sentences(text)
-    if any(_uncapitalised(text[s:e]) for s, e in sentences):
+    sentences = [(start, end, _words(text[start:end])) for start, end in _sentences(text)]
+    if any(_uncapitalised(words) for _, _, words in sentences):
         return [_stripped(text, 0, len(text))]
     windows: list[tuple[int, int]] = []
-    for start, end in sentences:
-        if not _has_candidate(text[start:end]):
+    for start, end, words in sentences:
+        if not _has_candidate(words):
             continue
         if windows and not text[windows[-1][1] : start].strip():
             windows[-1] = (windows[-1][0], end)  # the next sentence: one window
@@ -176,9 +179,8 @@ def _sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _uncapitalised(sentence: str) -> bool:
+def _uncapitalised(words: list[str]) -> bool:
     """A sentence of two words or more whose first word starts in lower case (or no case)."""
-    words = _words(sentence)
     return len(words) >= 2 and words[0][0] == words[0][0].lower()
 
 
