@@ -131,6 +131,7 @@ class PresidioDetector:
         self._nlp = self._engine.nlp_engine.nlp[LANGUAGE]  # type: ignore[attr-defined]
         self._ner_components = _ner_components(self._nlp)
         self._supported = frozenset(self._engine.get_supported_entities(LANGUAGE))
+        self._weak = _weak_types(self._engine)
         self._custom_cache: dict[tuple[CustomDetector, ...], DetectorRecognizers] = {}
 
     def detect(
@@ -221,7 +222,7 @@ class PresidioDetector:
         jobs: dict[_Job, list[Segment]] = {}
         for segment in segments:
             asked = entities - settled.get(segment.location, frozenset())
-            job = self._job(segment, asked, custom.entities)
+            job = self._job(segment, asked, custom.entities, min_score)
             if job is not None:
                 jobs.setdefault(job, []).append(segment)
         batches = _batches(list(jobs), custom.entities)
@@ -261,7 +262,11 @@ class PresidioDetector:
         return findings
 
     def _job(
-        self, segment: Segment, entities: frozenset[str], custom_entities: frozenset[str]
+        self,
+        segment: Segment,
+        entities: frozenset[str],
+        custom_entities: frozenset[str],
+        min_score: float,
     ) -> _Job | None:
         """What to ask of Presidio for one segment; None when nothing could be found in it."""
         from dlp_proxy.prefilter import (
@@ -274,6 +279,7 @@ class PresidioDetector:
         text = segment.text
         # A policy's own detector may find any type in any text: its types are always asked.
         asked = possible_entities(profile(text), entities) | (entities & custom_entities)
+        asked -= self._hopeless(segment, asked - custom_entities, min_score)
         ner_asked = asked & NER_ENTITIES if self._ner_components else frozenset()
         windows: tuple[tuple[int, int], ...] = ()
         if ner_asked - PROPER_NOUN_ENTITIES:
@@ -287,6 +293,27 @@ class PresidioDetector:
             return None
         # Sorted, and never empty: Presidio would run every recognizer.
         return _Job(text, segment.context, tuple(sorted(asked)), windows)
+
+    def _hopeless(
+        self, segment: Segment, entities: frozenset[str], min_score: float
+    ) -> frozenset[str]:
+        """Weak types (`_weak_types`) that cannot reach `min_score` in this segment.
+
+        Without a context word they keep their pattern's score, under any sensible threshold;
+        a context word counts when it is part of a word before the match or of the field name,
+        so one that is nowhere in the text or field name cannot help.
+        """
+        hopeless = set()
+        lowered = None
+        for entity in entities & self._weak.keys():
+            ceiling, words = self._weak[entity]
+            if ceiling >= min_score:
+                continue
+            if lowered is None:
+                lowered = " ".join((segment.text, *segment.context)).lower()
+            if not any(word in lowered for word in words):
+                hopeless.add(entity)
+        return frozenset(hopeless)
 
     def _nlp_artifacts(self, jobs: Sequence[_Job]) -> list[NlpArtifacts]:
         """Presidio's NLP artifacts per job: tokens, lower-cased words, entities where NER ran.
@@ -320,12 +347,24 @@ class PresidioDetector:
         nlp_engine: Any = self._engine.nlp_engine  # a SpacyNlpEngine (_build_engine)
         artifacts = []
         for i, doc in enumerate(docs):
-            if i in spans:
-                doc.ents = filter_spans(spans[i])
+            words = [token.lower_ for token in doc]
+            if i not in spans:
+                artifacts.append(
+                    NlpArtifacts(
+                        entities=[],
+                        tokens=doc,
+                        tokens_indices=[token.idx for token in doc],
+                        lemmas=words,
+                        nlp_engine=nlp_engine,
+                        language=LANGUAGE,
+                    )
+                )
+                continue
+            doc.ents = filter_spans(spans[i])
             # A Presidio-internal conversion: entity label mapping and scores as it does them.
             made = nlp_engine._doc_to_nlp_artifact(doc, LANGUAGE)
-            made.lemmas = [token.lower_ for token in doc]
-            made.keywords = NlpArtifacts.set_keywords(nlp_engine, made.lemmas, LANGUAGE)
+            made.lemmas = words
+            made.keywords = NlpArtifacts.set_keywords(nlp_engine, words, LANGUAGE)
             artifacts.append(made)
         return artifacts
 
@@ -428,6 +467,42 @@ def _settled_by_field(findings: Sequence[Finding]) -> dict[str, frozenset[str]]:
         if f.score >= PRESIDIO_CEILING.get(f.entity, 2.0):
             settled.setdefault(f.location, set()).add(f.entity)
     return {location: frozenset(types) for location, types in settled.items()}
+
+
+# Types whose recognizers score a match so low (a date, any 8 to 17 digits) that only a context
+# word makes it count: their ceiling without context, and their context words.
+WEAK_TYPES = ("DATE_OF_BIRTH", "US_BANK_NUMBER")
+
+
+def _weak_types(engine: AnalyzerEngine) -> dict[str, tuple[float, tuple[str, ...]]]:
+    """Per weak type, the best score its recognizers give without context, and their words.
+
+    A type with a recognizer that is not a pattern recognizer, or whose validator may raise a
+    score (a checksum passed: 1.0), is left out.
+    """
+    from presidio_analyzer import PatternRecognizer
+
+    weak = {}
+    for entity in WEAK_TYPES:
+        recognizers = engine.registry.get_recognizers(LANGUAGE, entities=[entity])
+        found: list[Any] = [r for r in recognizers if isinstance(r, PatternRecognizer)]
+        validated = [
+            r
+            for r in found
+            if type(r).validate_result is not PatternRecognizer.validate_result
+            and r.name not in _VALIDATORS_THAT_ONLY_DROP
+        ]
+        if not found or len(found) < len(recognizers) or validated:
+            continue
+        ceiling = max(pattern.score for r in found for pattern in r.patterns)
+        words = tuple(sorted({w.lower() for r in found for w in r.context or ()}))
+        if words:
+            weak[entity] = (ceiling, words)
+    return weak
+
+
+# Recognizers whose validate_result only ever drops a match (returns False or None).
+_VALIDATORS_THAT_ONLY_DROP = frozenset({"DateOfBirthRecognizer"})
 
 
 def _ner_components(nlp: Any) -> list[tuple[str, Any]]:

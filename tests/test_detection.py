@@ -532,3 +532,21 @@ def test_scripted_detector_agrees_with_presidio_on_custom_detectors(
     assert spans(scripted) == spans(real)
     assert len(real) == 3
     assert all(f.why for f in scripted)
+
+
+def test_weak_types_are_not_asked_without_a_context_word(detector: PresidioDetector) -> None:
+    """A date scores 0.05 as a birth date unless a context word raises it: with no such word
+    in the text or field name, and a threshold above 0.05, the type is not asked at all."""
+    assert detector._weak["DATE_OF_BIRTH"][0] == 0.05
+    assert "born" in detector._weak["DATE_OF_BIRTH"][1]
+    assert detector._weak["US_BANK_NUMBER"][0] == 0.05
+    plain = Segment("csv:r1.c7", "2019-05-12", ("signup_date", "signup", "date"))
+    asked = frozenset({"DATE_OF_BIRTH", "US_BANK_NUMBER"})
+    assert detector._hopeless(plain, asked, 0.4) == {"DATE_OF_BIRTH", "US_BANK_NUMBER"}
+    assert detector._hopeless(plain, asked, 0.05) == set()  # the score alone is enough
+    named = replace(plain, context=("dob",))
+    assert detector._hopeless(named, asked, 0.4) == {"US_BANK_NUMBER"}
+    said = Segment("text:0", "she was born 2019-05-12, account 12345678")
+    assert detector._hopeless(said, asked, 0.4) == set()
+    found = detector.detect([said], frozenset({"DATE_OF_BIRTH"}), 0.4)
+    assert [f.entity for f in found] == ["DATE_OF_BIRTH"]
