@@ -477,3 +477,25 @@ def test_quick_phone_recognizer_keeps_presidio_s_name_and_context() -> None:
     assert quick.context == PhoneRecognizer.CONTEXT
     [result] = quick.analyze("call 415-555-0142 now", ["PHONE_NUMBER"])
     assert (result.start, result.end, result.score) == (5, 17, 0.4)
+
+
+@pytest.mark.parametrize("fmt", ["%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y"])
+def test_dates_skipped_by_the_phone_recognizer_are_never_numbers(fmt: str) -> None:
+    """The date shapes `phone_windows` leaves out: on 400 random dates from 1900 to 2099,
+    libphonenumber finds no number in any region Presidio's recognizer uses (all 73,049 were
+    tried once); a dotted date is a valid German number, and is kept."""
+    import datetime
+    import random
+
+    import phonenumbers
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    rng = random.Random(fmt)
+    first = datetime.date(1900, 1, 1)
+    for _ in range(400):
+        text = (first + datetime.timedelta(days=rng.randrange(73_049))).strftime(fmt)
+        assert phone_windows(text) == []
+        for region in PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS:
+            assert list(phonenumbers.PhoneNumberMatcher(text, region, leniency=1)) == [], text
+    assert phone_windows("02.01.1900") == [(0, 10)]
+    assert phone_windows("2019-13-45") == [(0, 10)]  # not a date: libphonenumber decides
