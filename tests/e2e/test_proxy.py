@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
 from e2e.harness import (
     EMAIL,
+    NAME,
     PHONE,
     SSN,
     TOKEN_RE,
@@ -237,3 +239,40 @@ def test_http2_request_is_redacted(
     assert received["ticket_id"] == "T-48218"
     assert_masked(received["email"], EMAIL)
     assert explicit_proxy.decision_for(unique_path)["outcome"] == "redacted"
+
+
+def test_a_large_export_is_inspected_by_the_low_priority_bulk_worker(
+    reverse_client: httpx.Client, reverse_proxy: Proxy, http_vendor: Vendor, unique_path: str
+) -> None:
+    """A CSV export over 64 KiB goes to the bulk worker and arrives protected, every row; the
+    proxy runs its interactive worker at its own priority and the bulk worker at niceness 10."""
+    rows = [f"C-{i:06d},{NAME},maria.{i}@example.com,{PHONE}" for i in range(2_000)]
+    body = ("customer_id,name,email,phone\n" + "\n".join(rows) + "\n").encode()
+    assert len(body) > 64 * 1024
+    response = reverse_client.post(unique_path, content=body, headers={"Content-Type": "text/csv"})
+    assert response.status_code == 200, response.text
+    received = http_vendor.only(unique_path).body.decode()
+    assert "@example" not in received
+    assert NAME not in received
+    assert PHONE not in received
+    assert received.count("\n") == 2_001  # every row arrived, rewritten in place
+    decision = reverse_proxy.decision_for(unique_path)
+    assert decision["outcome"] == "redacted"
+    assert decision["entities"]["EMAIL_ADDRESS"] == 2_000
+    [ready] = [
+        json.loads(line)
+        for line in reverse_proxy.stdout().splitlines()
+        if line.startswith("{") and '"proxy_ready"' in line
+    ]
+    assert (ready["workers"], ready["bulk_workers"], ready["bulk_bytes"]) == (1, 1, 65536)
+    assert reverse_proxy.process is not None
+    children = Path(f"/proc/{reverse_proxy.process.pid}/task/{reverse_proxy.process.pid}/children")
+    workers = [  # multiprocessing's resource tracker is a child too
+        pid
+        for pid in children.read_text().split()
+        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    nice = sorted(
+        int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16]) for pid in workers
+    )
+    assert nice == [0, 10]
