@@ -98,6 +98,7 @@ class DlpAddon:
             "Low-priority processes for bodies over dlp_bulk_bytes; 0 sends them to the others.",
         )
         add("dlp_bulk_bytes", int, 64 * 1024, "Bodies over this many bytes go to the bulk lane.")
+        add("dlp_bulk_timeout", int, 120, "Seconds a body in the bulk lane may take.")
         add("dlp_log_stdout", bool, False, "Also write each decision as a JSON line to stdout.")
         # A number held as text: mitmproxy's --set cannot parse float options.
         add(
@@ -201,6 +202,7 @@ class DlpAddon:
                 timeout=ctx.options.dlp_timeout,
                 bulk_workers=ctx.options.dlp_bulk_workers,
                 bulk_bytes=ctx.options.dlp_bulk_bytes,
+                bulk_timeout=ctx.options.dlp_bulk_timeout,
             )
             self.pool = InspectorPool(settings)
             self._warm_up = asyncio.get_running_loop().create_task(self._start_workers())
@@ -231,6 +233,7 @@ class DlpAddon:
                 workers=self.pool.size,
                 bulk_workers=self.pool.settings.bulk_workers,
                 bulk_bytes=self.pool.settings.bulk_bytes,
+                bulk_timeout_s=self.pool.settings.bulk_timeout,
                 model=self.pool.settings.model,
                 warm_up_s=round(seconds, 2),
                 policy=self.policy.name if self.policy else None,

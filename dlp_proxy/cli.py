@@ -116,6 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--bulk-bytes", type=int, help="a body over this size is large (default 65536)"
     )
+    run.add_argument("--bulk-timeout", type=int, help="seconds a large body may take (default 120)")
     run.add_argument("--log-stdout", action="store_true", help="also log decisions to stdout")
     run.add_argument(
         "--set",
@@ -780,6 +781,7 @@ async def _serve(args: argparse.Namespace) -> int:
         ("dlp_timeout", args.timeout),
         ("dlp_bulk_workers", args.bulk_workers),
         ("dlp_bulk_bytes", args.bulk_bytes),
+        ("dlp_bulk_timeout", args.bulk_timeout),
     ):
         if value is not None:
             updates[name] = value

@@ -71,6 +71,9 @@ class WorkerSettings:
     # Processes for bodies over `bulk_bytes` (wire size); 0 sends them to the interactive lane.
     bulk_workers: int = 1
     bulk_bytes: int = 64 * 1024
+    # Seconds a large body may take, waiting included: under load the bulk lane's low priority
+    # leaves it little CPU, and an export is better late than refused.
+    bulk_timeout: float = 120.0
 
 
 def default_worker_count() -> int:
@@ -315,13 +318,12 @@ class InspectorPool:
     async def inspect(self, message: Message, policy: Policy, keyring: Keyring) -> Decision:
         """Inspect in a worker; an error decision if it fails, dies or runs out of time."""
         lane = self._lane_for(message)
+        timeout = self.settings.bulk_timeout if lane is self._bulk else self.settings.timeout
         try:
             payload = pickle.dumps((message, policy, keyring), protocol=pickle.HIGHEST_PROTOCOL)
-            result = await asyncio.wait_for(lane.call(payload), self.settings.timeout)
+            result = await asyncio.wait_for(lane.call(payload), timeout)
         except TimeoutError:
-            return error_decision(
-                policy, f"analyzer_failure: inspection took over {self.settings.timeout:g}s"
-            )
+            return error_decision(policy, f"analyzer_failure: inspection took over {timeout:g}s")
         except WorkerFailed as e:
             return error_decision(policy, f"analyzer_failure: {e}")
         except Exception as e:  # noqa: BLE001 - pickling, a broken socket...: fail closed

@@ -155,7 +155,9 @@ def test_a_bulk_timeout_leaves_interactive_inspections_alone(
     inspected at the same time still gets its decision."""
 
     async def run() -> tuple[Decision, Decision]:
-        pool = InspectorPool(WorkerSettings(workers=1, timeout=3.0, bulk_bytes=10_000))
+        pool = InspectorPool(
+            WorkerSettings(workers=1, timeout=60, bulk_timeout=3.0, bulk_bytes=10_000)
+        )
         try:
             await pool.warm_up()
             large = _ticket({"note": "customer Maria Gonzalez " * 40_000})

@@ -264,7 +264,8 @@ def test_a_large_export_is_inspected_by_the_low_priority_bulk_worker(
         for line in reverse_proxy.stdout().splitlines()
         if line.startswith("{") and '"proxy_ready"' in line
     ]
-    assert (ready["workers"], ready["bulk_workers"], ready["bulk_bytes"]) == (1, 1, 65536)
+    settings = ("workers", "bulk_workers", "bulk_bytes", "bulk_timeout_s")
+    assert [ready[k] for k in settings] == [1, 1, 65536, 120]
     assert reverse_proxy.process is not None
     children = Path(f"/proc/{reverse_proxy.process.pid}/task/{reverse_proxy.process.pid}/children")
     workers = [  # multiprocessing's resource tracker is a child too
