@@ -429,11 +429,13 @@ def _batches(jobs: Sequence[_Job], custom_entities: frozenset[str]) -> list[_Bat
             batches.append(_Batch(group[0], (group[0],), (0,)))
             continue
         chunk: list[_Job] = []
+        size = 0
         for job in group:
-            if chunk and sum(len(j.text) for j in chunk) + len(job.text) > BATCH_CHARS:
+            if chunk and size + len(job.text) > BATCH_CHARS:
                 batches.append(_joined(chunk))
-                chunk = []
+                chunk, size = [], 0
             chunk.append(job)
+            size += len(job.text)
         batches.append(_joined(chunk))
     return batches
 

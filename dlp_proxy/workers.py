@@ -211,9 +211,12 @@ class _Lane:
         self._workers: list[_Worker] = []
         self._idle: list[_Worker] = []
         self._waiting: deque[asyncio.Future[_Worker]] = deque()
+        self._closed = False
 
     def start(self) -> None:
         """Start the processes (they load their model in the background); once."""
+        if self._closed:
+            raise WorkerFailed("the inspection workers are stopped")
         while len(self._workers) < self.size:
             self._add(_Worker(self.name, self.model, self.niceness))
 
@@ -241,7 +244,8 @@ class _Lane:
         return [w.pid for w in self._workers if w.pid is not None]
 
     def close(self) -> None:
-        """Stop every worker now."""
+        """Stop every worker now; the lane starts no more."""
+        self._closed = True
         for worker in self._workers:
             worker.kill()
         self._workers.clear()
@@ -274,7 +278,7 @@ class _Lane:
 
     def _replace(self, worker: _Worker) -> None:
         worker.kill()
-        if worker in self._workers:
+        if worker in self._workers and not self._closed:
             self._workers.remove(worker)
             self._add(_Worker(self.name, self.model, self.niceness))
         multiprocessing.active_children()  # reap the killed process

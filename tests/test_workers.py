@@ -242,3 +242,13 @@ def test_a_model_that_cannot_load_is_reported(policy: Policy, keyring: Keyring) 
     assert decision.action is Action.BLOCK
     assert decision.error is not None
     assert "no_such_model" in decision.error
+
+
+def test_a_closed_pool_fails_closed_and_starts_nothing(policy: Policy, keyring: Keyring) -> None:
+    """After close(), an inspection is blocked with a reason and no worker process starts."""
+    pool = InspectorPool(WorkerSettings(workers=1, bulk_workers=0))
+    pool.close()
+    decision = asyncio.run(pool.inspect(_ticket({"email": "a@example.com"}), policy, keyring))
+    assert decision.action is Action.BLOCK
+    assert decision.error == "analyzer_failure: the inspection workers are stopped"
+    assert pool.pids("interactive") == []
