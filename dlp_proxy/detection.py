@@ -318,53 +318,47 @@ class PresidioDetector:
     def _nlp_artifacts(self, jobs: Sequence[_Job]) -> list[NlpArtifacts]:
         """Presidio's NLP artifacts per job: tokens, lower-cased words, entities where NER ran.
 
-        Only the tokenizer runs over the whole text. Presidio compares context words with the
-        words before a match; it reads them from `lemmas`, which are here the lower-cased words
-        rather than spaCy's lemmas (the tagger and lemmatizer cost more than everything else
-        together, and a context word is matched as a substring, so "phones" and "called" still
-        hold "phone" and "call"; "born" now matches itself instead of its lemma "bear").
+        Presidio compares context words with the words before a match; it reads them from
+        `lemmas`, which are here the lower-cased words rather than spaCy's lemmas (the tagger
+        and lemmatizer cost more than everything else together, and a context word is matched
+        as a substring, so "phones" and "called" still hold "phone" and "call"; "born" now
+        matches itself instead of its lemma "bear"). Where NER did not run, nothing is made
+        until Presidio reads it (`recognizers.LazyNlpArtifacts`): most texts give no match to
+        read around.
         """
-        from presidio_analyzer.nlp_engine import NlpArtifacts
         from spacy.util import filter_spans
 
+        from dlp_proxy.recognizers import LazyNlpArtifacts
+
         nlp = self._nlp
-        docs = [nlp.make_doc(job.text) for job in jobs]
+        nlp_engine: Any = self._engine.nlp_engine  # a SpacyNlpEngine (_build_engine)
         places = [(i, start) for i, job in enumerate(jobs) for start, _ in job.windows]
         windows = [nlp.make_doc(job.text[s:e]) for job in jobs for s, e in job.windows]
         for _, component in self._ner_components:
             windows = list(component.pipe(windows, batch_size=NER_BATCH_SIZE))
-        spans: dict[int, list[Any]] = {}
+        found: dict[int, list[tuple[int, Any]]] = {}
         for (i, offset), window in zip(places, windows, strict=True):
-            for ent in window.ents:
-                span = docs[i].char_span(
+            found.setdefault(i, []).extend((offset, ent) for ent in window.ents)
+        artifacts: list[NlpArtifacts] = []
+        for i, job in enumerate(jobs):
+            if i not in found:
+                artifacts.append(LazyNlpArtifacts(nlp, job.text, nlp_engine))
+                continue
+            doc = nlp.make_doc(job.text)
+            spans = [
+                doc.char_span(
                     offset + ent.start_char,
                     offset + ent.end_char,
                     label=ent.label_,
                     alignment_mode="expand",
                 )
-                if span is not None:
-                    spans.setdefault(i, []).append(span)
-        nlp_engine: Any = self._engine.nlp_engine  # a SpacyNlpEngine (_build_engine)
-        artifacts = []
-        for i, doc in enumerate(docs):
-            words = [token.lower_ for token in doc]
-            if i not in spans:
-                artifacts.append(
-                    NlpArtifacts(
-                        entities=[],
-                        tokens=doc,
-                        tokens_indices=[token.idx for token in doc],
-                        lemmas=words,
-                        nlp_engine=nlp_engine,
-                        language=LANGUAGE,
-                    )
-                )
-                continue
-            doc.ents = filter_spans(spans[i])
+                for offset, ent in found[i]
+            ]
+            doc.ents = filter_spans([span for span in spans if span is not None])
             # A Presidio-internal conversion: entity label mapping and scores as it does them.
             made = nlp_engine._doc_to_nlp_artifact(doc, LANGUAGE)
-            made.lemmas = words
-            made.keywords = NlpArtifacts.set_keywords(nlp_engine, words, LANGUAGE)
+            made.lemmas = [token.lower_ for token in doc]
+            made.keywords = made.set_keywords(nlp_engine, made.lemmas, LANGUAGE)
             artifacts.append(made)
         return artifacts
 

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 import phonenumbers
 from phonenumbers.phonenumberutil import NumberParseException
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
 from dlp_proxy.codecs import Segment
@@ -41,6 +42,7 @@ __all__ = [
     "DateOfBirthRecognizer",
     "DetectorPatternRecognizer",
     "DetectorRecognizers",
+    "LazyNlpArtifacts",
     "QuickPhoneRecognizer",
     "Source",
     "StreetAddressRecognizer",
@@ -481,6 +483,60 @@ def custom_recognizers() -> list[PatternRecognizer]:
         StreetAddressRecognizer(),
         AbaRoutingRecognizer(),  # shipped by Presidio, disabled in its default configuration
     ]
+
+
+# --- NLP artifacts made on demand -------------------------------------------------------------
+
+
+class LazyNlpArtifacts(NlpArtifacts):
+    """Presidio's NLP artifacts for a text NER did not read, made only when first read.
+
+    No entities; tokens, lower-cased words and keywords on demand. Presidio reads them only to
+    look for context words around a match; for a text with no match, tokenizing it is wasted.
+    The words stand in for lemmas (`detection._nlp_artifacts`).
+    """
+
+    def __init__(self, nlp: Any, text: str, nlp_engine: Any) -> None:
+        # Not NlpArtifacts.__init__, which would tokenize now.
+        self.entities: list[Any] = []
+        self.scores: list[float] = []
+        self.nlp_engine = nlp_engine
+        self._nlp = nlp
+        self._text = text
+        self._made: tuple[Any, list[int], list[str], list[str]] | None = None
+
+    def _make(self) -> tuple[Any, list[int], list[str], list[str]]:
+        if self._made is None:
+            doc = self._nlp.make_doc(self._text)
+            words = [token.lower_ for token in doc]
+            keywords = self.set_keywords(self.nlp_engine, words, "en")
+            self._made = (doc, [token.idx for token in doc], words, keywords)
+        return self._made
+
+    @property
+    def tokens(self) -> Any:  # type: ignore[override]
+        """The spaCy document (tokenizer only)."""
+        return self._make()[0]
+
+    @property
+    def tokens_indices(self) -> list[int]:  # type: ignore[override]
+        """Each token's character offset."""
+        return self._make()[1]
+
+    @property
+    def lemmas(self) -> list[str]:  # type: ignore[override]
+        """The lower-cased words, in place of lemmas."""
+        return self._make()[2]
+
+    @property
+    def keywords(self) -> list[str]:  # type: ignore[override]
+        """The words Presidio compares with context words: no stop words or punctuation."""
+        return self._make()[3]
+
+    @property
+    def made(self) -> bool:
+        """Whether anything has been read (and the text tokenized)."""
+        return self._made is not None
 
 
 # --- custom detectors from policies ---------------------------------------------------------

@@ -16,6 +16,7 @@ from dlp_proxy.recognizers import (
     DateOfBirthRecognizer,
     DetectorPatternRecognizer,
     DetectorRecognizers,
+    LazyNlpArtifacts,
     SeparatedIbanRecognizer,
     StreetAddressRecognizer,
     aba_checksum_ok,
@@ -521,3 +522,19 @@ def test_card_numbers_skipped_by_the_phone_recognizer_hold_no_number() -> None:
             found = presidio.analyze(text, ["PHONE_NUMBER"])
             assert not [r for r in found if plausible("PHONE_NUMBER", text, r.start, r.end)]
     assert phone_windows("4111 1111 1111 1112") != []  # checksum fails: not a card
+
+
+def test_lazy_nlp_artifacts_tokenize_only_when_read() -> None:
+    """Nothing is made until Presidio reads tokens; then the lower-cased words stand in for
+    lemmas and the keywords leave out stop words and punctuation."""
+    from dlp_proxy.detection import DEFAULT_MODEL, PresidioDetector
+
+    detector = PresidioDetector(DEFAULT_MODEL)
+    artifacts = LazyNlpArtifacts(detector._nlp, "Call my Phone: 555", detector._engine.nlp_engine)
+    assert not artifacts.made
+    assert artifacts.entities == []
+    assert artifacts.lemmas == ["call", "my", "phone", ":", "555"]
+    assert artifacts.made
+    assert artifacts.tokens_indices == [0, 5, 8, 13, 15]
+    assert artifacts.keywords == ["phone", "555"]  # spaCy counts "call" as a stop word
+    assert [t.text for t in artifacts.tokens] == ["Call", "my", "Phone", ":", "555"]
