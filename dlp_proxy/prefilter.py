@@ -20,6 +20,7 @@ what they save:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,6 +85,7 @@ _NEEDS: dict[str, Callable[[TextProfile], bool]] = {
 }
 
 
+@functools.lru_cache(maxsize=4096)  # few distinct profiles: digit counts and three flags
 def possible_entities(text_profile: TextProfile, entities: frozenset[str]) -> frozenset[str]:
     """The types in `entities` a text with `text_profile` could hold; unknown types are kept."""
     return frozenset(e for e in entities if (need := _NEEDS.get(e)) is None or need(text_profile))
@@ -151,6 +153,8 @@ def name_windows(text: str) -> list[tuple[int, int]]:
     are not capitalised either. Otherwise each span is one or more whole sentences with a word
     that could be a proper noun, adjacent ones merged; none when no sentence has one.
     """
+    if text == text.lower() and len(text.split(None, 1)) < 2:
+        return []  # one word, no capital: neither a capitalised word nor a writer's sentence
     sentences = [(start, end, _words(text[start:end])) for start, end in _sentences(text)]
     if any(_uncapitalised(words) for _, _, words in sentences):
         return [_stripped(text, 0, len(text))]

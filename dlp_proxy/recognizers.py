@@ -755,13 +755,15 @@ def field_findings(segments: Iterable[Segment], entities: frozenset[str]) -> lis
     found: list[Finding] = []
     if not rules:
         return found
+    named_by: dict[tuple[str, ...], list[tuple[FieldRule, re.Match[str]]]] = {}
     for segment in segments:
-        name = field_name(segment.context)
-        if not name:
-            continue
-        for rule in rules:
-            named = rule.names.search(name)
-            if named and rule.accepts(segment.text):
+        matching = named_by.get(segment.context)
+        if matching is None:  # once per field: a CSV column is thousands of segments
+            name = field_name(segment.context)
+            searched = ((rule, rule.names.search(name)) for rule in rules) if name else ()
+            matching = named_by[segment.context] = [(r, m) for r, m in searched if m]
+        for rule, named in matching:
+            if rule.accepts(segment.text):
                 start, end = _trimmed(segment.text)
                 # The keyword is one of the rule's own words, not text from the message.
                 why = f"field name '{named['word']}'; value: {rule.evidence}"
@@ -775,13 +777,13 @@ def split_card_findings(segments: Sequence[Segment]) -> list[Finding]:
     """A card number cut across two adjacent fields of one record, e.g. `card_1` + `card_2`."""
     found: list[Finding] = []
     for first, second in itertools.pairwise(segments):
-        if _parent(first.location) != _parent(second.location):
-            continue
-        a, b = digits_of(first.text), digits_of(second.text)
+        a, b = first.text.replace(" ", ""), second.text.replace(" ", "")
+        if not (a.isascii() and a.isdigit() and b.isascii() and b.isdigit()):
+            continue  # only ASCII digits (and spaces) in each part
         if not (4 <= len(a) <= 15 and 4 <= len(b) <= 15):
             continue
-        if len(a) < len(first.text.replace(" ", "")) or len(b) < len(second.text.replace(" ", "")):
-            continue  # only digits (and spaces) in each part
+        if _parent(first.location) != _parent(second.location):
+            continue
         if card_number_ok(a + b):
             why = (
                 f"split card across fields {first.location}, {second.location}; "

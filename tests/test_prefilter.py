@@ -149,6 +149,9 @@ def test_ruled_out_types_are_never_found(detector: PresidioDetector, text: str) 
         ("Ólafur called", ["Ólafur called"]),
         ("4 users hit it. The end", ["4 users hit it. The end"]),
         ("billing", []),
+        ("maria", []),  # one lower-case word: not looked at
+        ("Maria", ["Maria"]),
+        ("C-0000123", []),
         # A writer who does not capitalise: the whole text.
         ("hi, this is maria. I paid twice.", ["hi, this is maria. I paid twice."]),
         ("  the agent spoke to robert chen  ", ["the agent spoke to robert chen"]),

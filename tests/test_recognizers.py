@@ -209,6 +209,10 @@ def test_split_card_ignores_unrelated_numbers() -> None:
     """Adjacent numbers that do not make a valid card are left alone."""
     segments = [Segment("$.a", "12345678", ("a",)), Segment("$.b", "87654321", ("b",))]
     assert split_card_findings(segments) == []
+    # Only ASCII digits and spaces count as a part: other digits, or letters, do not.
+    for second in ("1111 111\u0661", "1111 111x", "\u00b9111 1111"):
+        pair = [Segment("$.p.card_1", "4111 1111"), Segment("$.p.card_2", second)]
+        assert split_card_findings(pair) == [], second
 
 
 @pytest.mark.parametrize(
