@@ -29,22 +29,37 @@ class Normalized:
     """Normalised text and, for each of its characters, the index it came from."""
 
     text: str
-    origins: tuple[int, ...]
+    # Where each character came from; None when each came from its own index (plain ASCII),
+    # which most texts are: no tuple of indexes is built for them.
+    folded_origins: tuple[int, ...] | None
     original_length: int
     changed: bool = False
 
+    @property
+    def origins(self) -> tuple[int, ...]:
+        """For each character of `text`, the index in the original it came from."""
+        if self.folded_origins is None:
+            return tuple(range(len(self.text)))
+        return self.folded_origins
+
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The span of the original text that `text[start:end]` came from."""
+        if self.folded_origins is None:
+            if start >= end:
+                start = min(start, self.original_length)
+                return start, start
+            return start, end
+        origins = self.folded_origins
         if start >= end:
-            origin = self.origins[start] if start < len(self.origins) else self.original_length
+            origin = origins[start] if start < len(origins) else self.original_length
             return origin, origin
-        return self.origins[start], self.origins[end - 1] + 1
+        return origins[start], origins[end - 1] + 1
 
 
 def normalize(text: str) -> Normalized:
     """Fold `text` for detection; cheap when there is nothing to fold (plain ASCII)."""
     if text.isascii():
-        return Normalized(text, tuple(range(len(text))), len(text))
+        return Normalized(text, None, len(text))
     chars: list[str] = []
     origins: list[int] = []
     for index, char in enumerate(text):

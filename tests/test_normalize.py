@@ -69,3 +69,13 @@ def test_identifiers_are_not_taken_for_encodings() -> None:
     """Ticket ids, SKUs, tracking numbers and timestamps decode to nothing readable."""
     text = "INC8779414 SKU-35395-BLK 358624067227 1Z999AA10123456784 2026-11-14T11:47:32.000Z"
     assert embedded_encodings(text) == []
+
+
+def test_plain_ascii_keeps_no_index_table_and_maps_spans_to_themselves() -> None:
+    """ASCII text is its own normal form: no tuple of origins is built, spans map as is (an
+    empty span past the end, to the end), and `origins` still answers when asked."""
+    n = normalize("abc")
+    assert n.folded_origins is None
+    assert not n.changed
+    assert [n.span(1, 2), n.span(2, 2), n.span(5, 5)] == [(1, 2), (2, 2), (3, 3)]
+    assert n.origins == (0, 1, 2)
