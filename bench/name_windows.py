@@ -1,6 +1,7 @@
 """What NER would find outside the name windows: the cost, in detection, of `name_windows`.
 
-Every text segment of the evaluation corpus (`bench.corpus`, as dlp-proxy's codecs split it)
+Every text segment of the evaluation corpus (`bench.corpus`, as dlp-proxy's codecs split it
+and normalised as the detector sees it: invisible characters dropped, digits and spaces folded)
 goes through the spaCy model's NER whole; each PERSON it finds that does not lie inside one of
 `dlp_proxy.prefilter.name_windows` is one dlp-proxy's detector can no longer find. They are
 printed, so a reader can judge whether they are names:
@@ -23,6 +24,7 @@ from dlp_proxy.codecs import parse_body
 from dlp_proxy.compression import decode_body
 from dlp_proxy.detection import DEFAULT_MODEL
 from dlp_proxy.errors import DlpError
+from dlp_proxy.normalize import normalize
 from dlp_proxy.prefilter import name_windows
 
 __all__ = ["WindowLoss", "case_texts", "measure"]
@@ -46,7 +48,7 @@ def case_texts(cases: Iterable[Case]) -> Iterator[str]:
             document = parse_body(content_type, body)
         except DlpError:
             continue
-        yield from (s.text for s in document.segments)
+        yield from (normalize(s.text).text for s in document.segments)
 
 
 def measure(texts: Iterable[str], nlp: object) -> WindowLoss:

@@ -111,8 +111,9 @@ _FUNCTION_WORDS = frozenset(
         "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when",
         "where", "whether", "which", "while", "who", "whom", "whose", "why", "with", "would",
         "yet", "you", "your", "yours",
-        "bye", "dear", "hello", "hey", "hi", "none", "nothing", "ok", "okay", "sorry",
-        "sure", "thank", "thanks", "yes",
+        "alright", "bye", "dear", "good", "great", "hello", "hey", "hi", "none", "nothing",
+        "oh", "ok", "okay", "perfect", "sorry", "sure", "thank", "thanks", "well", "yeah",
+        "yep", "yes",
     }
 )  # fmt: skip
 # Words always written with a capital that are not proper nouns.
@@ -151,11 +152,14 @@ def name_windows(text: str) -> list[tuple[int, int]]:
     A text whose writer does not capitalise (a sentence of two words or more starts with a
     lower-case letter: chat typed in a hurry, speech-to-text) is one span, whole: its names
     are not capitalised either. Otherwise each span is one or more whole sentences with a word
-    that could be a proper noun, adjacent ones merged; none when no sentence has one.
+    that could be a proper noun, adjacent ones merged; none when no sentence has one. A
+    transcript's role labels ("Agent:", "Customer:") are not words of their sentence.
     """
     if text == text.lower() and len(text.split(None, 1)) < 2:
         return []  # one word, no capital: neither a capitalised word nor a writer's sentence
-    sentences = [(start, end, _words(text[start:end])) for start, end in _sentences(text)]
+    sentences = [
+        (start, end, _words(_unlabelled(text[start:end]))) for start, end in _sentences(text)
+    ]
     if any(_uncapitalised(words) for _, _, words in sentences):
         return [_stripped(text, 0, len(text))]
     windows: list[tuple[int, int]] = []
@@ -167,6 +171,20 @@ def name_windows(text: str) -> list[tuple[int, int]]:
         else:
             windows.append((start, end))
     return windows
+
+
+# A speaker's role opening a line of a transcript: "Agent: Thank you." reads from "Thank".
+_ROLE_LABEL = re.compile(
+    r"(?:agent|customer|caller|client|rep|representative|operator|advisor|adviser|supervisor"
+    r"|support|system|bot|assistant|user)\s*:\s*",
+    re.IGNORECASE,
+)
+
+
+def _unlabelled(sentence: str) -> str:
+    """The sentence without a role label in front (a name as the label stays)."""
+    label = _ROLE_LABEL.match(sentence)
+    return sentence[label.end() :] if label else sentence
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:

@@ -152,6 +152,10 @@ def test_ruled_out_types_are_never_found(detector: PresidioDetector, text: str) 
         ("maria", []),  # one lower-case word: not looked at
         ("Maria", ["Maria"]),
         ("C-0000123", []),
+        # A transcript's role labels are not words of the sentence; a name as a label is.
+        ("Agent: Thank you. Customer: Great, thanks.", []),
+        ("Agent: Who is this?\nCustomer: Maria Gonzalez.", ["Customer: Maria Gonzalez."]),
+        ("Maria: Hi there.", ["Maria: Hi there."]),
         # A writer who does not capitalise: the whole text.
         ("hi, this is maria. I paid twice.", ["hi, this is maria. I paid twice."]),
         ("  the agent spoke to robert chen  ", ["the agent spoke to robert chen"]),
