@@ -116,8 +116,15 @@ _FUNCTION_WORDS = frozenset(
         "yep", "yes",
     }
 )  # fmt: skip
-# Words always written with a capital that are not proper nouns.
-_ALWAYS_CAPITALISED = frozenset({"i", "i'm", "i'll", "i've", "i'd", "ok", "okay"})
+# Words always written with a capital that are not names: "I", and the days and months that
+# are not also first names (April, May, June and August are).
+_ALWAYS_CAPITALISED = frozenset(
+    {
+        "i", "i'm", "i'll", "i've", "i'd", "ok", "okay",
+        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+        "january", "february", "march", "july", "september", "october", "november", "december",
+    }
+)  # fmt: skip
 
 
 def _words(sentence: str) -> list[str]:
