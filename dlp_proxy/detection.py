@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from dlp_proxy.codecs import Segment
 from dlp_proxy.errors import AnalyzerFailure, DetectorError
 from dlp_proxy.policy import CustomDetector, Validator
+from dlp_proxy.prefilter import PROPER_NOUN_ENTITIES, name_windows, possible_entities, profile
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine, RecognizerResult
@@ -269,13 +270,6 @@ class PresidioDetector:
         min_score: float,
     ) -> _Job | None:
         """What to ask of Presidio for one segment; None when nothing could be found in it."""
-        from dlp_proxy.prefilter import (
-            PROPER_NOUN_ENTITIES,
-            name_windows,
-            possible_entities,
-            profile,
-        )
-
         text = segment.text
         # A policy's own detector may find any type in any text: its types are always asked.
         asked = possible_entities(profile(text), entities) | (entities & custom_entities)
@@ -392,6 +386,11 @@ class _Batch:
     parts: tuple[_Job, ...]
     starts: tuple[int, ...]  # where each part's text starts in job.text
 
+    @classmethod
+    def alone(cls, job: _Job) -> _Batch:
+        """The batch of one job, analysed as it is."""
+        return cls(job, (job,), (0,))
+
     def place(self, start: int, end: int) -> tuple[_Job, int, int] | None:
         """The part a finding at [start, end) of the batch text is in, and its span there."""
         i = bisect.bisect_right(self.starts, start) - 1
@@ -417,10 +416,10 @@ def _batches(jobs: Sequence[_Job], custom_entities: frozenset[str]) -> list[_Bat
         if joinable:
             groups.setdefault((job.context, job.entities), []).append(job)
         else:
-            batches.append(_Batch(job, (job,), (0,)))
+            batches.append(_Batch.alone(job))
     for group in groups.values():
         if len(group) == 1:
-            batches.append(_Batch(group[0], (group[0],), (0,)))
+            batches.append(_Batch.alone(group[0]))
             continue
         chunk: list[_Job] = []
         size = 0

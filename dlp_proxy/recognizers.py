@@ -31,7 +31,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
 from dlp_proxy.codecs import Segment
-from dlp_proxy.detection import Finding, custom_recognizer_name
+from dlp_proxy.detection import LANGUAGE, Finding, custom_recognizer_name
 from dlp_proxy.policy import CustomDetector, Validator
 
 __all__ = [
@@ -349,7 +349,7 @@ def phone_windows(text: str) -> list[tuple[int, int]]:
     """
     windows: list[tuple[int, int]] = []
     for run in _PHONE_RUN.finditer(text):
-        if len(_DIGITS_ONLY.sub("", run.group())) < PHONE_RUN_DIGITS:
+        if _digit_count(run.group()) < PHONE_RUN_DIGITS:
             continue
         if run.group().isdigit() and _glued_before(text, run.start()):
             continue
@@ -367,6 +367,13 @@ def phone_windows(text: str) -> list[tuple[int, int]]:
 
 
 _DIGITS_ONLY = re.compile(r"\D")
+
+
+def _digit_count(text: str) -> int:
+    """How many digits `text` has, in any script (as a regular expression's digit class)."""
+    return len(_DIGITS_ONLY.sub("", text))
+
+
 # A card number as written: digits, in groups separated by a space or a dash.
 _CARD_RUN = re.compile(r"\d{13,19}|\d{4}(?:[ -]\d{2,6}){2,4}")
 # Date shapes that are never a phone number (`tests/test_recognizers.py` samples them; dotted
@@ -385,11 +392,6 @@ def _glued_before(text: str, start: int) -> bool:
     )
 
 
-def _run_lengths(window: str) -> list[int]:
-    """How many digits each run of a window has."""
-    return [len(_DIGITS_ONLY.sub("", run.group())) for run in _PHONE_RUN.finditer(window)]
-
-
 @functools.cache
 def _shortest_number(region: str) -> int:
     """The fewest digits a valid number of `region` has.
@@ -402,24 +404,28 @@ def _shortest_number(region: str) -> int:
     return min(general.possible_length if general is not None else (), default=0)
 
 
-def _run_digits(window: str) -> set[int]:
-    """Where the digits of a window's long-enough runs are (not an extension's)."""
-    return {
-        run.start() + i
-        for run in _PHONE_RUN.finditer(window)
-        if len(_DIGITS_ONLY.sub("", run.group())) >= PHONE_RUN_DIGITS
-        for i, c in enumerate(run.group())
-        if c.isdigit()
-    }
+def _runs(window: str) -> tuple[int, set[int]]:
+    """A window's longest run of digits, and where the digits of its long runs are.
+
+    Long runs have `PHONE_RUN_DIGITS` digits or more: an extension's digits are not among them.
+    """
+    longest = 0
+    positions: set[int] = set()
+    for run in _PHONE_RUN.finditer(window):
+        count = _digit_count(run.group())
+        longest = max(longest, count)
+        if count >= PHONE_RUN_DIGITS:
+            positions.update(run.start() + i for i, c in enumerate(run.group()) if c.isdigit())
+    return longest, positions
 
 
 class QuickPhoneRecognizer(PhoneRecognizer):
     """Presidio's phone recognizer, run only where a number could be.
 
     Region by region, until the numbers found cover every digit of the runs, skipping regions
-    whose numbers are longer than any run. Presidio's own
-    runs libphonenumber's matcher over the whole text once per region (eight by default):
-    most of the analyzer's time on records and exports. It finds the numbers Presidio's finds
+    whose numbers are longer than any run. Presidio's own runs libphonenumber's matcher over
+    the whole text once per region (eight by default): most of the analyzer's time on records
+    and exports. It finds the numbers Presidio's finds
     (`tests/test_recognizers.py` holds it to that); a span may differ by a bracket or a plus
     sign, which `inspection` merges with the rest of the number anyway.
     """
@@ -432,8 +438,7 @@ class QuickPhoneRecognizer(PhoneRecognizer):
         results: list[RecognizerResult] = []
         for start, end in phone_windows(text):
             window = text[start:end]
-            digits = _run_digits(window)
-            longest = max(_run_lengths(window), default=0)
+            longest, digits = _runs(window)
             covered: set[int] = set()
             for region in self.supported_regions:
                 if _shortest_number(region) > longest:
@@ -509,7 +514,7 @@ class LazyNlpArtifacts(NlpArtifacts):
         if self._made is None:
             doc = self._nlp.make_doc(self._text)
             words = [token.lower_ for token in doc]
-            keywords = self.set_keywords(self.nlp_engine, words, "en")
+            keywords = self.set_keywords(self.nlp_engine, words, LANGUAGE)
             self._made = (doc, [token.idx for token in doc], words, keywords)
         return self._made
 
