@@ -112,7 +112,7 @@ _FUNCTION_WORDS = frozenset(
         "where", "whether", "which", "while", "who", "whom", "whose", "why", "with", "would",
         "yet", "you", "your", "yours",
         "alright", "bye", "dear", "good", "great", "hello", "hey", "hi", "none", "nothing",
-        "oh", "ok", "okay", "perfect", "sorry", "sure", "thank", "thanks", "well", "yeah",
+        "oh", "perfect", "sorry", "sure", "thank", "thanks", "well", "yeah",
         "yep", "yes",
     }
 )  # fmt: skip

@@ -307,8 +307,14 @@ class InspectorPool:
         return self._lane_for(message).name
 
     def pids(self, lane: str) -> list[int]:
-        """The process ids of one lane's workers (started on first use or `warm_up`)."""
-        return next(x.pids() for x in self._lanes() if x.name == lane)
+        """The process ids of one lane's workers (started on first use or `warm_up`).
+
+        `ValueError` for a lane the pool does not have (`lanes` lists them).
+        """
+        for candidate in self._lanes():
+            if candidate.name == lane:
+                return candidate.pids()
+        raise ValueError(f"no {lane!r} lane; this pool has {', '.join(self.lanes)}")
 
     async def warm_up(self) -> float:
         """Start every worker of every lane and load its model; return the seconds it took.

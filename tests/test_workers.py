@@ -128,6 +128,8 @@ def test_large_bodies_go_to_the_bulk_lane() -> None:
         assert pool.lane_for(_ticket({"n": "x"})) == "interactive"
         assert pool.lane_for(_ticket({"n": "x" * 100})) == "bulk"
         assert no_bulk.lanes == ("interactive",)
+        with pytest.raises(ValueError, match="no 'bulk' lane"):
+            no_bulk.pids("bulk")
         assert no_bulk.lane_for(_ticket({"n": "x" * 100})) == "interactive"
     finally:
         pool.close()
