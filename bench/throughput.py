@@ -630,7 +630,7 @@ class Benchmark:
         port = free_ports(1)[0]
         gateway = mitmdump_gateway(self.workdir / "mitmdump", port, self.vendor.origin)
         runs: dict[str, WrkResult] = {}
-        with self.started(gateway), TreeRss(pid := self._pid(gateway)) as memory:
+        with self.started(gateway), TreeRss(pid := self.gateway_pid(gateway)) as memory:
             for payload in self.payloads.values():
                 runs[payload.name] = self.load(port, f"/plain/{payload.name}", payload, pid)
             csv = self.payloads["csv"]
@@ -650,7 +650,7 @@ class Benchmark:
             self.workdir / "dlp-proxy", port, self.vendor.origin, s.policy, s.workers
         )
         runs: dict[str, WrkResult] = {}
-        with self.started(gateway), TreeRss(pid := self._pid(gateway)) as memory:
+        with self.started(gateway), TreeRss(pid := self.gateway_pid(gateway)) as memory:
             self.results["dlp_idle_rss_mb"] = round(memory.first / MB, 1) if memory.first else None
             for payload in self.payloads.values():
                 if payload.name == "csv":
@@ -692,7 +692,7 @@ class Benchmark:
                 f"CSV load run through dlp-proxy was skipped: every export would fail the same way"
             )
             return None
-        result = self.load(port, "/dlp/csv", csv, self._pid(gateway))
+        result = self.load(port, "/dlp/csv", csv, self.gateway_pid(gateway))
         self.check(gateway, csv, "/dlp/csv", must_forward=False)
         return result
 
@@ -733,7 +733,8 @@ class Benchmark:
         }
 
     @staticmethod
-    def _pid(gateway: Gateway) -> int:
+    def gateway_pid(gateway: Gateway) -> int:
+        """The process id of a started gateway."""
         assert gateway.process is not None
         return gateway.process.pid
 
