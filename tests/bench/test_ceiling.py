@@ -15,9 +15,9 @@ DEFAULT = Path("policies/default.yaml")
 
 
 def test_the_policies_are_valid_and_in_order(tmp_path: Path) -> None:
-    """Addon only, no NER, default: each loads, and the last is the policy itself."""
+    """Addon only, email only, no NER, default: each loads; the last is the policy itself."""
     made = ceiling_policies(DEFAULT, tmp_path)
-    assert [p.name for p in made] == ["addon only", "no NER", "default"]
+    assert [p.name for p in made] == ["addon only", "email only", "no NER", "default"]
     assert made[-1].path == DEFAULT
     for policy in made:
         load_policy(policy.path)
@@ -37,7 +37,7 @@ def test_addon_only_inspects_nothing_the_load_sends(tmp_path: Path) -> None:
 
 def test_no_ner_keeps_every_rule_but_the_proper_noun_types(tmp_path: Path) -> None:
     """The rules keep their other entity types; a rule left with none is gone."""
-    no_ner = load_policy(ceiling_policies(DEFAULT, tmp_path)[1].path)
+    no_ner = load_policy(ceiling_policies(DEFAULT, tmp_path)[2].path)
     default = load_policy(DEFAULT)
     expected = {
         rule.id: rule.entities - PROPER_NOUN_ENTITIES
@@ -46,6 +46,12 @@ def test_no_ner_keeps_every_rule_but_the_proper_noun_types(tmp_path: Path) -> No
     }
     assert {rule.id: rule.entities for rule in no_ner.rules} == expected
     assert any(rule.entities & PROPER_NOUN_ENTITIES for rule in default.rules)
+
+
+def test_email_only_has_one_email_rule(tmp_path: Path) -> None:
+    """A clean ticket has no `@`: the worker gets it and asks the analyzer nothing."""
+    email_only = load_policy(ceiling_policies(DEFAULT, tmp_path)[1].path)
+    assert [rule.entities for rule in email_only.rules] == [frozenset({"EMAIL_ADDRESS"})]
 
 
 def test_main_rejects_an_unknown_payload(capsys: pytest.CaptureFixture[str]) -> None:
