@@ -7,6 +7,9 @@
     ├── DetectorError        the detection engine cannot be built (model not installed ...)
     ├── UsageError           a command-line argument is wrong (unreadable file, bad header ...)
     ├── CaseError            a policy test file is invalid (defined in dlp_proxy.cases)
+    ├── SealError            evidence cannot be sealed or opened (bad key, wrong key, altered)
+    ├── ResponderError       the responders file is unreadable, or a responder is a duplicate
+    ├── IncidentStoreError   the incident store cannot be opened, written or read
     └── InspectionError      one message cannot be inspected; the policy's on_error decides
         ├── BodyTooLarge
         ├── UndecodableBody
@@ -24,10 +27,13 @@ __all__ = [
     "BodyTooLarge",
     "DetectorError",
     "DlpError",
+    "IncidentStoreError",
     "InspectionError",
     "KeyringError",
     "PolicyError",
     "PolicyProblem",
+    "ResponderError",
+    "SealError",
     "TokenError",
     "UndecodableBody",
     "UsageError",
@@ -72,6 +78,18 @@ class KeyringError(DlpError):
 
 class TokenError(DlpError):
     """A token is malformed, was tampered with, or its key is not in the keyring."""
+
+
+class SealError(DlpError):
+    """Evidence cannot be sealed or opened: a bad key, the wrong key, or damaged evidence."""
+
+
+class ResponderError(DlpError):
+    """The responders file cannot be read or written, or a responder is already in it."""
+
+
+class IncidentStoreError(DlpError):
+    """The incident store cannot be opened, written or read."""
 
 
 class DetectorError(DlpError):
