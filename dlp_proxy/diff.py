@@ -274,6 +274,7 @@ def _settings(old: Policy, new: Policy) -> list[Difference]:
             old.unknown_destinations.value,
             new.unknown_destinations.value,
         ),
+        ("evidence", old.evidence.value, new.evidence.value),
     ]
     return [Difference(name, a, b) for name, a, b in pairs if a != b]
 

@@ -34,6 +34,7 @@ __all__ = [
     "DetectorPattern",
     "Direction",
     "EncryptOptions",
+    "Evidence",
     "FieldSelector",
     "Mode",
     "OnError",
@@ -157,6 +158,14 @@ class OnError(enum.StrEnum):
 
     BLOCK = "block"
     ALLOW = "allow"
+
+
+class Evidence(enum.StrEnum):
+    """What an incident keeps of the blocked message, sealed to the responders' keys."""
+
+    BODY = "body"  # the whole message: request line, headers and body as received
+    SNIPPETS = "snippets"  # each finding with up to EVIDENCE_CONTEXT characters around it
+    NONE = "none"  # no evidence: the incident's metadata only
 
 
 class UnknownDestinations(enum.StrEnum):
@@ -470,6 +479,7 @@ class Policy:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_decompression_ratio: int = DEFAULT_MAX_DECOMPRESSION_RATIO
     unknown_destinations: UnknownDestinations = UnknownDestinations.INSPECT
+    evidence: Evidence = Evidence.BODY
     detectors: tuple[CustomDetector, ...] = ()
     allow: tuple[AllowEntry, ...] = ()
     source: str = "<memory>"
@@ -514,6 +524,7 @@ _TOP_KEYS = (
     "max_body_bytes",
     "max_decompression_ratio",
     "unknown_destinations",
+    "evidence",
     "include",
     "detectors",
     "allow",
@@ -709,6 +720,7 @@ class _Checker:
         unknown = self.choice(
             data, (), "unknown_destinations", UnknownDestinations, UnknownDestinations.INSPECT
         )
+        evidence = self.choice(data, (), "evidence", Evidence, Evidence.BODY)
         max_body = self.integer(data, (), "max_body_bytes", DEFAULT_MAX_BODY_BYTES, minimum=1)
         max_ratio = self.integer(
             data, (), "max_decompression_ratio", DEFAULT_MAX_DECOMPRESSION_RATIO, minimum=1
@@ -745,6 +757,7 @@ class _Checker:
             max_body_bytes=max_body,
             max_decompression_ratio=max_ratio,
             unknown_destinations=unknown,
+            evidence=evidence,
             detectors=detectors,
             allow=allow,
             source=self.source,

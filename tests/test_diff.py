@@ -123,6 +123,7 @@ def texts(changes: tuple[Change, ...]) -> list[str]:
         ("max_body_bytes", 1024, "max_body_bytes: 10485760 -> 1024"),
         ("max_decompression_ratio", 50, "max_decompression_ratio: 200 -> 50"),
         ("unknown_destinations", "block", "unknown_destinations: inspect -> block"),
+        ("evidence", "snippets", "evidence: body -> snippets"),
         ("name", "unit-v2", "name: unit -> unit-v2"),
     ],
 )

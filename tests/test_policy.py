@@ -19,6 +19,7 @@ from dlp_proxy.policy import (
     Direction,
     EncryptMode,
     EncryptOptions,
+    Evidence,
     FieldSelector,
     Mode,
     OnError,
@@ -112,6 +113,7 @@ FULL_POLICY = """
     on_error: allow
     max_body_bytes: 2048
     unknown_destinations: block
+    evidence: snippets
     vendors:
       - id: acme
         name: ACME Contact Centres
@@ -165,6 +167,7 @@ def test_valid_policy_with_every_option_parses_to_dataclasses(tmp_path: Path) ->
         on_error=OnError.ALLOW,
         max_body_bytes=2048,
         unknown_destinations=UnknownDestinations.BLOCK,
+        evidence=Evidence.SNIPPETS,
         vendors=(
             Vendor("acme", "ACME Contact Centres", ("api.acme-cc.example", "*.acme-cc.example")),
             Vendor("beta", "beta", ("beta.example",)),
@@ -235,6 +238,7 @@ def test_minimal_policy_gets_documented_defaults(tmp_path: Path) -> None:
         10 * 1024 * 1024,
         UnknownDestinations.INSPECT,
     )
+    assert policy.evidence is Evidence.BODY
     (rule,) = policy.rules
     assert rule.directions == frozenset({Direction.REQUEST})
     assert (rule.min_score, rule.min_count, rule.methods, rule.paths) == (0.4, 1, frozenset(), ())
@@ -644,7 +648,7 @@ def test_rule_error_names_file_line_and_field(
             """,
             "x.yaml:3:1: rulez is not a known key here; did you mean 'rules'?; allowed: version, "
             "name, description, mode, on_error, max_body_bytes, max_decompression_ratio, "
-            "unknown_destinations, include, detectors, allow, vendors, rules",
+            "unknown_destinations, evidence, include, detectors, allow, vendors, rules",
             id="unknown-top-level-key",
         ),
         pytest.param(
