@@ -28,12 +28,15 @@ from typing import Any, Literal
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.websocket import WebSocketMessage
 
-from dlp_proxy.audit import AuditLog, FlowInfo, new_incident_id
+from dlp_proxy.audit import AuditLog, FlowInfo, incident_record, new_incident_id
 from dlp_proxy.detection import DEFAULT_MODEL
 from dlp_proxy.errors import BodyTooLarge, DlpError, InspectionError, PolicyError, UndecodableBody
+from dlp_proxy.evidence import evidence_plaintext
+from dlp_proxy.incidents import INCIDENTS_DB, IncidentWriter
 from dlp_proxy.inspection import Decision, Message, decide_by_route, error_decision
 from dlp_proxy.keys import ENV_PREFIX, Keyring, ensure_keyring, open_keyring
 from dlp_proxy.policy import Action, Direction, Policy, load_policy
+from dlp_proxy.responders import RESPONDERS_FILE, load_responders, recipients
 from dlp_proxy.watch import WatchedFiles, parse_interval, policy_files
 from dlp_proxy.workers import InspectorPool, WorkerSettings
 
@@ -65,6 +68,7 @@ class DlpAddon:
         self._policy_path = ""
         self.keyring: Keyring | None = None
         self.audit: AuditLog | None = None
+        self.incidents: IncidentWriter | None = None
         self.pool: InspectorPool | None = None
         self._warm_up: asyncio.Task[None] | None = None
         # Reloading: the policy files as last read, the poll task, the SIGHUP handler's loop.
@@ -150,6 +154,34 @@ class DlpAddon:
                 self._loaded(
                     policy, previous, "startup" if self._loop is None else "option_changed"
                 )
+        # After the keyring and the policy: a start they refuse opens no store.
+        if self.policy is not None and (
+            "dlp_data_dir" in updated or "confdir" in updated or self.incidents is None
+        ):
+            self._open_incidents()
+
+    def _open_incidents(self) -> None:
+        """The incident store in the data dir, sealing evidence to the confdir's responders.
+
+        A store or responders file that cannot be used refuses the start: a gateway that
+        cannot keep incidents must not run.
+        """
+        responders_path = Path(ctx.options.confdir).expanduser() / RESPONDERS_FILE
+        store_path = Path(ctx.options.dlp_data_dir) / INCIDENTS_DB
+        try:
+            responders = load_responders(responders_path)
+            writer = IncidentWriter(store_path, recipients(responders))
+            writer.open()
+        except DlpError as e:
+            raise exceptions.OptionsError(str(e)) from e
+        if self.incidents is not None:
+            self.incidents.close()
+        self.incidents = writer
+        if not responders:
+            logger.warning(
+                f"dlp-proxy: no responders in {responders_path}: incidents are stored without "
+                "evidence; add one with `dlp-proxy responders add NAME PUBKEY`"
+            )
 
     def _read_policy(self, path: str) -> Policy:
         """Read and validate the policy file: one place for configure and for reloads.
@@ -237,6 +269,7 @@ class DlpAddon:
                 model=self.pool.settings.model,
                 warm_up_s=round(seconds, 2),
                 policy=self.policy.name if self.policy else None,
+                responders=len(self.incidents.recipients) if self.incidents else 0,
             )
 
     def done(self) -> None:
@@ -252,6 +285,9 @@ class DlpAddon:
         if self.pool:
             self.pool.close()
             self.pool = None
+        if self.incidents:
+            self.incidents.close()
+            self.incidents = None
         if self.audit:
             self.audit.close()
             self.audit = None
@@ -501,8 +537,58 @@ class DlpAddon:
         if incident_id:
             self.audit.incident(info, decision, incident_id)
             flow.metadata["dlp_incident_id"] = incident_id
+            await self._store_incident(flow, info, decision, incident_id, source, policy)
         flow.metadata["dlp_outcome"] = decision.outcome
         return decision
+
+    async def _store_incident(
+        self,
+        flow: http.HTTPFlow,
+        info: FlowInfo,
+        decision: Decision,
+        incident_id: str,
+        source: _Source,
+        policy: Policy,
+    ) -> None:
+        """Store the incident, its evidence sealed, before the answer goes out.
+
+        A store that fails is logged loudly; the decision stands (a blocked transfer stays
+        blocked).
+        """
+        assert self.audit is not None
+        try:
+            message: Message | None = source.full()
+        except DlpError:
+            message = None  # a streamed body: nothing to keep but the metadata
+        url = flow.request.pretty_url
+        size = len(message.body) if message is not None else (source.wire_size() or 0)
+        incident = incident_record(info, decision, incident_id, size, policy.evidence.value)
+
+        def evidence() -> bytes | None:
+            if message is None:
+                return None
+            return evidence_plaintext(message, decision, policy, url)
+
+        try:
+            if self.incidents is None:
+                raise RuntimeError("the incident store is not open")
+            await self.incidents.add(incident, evidence)
+        except Exception as e:  # noqa: BLE001 - any failure: logged loudly, decision stands
+            kept = (
+                "blocked"
+                if decision.enforced and decision.action is Action.BLOCK
+                else ("forwarded")
+            )
+            logger.error(
+                f"dlp-proxy could NOT store incident {incident_id} "
+                f"({type(e).__name__}: {e}); the transfer was {kept}"
+            )
+            self.audit.event(
+                "incident_store_failed",
+                incident_id=incident_id,
+                error=f"{type(e).__name__}: {e}",
+                transfer=kept,
+            )
 
     async def _decide(self, source: _Source, policy: Policy, keyring: Keyring) -> Decision:
         early = decide_by_route(source.head(), policy)

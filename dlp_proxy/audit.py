@@ -26,10 +26,18 @@ from urllib.parse import parse_qsl, urlencode
 
 import structlog
 
+from dlp_proxy.incidents import Incident, IncidentFinding, utc_now
 from dlp_proxy.inspection import Decision
 from dlp_proxy.policy import Action
 
-__all__ = ["AuditLog", "FlowInfo", "current_user", "new_incident_id", "strip_query_values"]
+__all__ = [
+    "AuditLog",
+    "FlowInfo",
+    "current_user",
+    "incident_record",
+    "new_incident_id",
+    "strip_query_values",
+]
 
 
 @dataclass(frozen=True)
@@ -146,6 +154,45 @@ class AuditLog:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def incident_record(
+    flow: FlowInfo, decision: Decision, incident_id: str, body_bytes: int, evidence_kind: str
+) -> Incident:
+    """The incident store's record of a blocked (or would-be-blocked) message, no evidence yet.
+
+    `evidence_kind` is what the evidence will be (the policy's `evidence`), sealed on writing.
+
+    A block by a rule in monitor mode (`shadow`) is a `would_block` with the shadow's rules.
+    """
+    if decision.action is Action.BLOCK:
+        outcome, rules, severity = decision.outcome, decision.rule_ids, decision.severity
+    else:
+        outcome, rules, severity = "would_block", decision.shadow_rule_ids, decision.shadow_severity
+    return Incident(
+        id=incident_id,
+        time=utc_now(),
+        outcome=outcome,
+        client=flow.client,
+        vendor=decision.vendor,
+        host=flow.host,
+        method=flow.method,
+        path=_path_for_logs(flow.path, decision),
+        direction=flow.direction,
+        rules=rules,
+        blocking_rule=decision.blocking_rule,
+        severity=severity.label if severity is not None else None,
+        entities=tuple(_sorted(decision.entity_counts)),
+        policy=decision.policy_name,
+        policy_sha256=decision.policy_sha256,
+        body_bytes=body_bytes,
+        findings=tuple(
+            IncidentFinding(f.entity, f.location, f.score, f.recognizer, f.fingerprint)
+            for f in decision.findings
+        ),
+        error=decision.error,
+        evidence_kind=evidence_kind,
+    )
 
 
 def _decision_fields(

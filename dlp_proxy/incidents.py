@@ -19,19 +19,22 @@ its own, never on the event loop.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
 
 from dlp_proxy.errors import IncidentStoreError, UsageError
+from dlp_proxy.sealing import Recipient, seal
 
 __all__ = [
     "GENESIS",
@@ -41,6 +44,7 @@ __all__ = [
     "IncidentFilter",
     "IncidentFinding",
     "IncidentStore",
+    "IncidentWriter",
     "Reveal",
     "StoredIncident",
     "chain_hash",
@@ -512,6 +516,64 @@ def _reveal(row: tuple[Any, ...]) -> Reveal:
     return Reveal(
         int(seq), data["time"], data["incident_id"], data["user"], data["key_id"], prev_hash, digest
     )
+
+
+# --- writing from the gateway -----------------------------------------------------------------
+
+
+class IncidentWriter:
+    """Seals evidence and stores incidents on a thread of its own, never the event loop.
+
+    One thread, so incidents are chained in the order they are written. `add` returns once the
+    incident is committed to disk; `IncidentStoreError` (or `SealError`) if it cannot be.
+    """
+
+    def __init__(self, path: str | Path, recipients: Sequence[Recipient]) -> None:
+        self.path = Path(path)
+        self.recipients = tuple(recipients)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dlp-incidents")
+        self._store: IncidentStore | None = None
+
+    def open(self) -> None:
+        """Open (or create) the store now, so a store that cannot be used stops the start."""
+        self._executor.submit(self._opened).result()
+
+    async def add(
+        self, incident: Incident, evidence: Callable[[], bytes | None] | None = None
+    ) -> StoredIncident:
+        """Seal what `evidence()` gives (made on the writer's thread) and store the incident."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.write, incident, evidence)
+
+    def write(
+        self, incident: Incident, evidence: Callable[[], bytes | None] | None = None
+    ) -> StoredIncident:
+        """`add`, on the calling thread."""
+        plaintext = evidence() if evidence is not None else None
+        if plaintext is None:
+            incident = replace(incident, evidence_kind="none", evidence=None)
+        elif not self.recipients:
+            # Nobody could open it, and the gateway must not keep it readable: metadata only.
+            incident = replace(incident, evidence_kind="none: no responders", evidence=None)
+        else:
+            sealed = seal(plaintext, self.recipients, incident.id.encode("utf-8"))
+            incident = replace(incident, evidence=sealed)
+        return self._opened().add(incident)
+
+    def close(self) -> None:
+        """Finish the writes under way, then close the store."""
+        self._executor.submit(self._close).result()
+        self._executor.shutdown(wait=True)
+
+    def _opened(self) -> IncidentStore:
+        if self._store is None:
+            self._store = IncidentStore(self.path)
+        return self._store
+
+    def _close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
 
 # --- Elastic Common Schema -------------------------------------------------------------------

@@ -62,6 +62,7 @@ __all__ = [
     "evaluate",
     "inspect",
     "route",
+    "segment_texts",
 ]
 
 ON_ERROR_RULE = "on_error"
@@ -135,6 +136,9 @@ class FindingRecord:
     fingerprint: str
     action: str
     why: str = ""
+    # Where the value is in its segment's text: positions, never the value (incident snippets).
+    start: int = 0
+    end: int = 0
 
 
 @dataclass(frozen=True)
@@ -301,6 +305,23 @@ def evaluate(
         return Evaluation(error, rules=_outcomes(policy, where, {}, (), ()))
 
 
+def segment_texts(message: Message, policy: Policy) -> dict[str, str]:
+    """The text of every segment of `message` by location, as inspection read them.
+
+    For incident evidence: a finding's location and span point into these texts. A body that
+    cannot be read gives no segments.
+    """
+    body_doc, _ = _read_body(message, policy)
+    is_request = message.direction is Direction.REQUEST
+    documents = (
+        body_doc,
+        parse_query(message.query if is_request else ()),
+        parse_path(message.path if is_request else ""),
+        parse_headers(message.headers),
+    )
+    return {s.location: s.text for document in documents for s in document.segments}
+
+
 def _base_decision(where: Route, policy: Policy) -> Decision:
     return Decision(
         action=Action.ALLOW,
@@ -378,6 +399,8 @@ def _inspect_content(
             fingerprint=fingerprint(texts[f.location][f.start : f.end], keyring),
             action=_strictest(f, acting, hit_sets).label,
             why=f.why,
+            start=f.start,
+            end=f.end,
         )
         for f in counted
     )

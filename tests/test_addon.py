@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import json
 import logging
@@ -67,6 +68,7 @@ def _configure(tctx: Any, addon: DlpAddon, tmp_path: Path, **policy: str) -> Non
         dlp_policy=str(_write_policy(tmp_path, **policy)),
         dlp_data_dir=str(tmp_path / "var"),
         dlp_keyring=str(tmp_path / "keyring.json"),
+        confdir=str(tmp_path / "conf"),
     )
 
 
@@ -740,3 +742,144 @@ def _keyring_json(keyring: Keyring, tmp_path: Path) -> str:
     path = tmp_path / "serialised.json"
     save_keyring(path, keyring)
     return path.read_text()
+
+
+# --- the incident store --------------------------------------------------------------------------
+
+
+def _with_responder(tctx: Any, addon: DlpAddon, tmp_path: Path, evidence: str = "body") -> Any:
+    """A confdir with one responder, a policy keeping `evidence`; the responder's private key."""
+    from dlp_proxy.responders import add_responder
+    from dlp_proxy.sealing import generate_private_key, public_key_text
+
+    key = generate_private_key()
+    confdir = tmp_path / "conf"
+    add_responder(confdir / "responders.json", "alice", public_key_text(key.public_key()))
+    policy = tmp_path / f"policy-evidence-{evidence}.yaml"
+    policy.write_text(
+        _write_policy(tmp_path).read_text().replace("rules:", f"evidence: {evidence}\nrules:")
+    )
+    tctx.configure(addon, confdir=str(confdir), dlp_policy=str(policy))
+    return key
+
+
+def _stored(tmp_path: Path) -> list[Any]:
+    from dlp_proxy.incidents import IncidentStore
+
+    with IncidentStore(tmp_path / "var" / "incidents.db") as store:
+        assert store.verify() == []
+        return store.find()
+
+
+async def test_a_block_is_stored_with_evidence_only_the_responder_can_open(
+    env: tuple[DlpAddon, Any, Path],
+) -> None:
+    """The incident is in incidents.db before the 403; its evidence, the whole request, is
+    sealed: the store file never holds the SSN, the responder's key opens it."""
+    from dlp_proxy.sealing import open_sealed
+
+    addon, tctx, tmp_path = env
+    key = _with_responder(tctx, addon, tmp_path)
+    flow = _flow(b'{"ssn": "536-90-4399"}', path="/tickets?ref=7")
+    await addon.request(flow)
+    incident_id = json.loads(flow.response.content)["incident_id"]
+    [stored] = _stored(tmp_path)
+    incident = stored.incident
+    assert (incident.id, incident.outcome, incident.rules) == (
+        incident_id,
+        "blocked",
+        ("block-ssn",),
+    )
+    assert (incident.method, incident.path, incident.direction) == (
+        "POST",
+        "/tickets?ref=",
+        "request",
+    )
+    assert dict(incident.entities) == {"US_SSN": 1}
+    assert incident.body_bytes == len(b'{"ssn": "536-90-4399"}')
+    assert incident.evidence_kind == "body"
+    assert incident.evidence is not None
+    assert b"536-90-4399" not in (tmp_path / "var" / "incidents.db").read_bytes()
+    evidence = json.loads(open_sealed(incident.evidence, key, incident_id.encode()))
+    assert evidence["url"].endswith("/tickets?ref=7")
+    assert base64.b64decode(evidence["body_base64"]) == b'{"ssn": "536-90-4399"}'
+
+
+async def test_snippet_evidence_keeps_the_finding_and_its_context(
+    env: tuple[DlpAddon, Any, Path],
+) -> None:
+    """`evidence: snippets`: the value with the text around it, where it was, nothing else."""
+    from dlp_proxy.sealing import open_sealed
+
+    addon, tctx, tmp_path = env
+    key = _with_responder(tctx, addon, tmp_path, evidence="snippets")
+    filler = "x" * 100
+    await addon.request(_flow(json.dumps({"notes": f"{filler} ssn 536-90-4399 {filler}"}).encode()))
+    [stored] = _stored(tmp_path)
+    evidence = json.loads(open_sealed(stored.incident.evidence, key, stored.incident.id.encode()))
+    [snippet] = evidence["snippets"]
+    assert snippet["entity"] == "US_SSN"
+    assert snippet["location"] == "$.notes"
+    assert snippet["text"] == f"{'x' * 35} ssn 536-90-4399 {'x' * 39}"
+    assert snippet["text"][snippet["match_start"] :].startswith("536-90-4399")
+    assert "body_base64" not in evidence
+
+
+async def test_without_responders_the_incident_keeps_no_evidence(
+    env: tuple[DlpAddon, Any, Path],
+) -> None:
+    """Nobody could open sealed evidence: the store keeps the metadata and says why."""
+    addon, tctx, tmp_path = env
+    tctx.configure(addon, confdir=str(tmp_path / "empty-conf"))
+    await addon.request(_flow(b'{"ssn": "536-90-4399"}'))
+    [stored] = _stored(tmp_path)
+    assert stored.incident.evidence is None
+    assert stored.incident.evidence_kind == "none: no responders"
+
+
+async def test_a_monitor_mode_would_block_is_stored_and_forwarded(
+    env: tuple[DlpAddon, Any, Path],
+) -> None:
+    """Monitor mode: nothing blocked, the would_block is an incident all the same."""
+    addon, tctx, tmp_path = env
+    _configure(tctx, addon, tmp_path, mode="monitor")
+    flow = _flow(b'{"ssn": "536-90-4399"}')
+    await addon.request(flow)
+    assert flow.response is None
+    [stored] = _stored(tmp_path)
+    assert stored.incident.outcome == "would_block"
+
+
+async def test_a_store_that_fails_keeps_the_transfer_blocked_and_says_so(
+    env: tuple[DlpAddon, Any, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A full disk: the transfer is blocked all the same, and the failure is logged loudly."""
+    addon, tctx, tmp_path = env
+    _with_responder(tctx, addon, tmp_path)  # sealed evidence of the body needs disk space
+    assert addon.incidents is not None
+    store = addon.incidents._opened()
+    store._db.execute("PRAGMA max_page_count = 1")
+    flow = _flow(json.dumps({"ssn": "536-90-4399", "pad": "y" * 8_000}).encode())
+    with caplog.at_level(logging.ERROR):
+        await addon.request(flow)
+    assert flow.response.status_code == 403
+    incident_id = json.loads(flow.response.content)["incident_id"]
+    assert f"could NOT store incident {incident_id}" in caplog.text
+    assert "the transfer was blocked" in caplog.text
+    lines = (tmp_path / "var" / "decisions.jsonl").read_text().splitlines()
+    events = [json.loads(line) for line in lines]
+    [failure] = [e for e in events if e["event"] == "incident_store_failed"]
+    assert failure["incident_id"] == incident_id
+    assert failure["transfer"] == "blocked"
+    assert "536-90-4399" not in json.dumps(failure)
+
+
+def test_a_store_that_cannot_be_opened_refuses_the_start(tmp_path: Path) -> None:
+    """incidents.db cannot be created (a directory is in the way): configure refuses."""
+    addon = DlpAddon()
+    (tmp_path / "var" / "incidents.db").mkdir(parents=True)
+    with (
+        taddons.context(addon) as tctx,
+        pytest.raises(exceptions.OptionsError, match="cannot open the incident store"),
+    ):
+        _configure(tctx, addon, tmp_path)
