@@ -9,6 +9,8 @@ dlp-proxy scan FILE|-               what the gateway finds in a payload, and wha
 dlp-proxy explain FILE|-            the same, with every rule's outcome and the body sent on
 dlp-proxy keys init|list|rotate|retire   manage the data keyring (docs/keys.md)
 dlp-proxy decrypt TOKEN...|--file F  turn tokens back into values (needs the keyring; audited)
+dlp-proxy responders keygen|add|list     who incident evidence is sealed to (docs/incidents.md)
+dlp-proxy incidents list|show|reveal|export|verify   review blocked transfers
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlp_proxy import __version__
+from dlp_proxy import __version__, cli_incidents
 from dlp_proxy.audit import AuditLog, current_user
 from dlp_proxy.cases import Report, collect, render_text, run_cases, throwaway_keyring
 from dlp_proxy.detection import DEFAULT_MODEL, PresidioDetector
@@ -211,6 +213,7 @@ def _parser() -> argparse.ArgumentParser:
         command.set_defaults(handler=_scan, explain=name == "explain")
 
     _add_keys_commands(commands)
+    cli_incidents.add_commands(commands, DEFAULT_CONFDIR, DEFAULT_DATA_DIR)
 
     decrypt = commands.add_parser(
         "decrypt",
