@@ -65,17 +65,41 @@ def explicit_proxy(
 ) -> Iterator[Proxy]:
     """An explicit (regular mode) proxy enforcing default.yaml, trusting the vendor's cert.
 
-    The CA is created ahead of start with `dlp-proxy init`. connection_strategy=lazy lets
-    mitmproxy offer HTTP/2 to clients: eagerly, it would mirror the HTTP/1.1-only vendor's ALPN.
+    The CA is created ahead of start with `dlp-proxy init`, and one responder, whose private
+    key is `responder.pem` in the proxy's workdir, with `dlp-proxy responders keygen` and
+    `add`. connection_strategy=lazy lets mitmproxy offer HTTP/2 to clients: eagerly, it would
+    mirror the HTTP/1.1-only vendor's ALPN.
     """
     workdir = tmp_path_factory.mktemp("explicit-proxy")
     confdir, data_dir, port = workdir / "conf", workdir / "data", free_port()
+    cli = str(BIN / "dlp-proxy")
+    for argv in ([cli, "init", "--confdir", str(confdir)],):
+        subprocess.run(argv, check=True, capture_output=True, timeout=60, cwd=ROOT)
+    keygen = subprocess.run(
+        [cli, "responders", "keygen", "--out", str(workdir / "responder.pem")],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    public = next(
+        line.split()[-1] for line in keygen.stdout.splitlines() if line.startswith("public key")
+    )
     subprocess.run(
-        [str(BIN / "dlp-proxy"), "init", "--confdir", str(confdir)],
+        [
+            cli,
+            "responders",
+            "add",
+            "e2e",
+            public,
+            "--confdir",
+            str(confdir),
+            "--data-dir",
+            str(data_dir),
+        ],
         check=True,
         capture_output=True,
         timeout=60,
-        cwd=ROOT,
     )
     argv = dlp_proxy_argv(
         DEFAULT_POLICY,

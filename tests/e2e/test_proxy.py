@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
+import subprocess
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
 from e2e.harness import (
+    BIN,
     EMAIL,
     NAME,
     PHONE,
@@ -92,6 +95,36 @@ def test_ticket_with_ssn_is_blocked_with_an_incident(
     assert decision["outcome"] == "blocked"
     assert decision["incident_id"] == body["incident_id"]
     assert decision["entities"]["US_SSN"] == 1
+    _check_the_stored_incident(explicit_proxy, body["incident_id"], unique_path)
+
+
+def _check_the_stored_incident(proxy: Proxy, incident_id: str, path: str) -> None:
+    """The incident is in the proxy's incidents.db with its evidence sealed (the store holds
+    no SSN in any spelling); `incidents show`, `reveal` with the responder's key and `verify`
+    work on it through the CLI."""
+    data = str(proxy.data_dir)
+    stored = (proxy.data_dir / "incidents.db").read_bytes()
+    assert [s for s in pii_spellings() if s.encode() in stored] == []
+
+    def cli(*argv: str) -> subprocess.CompletedProcess[str]:
+        command = [str(BIN / "dlp-proxy"), "incidents", *argv, "--data-dir", data]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+    shown = cli("show", incident_id, "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    incident = json.loads(shown.stdout)
+    assert (incident["outcome"], incident["path"]) == ("blocked", path)
+    assert incident["evidence_kind"] == "body"
+    assert incident["evidence_sealed"] is True
+    key = str(proxy.workdir / "responder.pem")
+    revealed = cli("reveal", incident_id, "--key", key, "--format", "json")
+    assert revealed.returncode == 0, revealed.stderr
+    evidence = json.loads(revealed.stdout)
+    assert evidence["url"].endswith(path)
+    assert SSN in base64.b64decode(evidence["body_base64"]).decode()
+    verified = cli("verify")
+    assert verified.returncode == 0, verified.stdout
+    assert verified.stdout.startswith("intact:")
 
 
 def test_ticket_is_protected_in_reverse_mode(
