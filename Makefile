@@ -13,11 +13,11 @@ LISTEN_PORT ?= 8080
 # pip on these machines warns about missing local mirrors; the warnings are noise, not errors.
 QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: help run test eval bench lint typecheck unit policy-test certs lock clean
+.PHONY: help run test eval bench lint typecheck unit policy-test certs lock clean browser
 
 help:
 	@echo "make run    create .venv, install, generate certs/, start the proxy on $(LISTEN_HOST):$(LISTEN_PORT)"
-	@echo "make test   create .venv, install with dev tools, run ruff, mypy, pytest and the policy tests"
+	@echo "make test   create .venv, install with dev tools (and chromium for the console tests), run ruff, mypy, pytest and the policy tests"
 	@echo "make policy-test   run the policies' test cases (policies/tests) with the real model"
 	@echo "make eval   measure detection: a labelled corpus through the proxy and plain Presidio"
 	@echo "make bench  measure throughput and latency against plain mitmdump (needs wrk; ~5 min)"
@@ -79,7 +79,16 @@ unit: $(VENV)/.dev-installed
 policy-test: $(VENV)/.runtime-installed
 	$(BIN)/dlp-proxy policy test policies/tests
 
-test: $(VENV)/.dev-installed
+# The console's tests drive a real headless Chromium: Debian's chromium and its chromedriver.
+browser:
+	@{ command -v chromium && command -v chromedriver; } >/dev/null || { \
+	  echo "make test needs chromium and chromedriver (the console's browser tests); installing Debian's 'chromium' and 'chromium-driver' with apt-get"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO=sudo; else \
+	    echo "cannot install them without root: run 'sudo apt-get install chromium chromium-driver', then make test again"; exit 1; fi; \
+	  $$SUDO apt-get install -y chromium chromium-driver || { $$SUDO apt-get update && $$SUDO apt-get install -y chromium chromium-driver; } || { \
+	    echo "apt-get could not install chromium: install chromium and chromium-driver by hand, then run make test again"; exit 1; }; }
+
+test: $(VENV)/.dev-installed browser
 	$(BIN)/dlp-proxy init --confdir $(CONFDIR)
 	$(MAKE) --no-print-directory lint typecheck unit policy-test
 

@@ -8,6 +8,7 @@ dlp-proxy incidents show ID
 dlp-proxy incidents reveal ID --key FILE   open the evidence (recorded, in the store and the log)
 dlp-proxy incidents export [filters]       JSON lines in Elastic Common Schema, for a SIEM
 dlp-proxy incidents verify                 check the hash chains (and the incident log)
+dlp-proxy console                          the read-only web page, on 127.0.0.1, behind a token
 
 A thin adapter over `incidents.py`, `responders.py` and `sealing.py`, like `cli.py`.
 """
@@ -54,9 +55,54 @@ _REVEAL_MAX_RATIO = 1000.0
 
 
 def add_commands(commands: Any, confdir: str, data_dir: str) -> None:
-    """Add the `responders` and `incidents` commands to `dlp-proxy`'s subparsers."""
+    """Add the `responders`, `incidents` and `console` commands to `dlp-proxy`'s subparsers."""
     _add_responders(commands, confdir)
     _add_incidents(commands, data_dir)
+    console = commands.add_parser(
+        "console",
+        help="a read-only web page of incidents for responders",
+        description="Serve the incident console (list with filters, incident detail, counts "
+        "per vendor, rule and day) until interrupted. It prints its URL with a token: every "
+        "API call needs it. Evidence is opened in the browser with your private key file, "
+        "which is never sent to the server; each reveal is recorded.",
+    )
+    console.add_argument("--data-dir", default=data_dir, help=f"with {INCIDENTS_DB}")
+    console.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    console.add_argument("--port", type=int, default=8765, help="port (0: any free one)")
+    console.set_defaults(handler=_console)
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _console(args: argparse.Namespace) -> int:
+    import signal
+
+    from dlp_proxy.console import ConsoleServer
+
+    data_dir = Path(args.data_dir)
+    try:
+        server = ConsoleServer(data_dir / INCIDENTS_DB, data_dir, args.host, args.port)
+    except OSError as e:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {e.strerror}") from e
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"warning: the console listens on {args.host}: anyone who can reach it and has the "
+            "token can list incidents (never open evidence: that needs a private key)",
+            file=sys.stderr,
+        )
+    print(f"dlp-proxy console: {server.url}", flush=True)
+    print("open that URL (it carries the token); Ctrl-C stops the console", flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl-C
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.httpd.server_close()
+        server.store.close()
+    return 0
 
 
 # --- responders ---------------------------------------------------------------------------------

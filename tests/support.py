@@ -1,13 +1,17 @@
-"""Test support shared by several test modules: a scripted detector, an in-process pool."""
+"""Test support shared by several test modules: a scripted detector, an in-process pool,
+sample incidents."""
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dlp_proxy.codecs import Segment
 from dlp_proxy.detection import Finding, custom_recognizer_name
+from dlp_proxy.incidents import Incident, IncidentFinding
 from dlp_proxy.inspection import Decision, Message, inspect
 from dlp_proxy.keys import Keyring
 from dlp_proxy.policy import CustomDetector, Policy, Validator
@@ -111,3 +115,50 @@ class InlinePool:
 
     def close(self) -> None:
         """Nothing to stop."""
+
+
+# --- incidents ----------------------------------------------------------------------------------
+
+SAMPLE_BODY = b'{"ssn": "536-90-4399", "note": "call back"}'
+
+
+def sample_incident(n: int, **changes: object) -> Incident:
+    """Incident `n` of a small store: odd ones to vendor acme (high), even ones to beta (low)."""
+    values: dict[str, object] = {
+        "id": f"inc-20261129T10000{n}Z-aaaaaaa{n}",
+        "time": f"2026-11-29T10:00:0{n}.000Z",
+        "outcome": "blocked",
+        "client": f"10.0.0.{n}:4000{n}",
+        "vendor": "acme" if n % 2 else "beta",
+        "host": "api.vendor.example",
+        "method": "POST",
+        "path": "/tickets",
+        "direction": "request",
+        "rules": ("block-ssn",),
+        "blocking_rule": "block-ssn",
+        "severity": "high" if n % 2 else "low",
+        "entities": (("US_SSN", 1),),
+        "policy": "default",
+        "policy_sha256": "cd" * 32,
+        "body_bytes": len(SAMPLE_BODY),
+        "findings": (IncidentFinding("US_SSN", "$.ssn", 0.85, "UsSsnRecognizer", "fp:ab12"),),
+        "evidence_kind": "body",
+    }
+    values.update(changes)
+    return Incident(**values)  # type: ignore[arg-type]
+
+
+def sample_evidence() -> bytes:
+    """The `body` evidence of `SAMPLE_BODY` posted to api.vendor.example/tickets?ref=9."""
+    return json.dumps(
+        {
+            "kind": "body",
+            "direction": "request",
+            "method": "POST",
+            "url": "https://api.vendor.example/tickets?ref=9",
+            "headers": [["Content-Type", "application/json"]],
+            "content_type": "application/json",
+            "content_encoding": "",
+            "body_base64": base64.b64encode(SAMPLE_BODY).decode(),
+        }
+    ).encode()

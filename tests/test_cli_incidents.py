@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
@@ -11,53 +10,16 @@ import stat
 from pathlib import Path
 
 import pytest
+from support import SAMPLE_BODY, sample_evidence, sample_incident
 
 from dlp_proxy.cli import main
-from dlp_proxy.incidents import Incident, IncidentFinding, IncidentWriter
+from dlp_proxy.incidents import IncidentWriter
 from dlp_proxy.responders import load_responders
 from dlp_proxy.sealing import load_private_key, public_key_text
 
-BODY = b'{"ssn": "536-90-4399", "note": "call back"}'
-
-
-def _incident(n: int, **changes: object) -> Incident:
-    values: dict[str, object] = {
-        "id": f"inc-20261129T10000{n}Z-aaaaaaa{n}",
-        "time": f"2026-11-29T10:00:0{n}.000Z",
-        "outcome": "blocked",
-        "client": f"10.0.0.{n}:4000{n}",
-        "vendor": "acme" if n % 2 else "beta",
-        "host": "api.vendor.example",
-        "method": "POST",
-        "path": "/tickets",
-        "direction": "request",
-        "rules": ("block-ssn",),
-        "blocking_rule": "block-ssn",
-        "severity": "high" if n % 2 else "low",
-        "entities": (("US_SSN", 1),),
-        "policy": "default",
-        "policy_sha256": "cd" * 32,
-        "body_bytes": len(BODY),
-        "findings": (IncidentFinding("US_SSN", "$.ssn", 0.85, "UsSsnRecognizer", "fp:ab12"),),
-        "evidence_kind": "body",
-    }
-    values.update(changes)
-    return Incident(**values)  # type: ignore[arg-type]
-
-
-def _evidence() -> bytes:
-    return json.dumps(
-        {
-            "kind": "body",
-            "direction": "request",
-            "method": "POST",
-            "url": "https://api.vendor.example/tickets?ref=9",
-            "headers": [["Content-Type", "application/json"]],
-            "content_type": "application/json",
-            "content_encoding": "",
-            "body_base64": base64.b64encode(BODY).decode(),
-        }
-    ).encode()
+BODY = SAMPLE_BODY
+_incident = sample_incident
+_evidence = sample_evidence
 
 
 @pytest.fixture
@@ -264,3 +226,44 @@ def test_commands_without_a_store_say_where_they_looked(
     assert status == 2
     assert "no incident store at" in err
     assert "--data-dir" in err
+
+
+def test_console_serves_behind_the_token_it_prints(gateway: Path) -> None:
+    """`dlp-proxy console --port 0` prints a URL with a token; the API answers with it only."""
+    import re
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    command = [str(Path(sys.executable).parent / "dlp-proxy"), "console", "--port", "0",
+               "--data-dir", str(gateway / "var")]  # fmt: skip
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            match = re.match(r"dlp-proxy console: (http://127\.0\.0\.1:\d+)/#token=(\S+)", line)
+            assert match, line
+            base, token = match.groups()
+            request = urllib.request.Request(base + "/api/incidents")
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=10)
+            refused.value.close()
+            assert refused.value.code == 401
+            request.add_header("Authorization", f"Bearer {token}")
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert len(json.loads(response.read())["incidents"]) == 3
+        finally:
+            process.terminate()
+        assert process.wait(timeout=10) == 0
+
+
+def test_console_without_a_store_says_where_it_looked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No incidents.db: exit 2, naming the path."""
+    status, _, err = _run(capsys, "console", "--port", "0", "--data-dir", str(tmp_path))
+    assert status == 2
+    assert f"no incident store at {tmp_path}" in err
