@@ -407,7 +407,44 @@ class DlpAddon:
 
     def _on_sighup(self) -> None:
         self._spawn(self._reload_keyring_logged())
+        self._spawn(self._reload_responders_logged())
         self._spawn(self._reload_logged("sighup"))
+
+    async def reload_responders(self) -> bool:
+        """Re-read the responders file (after `responders add`); keep the old list if unusable.
+
+        Returns whether a changed list was applied: incidents written from now on are sealed
+        to it.
+        """
+        writer = self.incidents
+        if writer is None:
+            return False
+        path = Path(ctx.options.confdir).expanduser() / RESPONDERS_FILE
+        try:
+            responders = await asyncio.to_thread(load_responders, path)
+        except DlpError as e:
+            logger.error(f"dlp-proxy: responders not reloaded, the running ones stay: {e}")
+            if self.audit:
+                self.audit.event("responders_refused", error=str(e))
+            return False
+        new = tuple(recipients(responders))
+        if [r.key_id for r in new] == [r.key_id for r in writer.recipients]:
+            return False
+        writer.recipients = new
+        if self.audit:
+            self.audit.event(
+                "responders_loaded",
+                reason="sighup",
+                responders=[{"name": r.name, "key_id": r.key_id} for r in new],
+            )
+        print(f"dlp-proxy: responders reloaded: {len(new)}", file=sys.stderr)
+        return True
+
+    async def _reload_responders_logged(self) -> None:
+        try:
+            await self.reload_responders()
+        except Exception:  # logged; a failed reload keeps the running responders
+            logger.exception("dlp-proxy: responders reload failed")
 
     async def reload_keyring(self) -> bool:
         """Re-read the keyring (after `keys rotate` or `keys retire`); keep it if unreadable.

@@ -130,7 +130,7 @@ def _add_responders(commands: Any, confdir: str) -> None:
         "add",
         help="seal new incidents' evidence to a responder's public key",
         description="Add a responder's public key (the x25519:... line `responders keygen` "
-        "prints). A running gateway seals to it from its next start.",
+        "prints). A running gateway seals to it once sent SIGHUP or restarted.",
     )
     add.add_argument("name", metavar="NAME")
     add.add_argument("public_key", metavar="PUBKEY")
@@ -175,7 +175,7 @@ def _responders_add(args: argparse.Namespace) -> int:
             file=str(path.resolve()),
         )
     print(f"{path}: added {responder.name} (key id {responder.key_id})")
-    print("a running gateway seals evidence to it from its next start")
+    print("a running gateway seals evidence to it once sent SIGHUP (kill -HUP) or restarted")
     return 0
 
 

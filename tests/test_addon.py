@@ -883,3 +883,29 @@ def test_a_store_that_cannot_be_opened_refuses_the_start(tmp_path: Path) -> None
         pytest.raises(exceptions.OptionsError, match="cannot open the incident store"),
     ):
         _configure(tctx, addon, tmp_path)
+
+
+async def test_sighup_reloads_the_responders(env: tuple[DlpAddon, Any, Path]) -> None:
+    """A responder added while running is sealed to after a reload; a broken file is refused."""
+    from dlp_proxy.responders import add_responder
+    from dlp_proxy.sealing import generate_private_key, open_sealed, public_key_text
+
+    addon, _, tmp_path = env
+    assert await addon.reload_responders() is False  # nothing changed
+    key = generate_private_key()
+    responders = tmp_path / "conf" / "responders.json"
+    add_responder(responders, "bob", public_key_text(key.public_key()))
+    assert await addon.reload_responders() is True
+    await addon.request(_flow(b'{"ssn": "536-90-4399"}'))
+    [stored] = _stored(tmp_path)
+    opened = json.loads(open_sealed(stored.incident.evidence, key, stored.incident.id.encode()))
+    assert b"536-90-4399" in base64.b64decode(opened["body_base64"])
+    responders.write_text("{")
+    assert await addon.reload_responders() is False
+    assert [r.name for r in addon.incidents.recipients] == ["bob"]  # type: ignore[union-attr]
+    lines = (tmp_path / "var" / "decisions.jsonl").read_text().splitlines()
+    events = [json.loads(line) for line in lines]
+    assert [e["event"] for e in events if e["event"].startswith("responders_")] == [
+        "responders_loaded",
+        "responders_refused",
+    ]
