@@ -16,7 +16,8 @@ import getpass
 import os
 import secrets
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import structlog
 
+from dlp_proxy.errors import UsageError
 from dlp_proxy.incidents import Incident, IncidentFinding, utc_now
 from dlp_proxy.inspection import Decision
 from dlp_proxy.policy import Action
@@ -33,6 +35,7 @@ from dlp_proxy.policy import Action
 __all__ = [
     "AuditLog",
     "FlowInfo",
+    "command_audit_log",
     "current_user",
     "incident_record",
     "new_incident_id",
@@ -154,6 +157,23 @@ class AuditLog:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+@contextmanager
+def command_audit_log(data_dir: str | Path) -> Iterator[AuditLog]:
+    """The audit log for a command that changes or reveals something, opened before it does.
+
+    So that nothing happens unrecorded: a log that cannot be opened is a `UsageError`.
+    """
+    try:
+        audit = AuditLog(data_dir)
+    except OSError as e:
+        raise UsageError(
+            f"cannot open the audit log in {data_dir}: {e.strerror}; nothing was done. "
+            "Pass a writable --data-dir"
+        ) from e
+    with audit:
+        yield audit
 
 
 def incident_record(

@@ -25,14 +25,13 @@ import re
 import signal
 import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dlp_proxy import __version__, cli_incidents
-from dlp_proxy.audit import AuditLog, current_user
+from dlp_proxy.audit import AuditLog, command_audit_log, current_user
 from dlp_proxy.cases import Report, collect, render_text, run_cases, throwaway_keyring
 from dlp_proxy.detection import DEFAULT_MODEL, PresidioDetector
 from dlp_proxy.errors import (
@@ -505,7 +504,7 @@ def _keys_init(args: argparse.Namespace) -> int:
             "copy of the keys existing tokens need). For a new active key run "
             f"`dlp-proxy keys rotate --keyring {path}`"
         )
-    with _audit_log(args.data_dir) as audit:  # opened first: no change without its record
+    with command_audit_log(args.data_dir) as audit:  # opened first: no change without its record
         try:
             keyring = create_keyring(path)
         except OSError as e:
@@ -545,7 +544,7 @@ def _keys_rotate(args: argparse.Namespace) -> int:
     previous = next((k for k in keyring.keys if k.state == KeyState.ACTIVE), None)
     rotated = keyring.rotated()
     new = rotated.active
-    with _audit_log(args.data_dir) as audit:
+    with command_audit_log(args.data_dir) as audit:
         _save(path, rotated)
         _record(
             audit,
@@ -579,7 +578,7 @@ def _keys_retire(args: argparse.Namespace) -> int:
         print(f"{path}: {key.id} is already retired; nothing changed")
         return 0
     retired = keyring.retired(key.id)  # refuses the active key, saying to rotate first
-    with _audit_log(args.data_dir) as audit:
+    with command_audit_log(args.data_dir) as audit:
         _save(path, retired)
         _record(
             audit,
@@ -624,20 +623,6 @@ def _states(keyring: Keyring) -> list[dict[str, str]]:
     return [{"id": k.id, "state": str(k.state)} for k in keyring.keys]
 
 
-@contextmanager
-def _audit_log(data_dir: str) -> Iterator[AuditLog]:
-    """The audit log, opened before anything changes, so that nothing changes unrecorded."""
-    try:
-        audit = AuditLog(data_dir)
-    except OSError as e:
-        raise UsageError(
-            f"cannot open the audit log in {data_dir}: {e.strerror}; nothing was done. "
-            "Pass a writable --data-dir"
-        ) from e
-    with audit:
-        yield audit
-
-
 def _record(audit: AuditLog, event: str, **fields: Any) -> None:
     """Write one audit event naming the OS user; an unwritable log is an error, not a warning."""
     try:
@@ -664,7 +649,7 @@ def _decrypt(args: argparse.Namespace) -> int:
     source = args.keyring  # as the audit log names it: env:NAME, or the file's absolute path
     source = source if source.startswith(ENV_PREFIX) else str(Path(source).resolve())
     file: str | None = None
-    with _audit_log(args.data_dir) as audit:
+    with command_audit_log(args.data_dir) as audit:
         if args.file is None:
             result = _decrypt_tokens(args.tokens, keyring)
         else:

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dlp_proxy.audit import AuditLog, current_user
+from dlp_proxy.audit import command_audit_log, current_user
 from dlp_proxy.compression import decode_body
 from dlp_proxy.errors import DlpError, IncidentStoreError, UsageError
 from dlp_proxy.incidents import (
@@ -165,7 +165,7 @@ def _responders_keygen(args: argparse.Namespace) -> int:
 
 def _responders_add(args: argparse.Namespace) -> int:
     path = Path(args.confdir) / RESPONDERS_FILE
-    with _audit_log(args.data_dir) as audit:
+    with command_audit_log(args.data_dir) as audit:
         responder = add_responder(path, args.name, args.public_key)
         audit.event(
             "responder_added",
@@ -388,7 +388,7 @@ def _incidents_reveal(args: argparse.Namespace) -> int:
         plaintext = open_sealed(incident.evidence, key, incident.id.encode("utf-8"))
         own = key_id(key.public_key())
         # Recorded before anything is shown: a reveal cut short is still a reveal.
-        with _audit_log(args.data_dir) as audit:
+        with command_audit_log(args.data_dir) as audit:
             store.record_reveal(incident.id, current_user(), own)
             audit.event(
                 "incident_revealed", user=current_user(), incident_id=incident.id, key_id=own
@@ -462,15 +462,3 @@ def _incidents_verify(args: argparse.Namespace) -> int:
         print(problem)
     print(f"{len(problems)} problems in {checked}")
     return 1
-
-
-@contextmanager
-def _audit_log(data_dir: str) -> Iterator[AuditLog]:
-    try:
-        audit = AuditLog(data_dir)
-    except OSError as e:
-        raise UsageError(
-            f"cannot open the audit log in {data_dir}: {e.strerror}; nothing was done"
-        ) from e
-    with audit:
-        yield audit
