@@ -878,11 +878,14 @@ def test_a_store_that_cannot_be_opened_refuses_the_start(tmp_path: Path) -> None
     """incidents.db cannot be created (a directory is in the way): configure refuses."""
     addon = DlpAddon()
     (tmp_path / "var" / "incidents.db").mkdir(parents=True)
-    with (
-        taddons.context(addon) as tctx,
-        pytest.raises(exceptions.OptionsError, match="cannot open the incident store"),
-    ):
-        _configure(tctx, addon, tmp_path)
+    try:
+        with (
+            taddons.context(addon) as tctx,
+            pytest.raises(exceptions.OptionsError, match="cannot open the incident store"),
+        ):
+            _configure(tctx, addon, tmp_path)
+    finally:
+        addon.done()  # mitmproxy's roll-back configured the defaults: close what they opened
 
 
 async def test_sighup_reloads_the_responders(env: tuple[DlpAddon, Any, Path]) -> None:
