@@ -209,6 +209,9 @@ def _add_incidents(commands: Any, data_dir: str) -> None:
     sub = incidents.add_subparsers(metavar="SUBCOMMAND")
     listing = sub.add_parser("list", help="incidents, oldest first, filtered")
     _add_filters(listing)
+    listing.add_argument(
+        "--limit", type=int, default=0, metavar="N", help="only the newest N (default: all)"
+    )
     listing.add_argument("--format", choices=("table", "json", "csv"), default="table")
     listing.set_defaults(handler=_incidents_list)
     show = sub.add_parser("show", help="one incident, every field but the sealed evidence")
@@ -313,7 +316,7 @@ def _row(stored: StoredIncident) -> dict[str, str]:
 
 def _incidents_list(args: argparse.Namespace) -> int:
     with _store(args.data_dir) as store:
-        found = store.find(_filter(args))
+        found = store.find(_filter(args), limit=args.limit or None)
     if args.format == "json":
         documents = [_public(s) for s in found]
         print(json.dumps(documents, indent=2, ensure_ascii=False))

@@ -32,7 +32,7 @@ from dlp_proxy.audit import AuditLog, current_user
 from dlp_proxy.errors import DlpError, IncidentStoreError
 from dlp_proxy.incidents import IncidentFilter, IncidentStore, StoredIncident, parse_time
 
-__all__ = ["ConsoleServer", "incident_document", "statistics"]
+__all__ = ["DEFAULT_LIMIT", "ConsoleServer", "incident_document", "statistics"]
 
 _STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -48,6 +48,8 @@ _INCIDENT_PATH = re.compile(r"^/api/incidents/([^/]+)$")
 _REVEAL_PATH = re.compile(r"^/api/incidents/([^/]+)/reveals$")
 _FILTERS = ("since", "until", "vendor", "rule", "severity", "entity", "client", "outcome")
 _MAX_POST = 4096
+# The list shows the newest this many (`limit` in the query); the charts count them all.
+DEFAULT_LIMIT = 500
 
 
 def incident_document(stored: StoredIncident, with_evidence: bool = False) -> dict[str, Any]:
@@ -142,8 +144,13 @@ class ConsoleServer:
     def answer_get(self, path: str, query: dict[str, list[str]]) -> _Answer:
         """The answer to a GET of an API path (already authorised)."""
         if path == "/api/incidents":
-            found = self.store.find(_filter(query))
-            return _json({"incidents": [incident_document(s) for s in found]})
+            wanted = _filter(query)
+            limit = _limit(query)
+            found = self.store.find(wanted, limit=limit)
+            total = len(found) if len(found) < limit else len(self.store.find(wanted))
+            return _json(
+                {"incidents": [incident_document(s) for s in found], "total": total, "limit": limit}
+            )
         if path == "/api/stats":
             return _json(statistics(self.store.find(_filter(query))))
         match = _INCIDENT_PATH.match(path)
@@ -188,6 +195,13 @@ def _filter(query: dict[str, list[str]]) -> IncidentFilter:
         if name in values:
             values[name] = parse_time(values[name])
     return IncidentFilter(**values)
+
+
+def _limit(query: dict[str, list[str]]) -> int:
+    try:
+        return max(1, min(int(query.get("limit", [str(DEFAULT_LIMIT)])[0]), 10_000))
+    except ValueError:
+        return DEFAULT_LIMIT
 
 
 def _json(document: object, status: int = HTTPStatus.OK) -> _Answer:

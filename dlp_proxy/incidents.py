@@ -344,20 +344,30 @@ class IncidentStore:
             raise IncidentStoreError(f"{incident_id!r} is the start of several incident ids: {ids}")
         return _stored(found[0])
 
-    def find(self, wanted: IncidentFilter = IncidentFilter()) -> list[StoredIncident]:
-        """The incidents `wanted` keeps, oldest first."""
+    def find(
+        self, wanted: IncidentFilter = IncidentFilter(), limit: int | None = None
+    ) -> list[StoredIncident]:
+        """The incidents `wanted` keeps, oldest first; with `limit`, only the newest that many."""
         query = "SELECT seq, content, prev_hash, hash FROM incidents"
-        clauses, params = [], []
-        if wanted.since is not None:
-            clauses.append("time >= ?")
-            params.append(wanted.since)
-        if wanted.until is not None:
-            clauses.append("time < ?")
-            params.append(wanted.until)
+        conditions = (
+            ("time >= ?", wanted.since),
+            ("time < ?", wanted.until),
+            ("vendor = ?", wanted.vendor),
+            ("severity = ?", wanted.severity),
+        )
+        clauses = [clause for clause, value in conditions if value is not None]
+        params = tuple(value for _, value in conditions if value is not None)
         if clauses:
             query += " WHERE " + " AND ".join(clauses)
-        stored = (_stored(row) for row in self._rows(query + " ORDER BY seq", tuple(params)))
-        return [s for s in stored if wanted.keeps(s.incident)]
+        query += " ORDER BY seq DESC" if limit else " ORDER BY seq"
+        found: list[StoredIncident] = []
+        for row in self._rows(query, params):
+            stored = _stored(row)
+            if wanted.keeps(stored.incident):
+                found.append(stored)
+                if limit and len(found) >= limit:
+                    break
+        return found[::-1] if limit else found
 
     def reveals(self, incident_id: str | None = None) -> list[Reveal]:
         """The recorded reveals (of one incident), oldest first."""

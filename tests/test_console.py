@@ -122,6 +122,9 @@ def test_list_filters_detail_and_stats(console: Console) -> None:
         "by_rule": {"block-ssn": 1},
         "by_day": {"2026-11-29": 1},
     }
+    status, newest = console.call("/api/incidents?limit=2")
+    assert [i["id"] for i in newest["incidents"]] == [sample_incident(n).id for n in (2, 3)]
+    assert (newest["total"], newest["limit"]) == (3, 2)
     assert console.call("/api/incidents/inc-none")[0] == 404
     assert console.call("/api/incidents?since=yesterday")[0] == 400
 

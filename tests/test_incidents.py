@@ -250,3 +250,10 @@ def test_ecs_document_uses_ecs_names_and_no_evidence(store: IncidentStore) -> No
     assert document["dlp_proxy"]["entities"] == {"US_SSN": 1}
     assert document["dlp_proxy"]["chain"]["hash"] == stored.hash
     assert "sealed" not in json.dumps(document)
+
+
+def test_find_with_a_limit_keeps_the_newest_oldest_first(store: IncidentStore) -> None:
+    """`limit` keeps the newest matching incidents, still in chain order."""
+    assert [s.seq for s in store.find(limit=2)] == [4, 5]
+    assert [s.seq for s in store.find(IncidentFilter(client="10.0.0.2"), limit=2)] == [2]
+    assert [s.seq for s in store.find(limit=None)] == [1, 2, 3, 4, 5]

@@ -60,20 +60,22 @@ async function load() {
       api("/api/incidents?" + query),
       api("/api/stats?" + query),
     ]);
-    renderList(list.incidents);
+    renderList(list.incidents, list.total);
     renderBars($("#chart-day"), stats.by_day);
     renderBars($("#chart-vendor"), stats.by_vendor);
     renderBars($("#chart-rule"), stats.by_rule);
-    status(list.incidents.length + " incidents");
+    status(list.total + " incidents");
   } catch (error) {
     status("error: " + error.message);
   }
 }
 
-function renderList(incidents) {
+function renderList(incidents, total) {
   const body = $("#list tbody");
   body.replaceChildren();
-  $("#count").textContent = incidents.length + " incidents";
+  $("#count").textContent = incidents.length < total
+    ? "the newest " + incidents.length + " of " + total + " incidents (narrow the filters to see others)"
+    : incidents.length + " incidents";
   for (const incident of incidents.slice().reverse()) {
     const row = element("tr");
     row.dataset.id = incident.id;
