@@ -607,7 +607,14 @@ def _build_engine(model: str) -> AnalyzerEngine:
     except (OSError, ValueError) as e:
         raise DetectorError(f"cannot load spaCy model {model!r}: {e}") from e
     registry = build_registry(nlp_engine)
-    return AnalyzerEngine(nlp_engine=nlp_engine, registry=registry, supported_languages=[LANGUAGE])
+    from dlp_proxy.recognizers import ShallowCopyContextEnhancer
+
+    return AnalyzerEngine(
+        nlp_engine=nlp_engine,
+        registry=registry,
+        supported_languages=[LANGUAGE],
+        context_aware_enhancer=ShallowCopyContextEnhancer(),
+    )
 
 
 def build_registry(nlp_engine: Any) -> Any:

@@ -15,6 +15,7 @@ Presidio's predefined recognizers do most of the work. These add what call-centr
 
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
 import re
@@ -27,6 +28,7 @@ from typing import Any, ClassVar
 import phonenumbers
 from phonenumbers.phonenumberutil import NumberParseException
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
@@ -44,6 +46,7 @@ __all__ = [
     "DetectorRecognizers",
     "LazyNlpArtifacts",
     "QuickPhoneRecognizer",
+    "ShallowCopyContextEnhancer",
     "Source",
     "StreetAddressRecognizer",
     "aba_checksum_ok",
@@ -488,6 +491,47 @@ def custom_recognizers() -> list[PatternRecognizer]:
         StreetAddressRecognizer(),
         AbaRoutingRecognizer(),  # shipped by Presidio, disabled in its default configuration
     ]
+
+
+# --- context enhancement without deep copies -------------------------------------------------
+
+
+class _CopiedOnce(list):  # type: ignore[type-arg]
+    """Results that `copy.deepcopy` copies one level down: what context enhancement changes."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[RecognizerResult]:
+        return [_copied(result) for result in self]
+
+
+def _copied(result: RecognizerResult) -> RecognizerResult:
+    copied = copy.copy(result)
+    copied.analysis_explanation = copy.copy(result.analysis_explanation)
+    copied.recognition_metadata = dict(result.recognition_metadata or {})
+    return copied
+
+
+class ShallowCopyContextEnhancer(LemmaContextAwareEnhancer):
+    """Presidio's context enhancer, with Presidio's own settings, minus most of its copying.
+
+    Presidio deep-copies every result before raising scores: the result, its explanation (with
+    the pattern and its compiled regex) and its metadata, most of a short value's analysis.
+    Enhancement changes a result's score, its explanation's scores and context word, and one
+    metadata flag, so each of those is copied one level instead (the same results and
+    explanations: `tests/test_recognizers.py`).
+    """
+
+    def enhance_using_context(
+        self,
+        text: str,
+        raw_results: list[RecognizerResult],
+        nlp_artifacts: NlpArtifacts,
+        recognizers: list[EntityRecognizer],
+        context: list[str] | None = None,
+    ) -> list[RecognizerResult]:
+        """Presidio's enhancement, given results that copy cheaply."""
+        return super().enhance_using_context(
+            text, _CopiedOnce(raw_results), nlp_artifacts, recognizers, context
+        )
 
 
 # --- NLP artifacts made on demand -------------------------------------------------------------

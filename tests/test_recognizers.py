@@ -542,3 +542,67 @@ def test_lazy_nlp_artifacts_tokenize_only_when_read() -> None:
     assert artifacts.tokens_indices == [0, 5, 8, 13, 15]
     assert artifacts.keywords == ["phone", "555"]  # spaCy counts "call" as a stop word
     assert [t.text for t in artifacts.tokens] == ["Call", "my", "Phone", ":", "555"]
+
+
+# --- context enhancement --------------------------------------------------------------------------
+
+
+def test_the_shallow_copy_enhancer_gives_presidios_results_and_leaves_the_input() -> None:
+    """Same scores, explanations and flags as Presidio's own enhancer over texts where context
+    words raise scores (and where they do not); the results passed in are not changed."""
+    import copy
+
+    from presidio_analyzer import AnalyzerEngine
+    from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+
+    from dlp_proxy.detection import PresidioDetector
+    from dlp_proxy.recognizers import ShallowCopyContextEnhancer
+
+    ours = PresidioDetector()._engine
+    presidio = AnalyzerEngine(
+        nlp_engine=ours.nlp_engine,
+        registry=ours.registry,
+        supported_languages=["en"],
+        context_aware_enhancer=LemmaContextAwareEnhancer(),
+    )
+    assert isinstance(ours.context_aware_enhancer, ShallowCopyContextEnhancer)
+    texts = [
+        ("my ssn is 536-90-4399", None),
+        ("536-90-4399", ["social", "security"]),
+        ("call me on 212-555-0187 tonight", None),
+        ("card 4111 1111 1111 1111 exp 09/28", None),
+        ("born 1984-07-12 in Portland", None),
+        ("routing 021000021 account 12345678", None),
+        ("the order 4482 shipped", ["order", "id"]),
+        ("email maria@example.com or 10.0.0.7", None),
+    ]
+
+    def described(results: list[Any]) -> list[tuple[Any, ...]]:
+        return sorted(
+            (
+                r.entity_type, r.start, r.end, round(r.score, 6),
+                round(r.analysis_explanation.score, 6),
+                r.analysis_explanation.score_context_improvement,
+                r.analysis_explanation.supportive_context_word,
+                tuple(sorted(r.recognition_metadata.items())),
+            )
+            for r in results
+        )  # fmt: skip
+
+    raised = 0
+    for text, context in texts:
+        expected = presidio.analyze(text, "en", context=context, return_decision_process=True)
+        got = ours.analyze(text, "en", context=context, return_decision_process=True)
+        assert described(got) == described(expected), text
+        raised += sum(1 for r in got if r.analysis_explanation.supportive_context_word)
+    assert raised >= 4  # the texts do exercise context words
+
+    artifacts = ours.nlp_engine.process_text("my ssn is 536-90-4399", "en")
+    recognizers = ours.registry.get_recognizers("en", all_fields=True)
+    text = "my ssn is 536-90-4399"
+    raw = [r for rec in recognizers for r in rec.analyze(text, rec.supported_entities, artifacts)]
+    assert raw
+    before = copy.deepcopy(raw)
+    enhanced = ours.context_aware_enhancer.enhance_using_context(text, raw, artifacts, recognizers)
+    assert described(raw) == described(before)
+    assert described(enhanced) != described(raw)  # the ssn was raised: on copies
