@@ -100,8 +100,7 @@ def _console(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        server.httpd.server_close()
-        server.store.close()
+        server.close()
     return 0
 
 

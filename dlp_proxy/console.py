@@ -125,8 +125,12 @@ class ConsoleServer:
         self.httpd.serve_forever(poll_interval=0.2)
 
     def shutdown(self) -> None:
-        """Stop serving and close the store."""
+        """Stop `serve_forever` (running on another thread), then `close`."""
         self.httpd.shutdown()
+        self.close()
+
+    def close(self) -> None:
+        """Close the listening socket and the store."""
         self.httpd.server_close()
         self.store.close()
 
