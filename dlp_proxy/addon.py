@@ -611,11 +611,8 @@ class DlpAddon:
                 raise RuntimeError("the incident store is not open")
             await self.incidents.add(incident, evidence)
         except Exception as e:  # noqa: BLE001 - any failure: logged loudly, decision stands
-            kept = (
-                "blocked"
-                if decision.enforced and decision.action is Action.BLOCK
-                else ("forwarded")
-            )
+            blocked = decision.enforced and decision.action is Action.BLOCK
+            kept = "blocked" if blocked else "forwarded"
             logger.error(
                 f"dlp-proxy could NOT store incident {incident_id} "
                 f"({type(e).__name__}: {e}); the transfer was {kept}"

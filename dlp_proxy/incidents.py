@@ -559,7 +559,11 @@ class IncidentWriter:
         self, incident: Incident, evidence: Callable[[], bytes | None] | None = None
     ) -> StoredIncident:
         """`add`, on the calling thread."""
-        plaintext = evidence() if evidence is not None else None
+        try:
+            plaintext = evidence() if evidence is not None else None
+        except Exception as e:  # noqa: BLE001 - the incident is kept, without its evidence
+            failed = f"none: the evidence could not be made ({type(e).__name__})"
+            return self._opened().add(replace(incident, evidence_kind=failed, evidence=None))
         if plaintext is None:
             incident = replace(incident, evidence_kind="none", evidence=None)
         elif not self.recipients:

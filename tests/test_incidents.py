@@ -257,3 +257,18 @@ def test_find_with_a_limit_keeps_the_newest_oldest_first(store: IncidentStore) -
     assert [s.seq for s in store.find(limit=2)] == [4, 5]
     assert [s.seq for s in store.find(IncidentFilter(client="10.0.0.2"), limit=2)] == [2]
     assert [s.seq for s in store.find(limit=None)] == [1, 2, 3, 4, 5]
+
+
+def test_an_incident_whose_evidence_fails_is_kept_without_it(tmp_path: Path) -> None:
+    """Evidence that cannot be made (a parser bug, say) costs the evidence, not the incident."""
+    from dlp_proxy.incidents import IncidentWriter
+
+    def broken() -> bytes:
+        raise ValueError("536-90-4399 in an error message")
+
+    writer = IncidentWriter(tmp_path / "incidents.db", [])
+    stored = writer.write(_incident(1), broken)
+    writer.close()
+    assert stored.incident.evidence is None
+    assert stored.incident.evidence_kind == "none: the evidence could not be made (ValueError)"
+    assert b"536-90-4399" not in (tmp_path / "incidents.db").read_bytes()
