@@ -406,9 +406,9 @@ class DlpAddon:
         self._sighup_loop = loop
 
     def _on_sighup(self) -> None:
-        self._spawn(self._reload_keyring_logged())
-        self._spawn(self._reload_responders_logged())
-        self._spawn(self._reload_logged("sighup"))
+        self._spawn(_logged("keyring", self.reload_keyring()))
+        self._spawn(_logged("responders", self.reload_responders()))
+        self._spawn(_logged("policy (sighup)", self.reload_policy("sighup")))
 
     async def reload_responders(self) -> bool:
         """Re-read the responders file (after `responders add`); keep the old list if unusable.
@@ -440,12 +440,6 @@ class DlpAddon:
         print(f"dlp-proxy: responders reloaded: {len(new)}", file=sys.stderr)
         return True
 
-    async def _reload_responders_logged(self) -> None:
-        try:
-            await self.reload_responders()
-        except Exception:  # logged; a failed reload keeps the running responders
-            logger.exception("dlp-proxy: responders reload failed")
-
     async def reload_keyring(self) -> bool:
         """Re-read the keyring (after `keys rotate` or `keys retire`); keep it if unreadable.
 
@@ -475,18 +469,6 @@ class DlpAddon:
             )
         print(f"dlp-proxy: keyring reloaded: active key {new.active.id}", file=sys.stderr)
         return True
-
-    async def _reload_keyring_logged(self) -> None:
-        try:
-            await self.reload_keyring()
-        except Exception:  # logged; a failed reload keeps the running keys
-            logger.exception("dlp-proxy: keyring reload failed")
-
-    async def _reload_logged(self, reason: LoadReason) -> None:
-        try:
-            await self.reload_policy(reason)
-        except Exception:  # logged; a failed reload keeps the running policy
-            logger.exception(f"dlp-proxy: policy reload ({reason}) failed")
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         """Run `coroutine` as a task the addon keeps a reference to (and cancels in `done`)."""
@@ -646,6 +628,14 @@ class _Source:
     head: Callable[[], Message]
     wire_size: Callable[[], int | None]
     full: Callable[[], Message]
+
+
+async def _logged(what: str, reload: Coroutine[Any, Any, bool]) -> None:
+    """Await a reload; a failure is logged, and what is running stays."""
+    try:
+        await reload
+    except Exception:  # logged with its traceback
+        logger.exception(f"dlp-proxy: {what} reload failed")
 
 
 def _wire_size(part: http.Message) -> int | None:
