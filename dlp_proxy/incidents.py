@@ -385,31 +385,40 @@ class IncidentStore:
         has follows a deleted (or rewritten) row; a row chained to a later row's hash was
         moved. Rows deleted from the end are found only by the log (`incidents.jsonl`).
         """
-        problems = self._verify_table("incidents", lambda row: json.loads(row[1])["id"])
+        problems = self._verify_table("incidents", lambda content: str(content["id"]))
         problems += self._verify_table(
-            "reveals", lambda row: f"reveal of {json.loads(row[1])['incident_id']}"
+            "reveals", lambda content: f"reveal of {content['incident_id']}"
         )
         if log is not None:
             problems += self._missing_from_store(log)
         return problems
 
-    def _verify_table(self, table: str, name: Any) -> list[ChainProblem]:
-        rows = self._rows(f"SELECT seq, content, prev_hash, hash FROM {table} ORDER BY seq", ())
+    def _verify_table(
+        self, table: str, name: Callable[[dict[str, Any]], str]
+    ) -> list[ChainProblem]:
+        columns = _COPIED_COLUMNS[table]
+        rows = self._rows(
+            f"SELECT seq, content, prev_hash, hash, {', '.join(columns)} FROM {table} ORDER BY seq",
+            (),
+        )
         position = {row[3]: i for i, row in enumerate(rows)}
         problems: list[ChainProblem] = []
         expected = GENESIS
-        for i, (seq, content, prev_hash, digest) in enumerate(rows):
-            record = name((seq, content))
+        for i, (seq, raw, prev_hash, digest, *copied) in enumerate(rows):
+            content = json.loads(raw)
+            record = name(content)
             label = f"{table} #{seq} ({record})"
-            if chain_hash(prev_hash, json.loads(content)) != digest:
+            # The columns searched by SQL copy hashed fields: an edit there hides a row.
+            changed = [c for c, v in zip(columns, copied, strict=True) if v != content.get(c)]
+            if chain_hash(prev_hash, content) != digest:
+                edit = "its contents do not match its hash"
+            elif changed:
+                edit = f"its {', '.join(changed)} column differs from its hashed contents"
+            else:
+                edit = ""
+            if edit:
                 problems.append(
-                    ChainProblem(
-                        table,
-                        seq,
-                        record,
-                        "edited",
-                        f"{label} was edited: its contents do not match its hash",
-                    )
+                    ChainProblem(table, seq, record, "edited", f"{label} was edited: {edit}")
                 )
             if prev_hash != expected:
                 if position.get(prev_hash, -1) > i:
@@ -503,6 +512,13 @@ class _Writing:
             self.store._lock.release()
         if isinstance(error, sqlite3.Error):
             raise IncidentStoreError(f"cannot {self.what} in {self.store.path}: {error}") from error
+
+
+# Per table, the columns that copy fields of the hashed contents (for searching).
+_COPIED_COLUMNS = {
+    "incidents": ("id", "time", "vendor", "client", "severity"),
+    "reveals": ("time", "incident_id"),
+}
 
 
 def _last_hash(db: sqlite3.Connection, table: str) -> str:

@@ -183,9 +183,15 @@ def browser() -> Iterator[Any]:
 
 
 def _wait(condition: Callable[[], Any], what: str, seconds: float = 15) -> Any:
+    """Poll `condition` until it is true; an element replaced while it is read is a retry."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        value = condition()
+        try:
+            value = condition()
+        except StaleElementReferenceException:
+            value = None  # the page re-rendered the list under us: read it again
         if value:
             return value
         time.sleep(0.1)

@@ -132,8 +132,10 @@ def test_verify_names_a_rehashed_edit_by_the_row_after_it(store: IncidentStore) 
         row.seq,
     )
     problems = store.verify()
-    assert [(p.kind, p.seq) for p in problems] == [("deleted", 4)]
-    assert "between #3 and #4" in str(problems[0])
+    # Its vendor column still says acme: row 3 is named too, not only the row after it.
+    assert [(p.kind, p.seq) for p in problems] == [("edited", 3), ("deleted", 4)]
+    assert "vendor column differs" in str(problems[0])
+    assert "between #3 and #4" in str(problems[1])
 
 
 def test_verify_names_a_deleted_row(store: IncidentStore) -> None:
@@ -145,22 +147,20 @@ def test_verify_names_a_deleted_row(store: IncidentStore) -> None:
 
 
 def test_verify_names_swapped_rows(store: IncidentStore) -> None:
-    """Rows 2 and 4 swap places (contents and hashes, seq kept): both are out of order."""
-    rows = {s.seq: s for s in store.find()}
+    """Rows 2 and 4 swap places (every column but seq): both are out of order."""
+    columns = "id, time, content, prev_hash, hash, vendor, client, severity"
     db = sqlite3.connect(store.path)
     with db:
+        rows = {
+            seq: db.execute(f"SELECT {columns} FROM incidents WHERE seq = ?", (seq,)).fetchone()
+            for seq in (2, 4)
+        }
+        db.execute("UPDATE incidents SET id = 'moving' || seq WHERE seq IN (2, 4)")  # unique ids
         for seq, other in ((2, 4), (4, 2)):
-            source = db.execute(
-                "SELECT id, time, content, prev_hash, hash FROM incidents WHERE seq = ?", (other,)
-            ).fetchone()
-            db.execute("UPDATE incidents SET id = ? WHERE seq = ?", (f"swap-{seq}", seq))
-            rows[seq] = source  # type: ignore[assignment]
-        for seq in (2, 4):
-            id_, time, content, prev, digest = rows[seq]  # type: ignore[misc]
             db.execute(
-                "UPDATE incidents SET id = ?, time = ?, content = ?, prev_hash = ?, hash = ?"
-                " WHERE seq = ?",
-                (id_, time, content, prev, digest, seq),
+                "UPDATE incidents SET id = ?, time = ?, content = ?, prev_hash = ?, hash = ?,"
+                " vendor = ?, client = ?, severity = ? WHERE seq = ?",
+                (*rows[other], seq),
             )
     db.close()
     problems = store.verify()
@@ -272,3 +272,12 @@ def test_an_incident_whose_evidence_fails_is_kept_without_it(tmp_path: Path) -> 
     assert stored.incident.evidence is None
     assert stored.incident.evidence_kind == "none: the evidence could not be made (ValueError)"
     assert b"536-90-4399" not in (tmp_path / "incidents.db").read_bytes()
+
+
+def test_verify_names_a_searched_column_edited_behind_the_contents(store: IncidentStore) -> None:
+    """Changing only the vendor column (which filters search) would hide a row: it is found."""
+    _tamper(store, "UPDATE incidents SET vendor = 'other' WHERE seq = 4")
+    assert store.find(IncidentFilter(vendor="acme"))[-1].seq == 5  # hidden from the filter
+    problems = store.verify()
+    assert [(p.kind, p.seq) for p in problems] == [("edited", 4)]
+    assert "its vendor column differs from its hashed contents" in str(problems[0])
