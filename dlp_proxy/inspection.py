@@ -16,7 +16,9 @@ from urllib.parse import parse_qsl, urlsplit
 from dlp_proxy.actions import Change, fingerprint, rewrite
 from dlp_proxy.codecs import (
     Document,
+    HeadersDocument,
     PathDocument,
+    QueryDocument,
     Segment,
     parse_body,
     parse_headers,
@@ -311,15 +313,42 @@ def segment_texts(message: Message, policy: Policy) -> dict[str, str]:
     For incident evidence: a finding's location and span point into these texts. A body that
     cannot be read gives no segments.
     """
-    body_doc, _ = _read_body(message, policy)
-    is_request = message.direction is Direction.REQUEST
-    documents = (
-        body_doc,
-        parse_query(message.query if is_request else ()),
-        parse_path(message.path if is_request else ""),
-        parse_headers(message.headers),
-    )
-    return {s.location: s.text for document in documents for s in document.segments}
+    parts = _MessageParts.read(message, policy)
+    return {s.location: s.text for s in parts.segments}
+
+
+@dataclass(frozen=True)
+class _MessageParts:
+    """A message parsed: its body (or why it cannot be read), query, path and headers."""
+
+    body: Document
+    body_error: InspectionError | None
+    query: QueryDocument
+    path: PathDocument
+    headers: HeadersDocument
+
+    @classmethod
+    def read(cls, message: Message, policy: Policy) -> _MessageParts:
+        """Parse each part; the request line is a request's own (a response has none)."""
+        body, body_error = _read_body(message, policy)
+        is_request = message.direction is Direction.REQUEST
+        return cls(
+            body=body,
+            body_error=body_error,
+            query=parse_query(message.query if is_request else ()),
+            path=parse_path(message.path if is_request else ""),
+            headers=parse_headers(message.headers),
+        )
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        """Every segment: body, query, path, headers."""
+        return (
+            *self.body.segments,
+            *self.query.segments,
+            *self.path.segments,
+            *self.headers.segments,
+        )
 
 
 def _base_decision(where: Route, policy: Policy) -> Decision:
@@ -351,18 +380,10 @@ def _inspect_content(
     policy: Policy,
 ) -> Evaluation:
     rules = where.rules
-    body_doc, body_error = _read_body(message, policy)
-    # The request line is the request's own; a response is inspected for its body and headers.
-    is_request = message.direction is Direction.REQUEST
-    query_doc = parse_query(message.query if is_request else ())
-    path_doc = parse_path(message.path if is_request else "")
-    header_doc = parse_headers(message.headers)
-    every = (
-        *body_doc.segments,
-        *query_doc.segments,
-        *path_doc.segments,
-        *header_doc.segments,
-    )
+    parts = _MessageParts.read(message, policy)
+    body_doc, body_error = parts.body, parts.body_error
+    query_doc, path_doc, header_doc = parts.query, parts.path, parts.headers
+    every = parts.segments
     used: dict[str, str] = {}
     segments = _not_exempt(every, where.allow, used)
     texts = {s.location: s.text for s in every}
