@@ -126,9 +126,10 @@ def make_tldextract_offline() -> None:
 def use_numpy_blas() -> None:
     """Make the spaCy models loaded from now on multiply matrices with numpy's BLAS.
 
-    thinc's default kernels (BLIS) pack a layer's whole weight matrix on every call, which for
-    the few tokens of a field value costs more than the arithmetic: NER over a sentence takes
-    about twice as long as with numpy's BLAS (docs/performance.md), and gives the same entities
+    thinc's default kernels (BLIS) are slow on the small matrices of a few tokens (one row
+    times a 288x288 weight: ~41 µs against ~7 µs with numpy's BLAS on this machine's
+    CPU): NER over a sentence takes up to twice as long (`python -m bench.ner_time`,
+    docs/performance.md), and numpy's BLAS gives the same entities
     (every text of the evaluation corpus, tested). numpy's BLAS would use a thread per core:
     a worker process sets `OPENBLAS_NUM_THREADS` to 1 before loading, the pool being the
     parallelism.
