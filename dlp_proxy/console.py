@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from dlp_proxy.audit import AuditLog, current_user
+from dlp_proxy.audit import command_audit_log, current_user
 from dlp_proxy.errors import DlpError, IncidentStoreError
 from dlp_proxy.incidents import IncidentFilter, IncidentStore, StoredIncident, parse_time
 
@@ -181,7 +181,7 @@ class ConsoleServer:
             return _json({"error": "key_id is 16 hex digits"}, HTTPStatus.BAD_REQUEST)
         stored = self.store.get(unquote(match.group(1)))
         user = f"{current_user()} (console, {client})"
-        with self._audit_lock, AuditLog(self.data_dir) as audit:
+        with self._audit_lock, command_audit_log(self.data_dir) as audit:
             reveal = self.store.record_reveal(stored.incident.id, user, key_id)
             audit.event(
                 "incident_revealed",

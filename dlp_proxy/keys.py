@@ -39,6 +39,7 @@ __all__ = [
     "ensure_keyring",
     "load_keyring",
     "open_keyring",
+    "replace_file",
     "save_keyring",
 ]
 
@@ -255,13 +256,21 @@ def _parse(raw: str, where: str) -> Keyring:
 
 def save_keyring(path: str | Path, keyring: Keyring) -> None:
     """Replace the keyring file at `path` atomically, owner-only, so a crash never loses it."""
+    replace_file(path, _serialise(keyring))
+
+
+def replace_file(path: str | Path, text: str) -> None:
+    """Write `text` to `path` whole, owner-only (0600), synced, then renamed over the old file.
+
+    A reader (a running gateway) sees the old file or the new one, never half of one.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=".keyring-", dir=path.parent)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(_serialise(keyring))
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, path)

@@ -11,14 +11,13 @@ responders keygen`, keeps the private key file, and hands over the one-line publ
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from dlp_proxy.errors import ResponderError, SealError
+from dlp_proxy.keys import replace_file
 from dlp_proxy.sealing import Recipient, key_id, parse_public_key
 
 __all__ = ["RESPONDERS_FILE", "Responder", "add_responder", "load_responders", "recipients"]
@@ -120,14 +119,7 @@ def _write(path: Path, responders: Sequence[Responder]) -> None:
             for r in responders
         ],
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Written whole then renamed: a running gateway never reads half a file.
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as f:
-            json.dump(document, f, indent=2)
-            f.write("\n")
-        os.replace(temporary, path)
+        replace_file(path, json.dumps(document, indent=2) + "\n")
     except OSError as e:
-        Path(temporary).unlink(missing_ok=True)
         raise ResponderError(f"cannot write the responders file {path}: {e.strerror}") from e
