@@ -19,12 +19,12 @@ import pytest
 from mitmproxy import exceptions
 from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.test import taddons, tflow
-from support import InlinePool
 
 from dlp_proxy.addon import DlpAddon
 from dlp_proxy.inspection import Decision, Message
 from dlp_proxy.keys import Keyring, create_keyring, save_keyring
 from dlp_proxy.policy import Mode, Policy
+from tests.support import InlinePool
 
 POLICY = """\
 version: 1

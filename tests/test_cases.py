@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import ScriptedDetector
 
 import dlp_proxy.cases as cases_module
 from dlp_proxy.cases import (
@@ -34,6 +33,7 @@ from dlp_proxy.cases import (
 )
 from dlp_proxy.keys import DataKey, Keyring
 from dlp_proxy.policy import Action, Direction, Severity, load_policy
+from tests.support import ScriptedDetector
 
 KEYRING = Keyring(keys=(DataKey(id="ktest", created="x", state="active", secret=b"\x07" * 32),))
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import ScriptedDetector
 
 from dlp_proxy import cli
 from dlp_proxy.actions import keyed_hash
@@ -21,6 +20,7 @@ from dlp_proxy.audit import current_user
 from dlp_proxy.cli import main
 from dlp_proxy.keys import KeyState, create_keyring, load_keyring
 from dlp_proxy.tokens import encrypt_value
+from tests.support import ScriptedDetector
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,6 @@ from dataclasses import replace
 
 import pytest
 from faker import Faker
-from support import ScriptedDetector
 
 from dlp_proxy.codecs import Segment, context_words
 from dlp_proxy.detection import (
@@ -25,6 +24,7 @@ from dlp_proxy.detection import (
 )
 from dlp_proxy.errors import AnalyzerFailure, DetectorError
 from dlp_proxy.policy import CustomDetector, DetectorPattern, Validator
+from tests.support import ScriptedDetector
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import yaml
-from support import ScriptedDetector
 
 from dlp_proxy import diff as diff_module
 from dlp_proxy.cases import Case, Observed, load_test_file
@@ -30,6 +29,7 @@ from dlp_proxy.diff import (
 from dlp_proxy.errors import UsageError
 from dlp_proxy.keys import DataKey, Keyring
 from dlp_proxy.policy import Policy, parse_policy
+from tests.support import ScriptedDetector
 
 KEYRING = Keyring(keys=(DataKey(id="ktest", created="x", state="active", secret=b"\x07" * 32),))
 

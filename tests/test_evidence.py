@@ -7,12 +7,11 @@ import gzip
 import json
 from dataclasses import replace
 
-from support import ScriptedDetector
-
 from dlp_proxy.evidence import SNIPPET_CONTEXT, evidence_plaintext
 from dlp_proxy.inspection import Message, inspect
 from dlp_proxy.keys import DataKey, Keyring
 from dlp_proxy.policy import Evidence, Policy, parse_policy
+from tests.support import ScriptedDetector
 
 KEYRING = Keyring(keys=(DataKey(id="k1", created="", state="active", secret=bytes(32)),))
 POLICY = parse_policy(

@@ -16,7 +16,6 @@ from urllib.parse import unquote_plus, urlencode
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import DEFAULT_PATTERNS, ScriptedDetector
 
 from dlp_proxy.actions import fingerprint
 from dlp_proxy.codecs import Segment
@@ -41,6 +40,7 @@ from dlp_proxy.policy import (
     parse_policy,
 )
 from dlp_proxy.tokens import TOKEN_PATTERN, decrypt_token, encrypt_value
+from tests.support import DEFAULT_PATTERNS, ScriptedDetector
 
 POLICIES = Path(__file__).resolve().parent.parent / "policies"
 KEYRING = Keyring(keys=(DataKey(id="ktest", created="x", state="active", secret=b"\x07" * 32),))

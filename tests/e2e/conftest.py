@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from e2e.harness import (
+from tests.e2e.harness import (
     BIN,
     DEFAULT_POLICY,
     ROOT,

@@ -26,7 +26,7 @@ from mitmproxy.net.encoding import encode
 
 from bench.cases import Label, Transfer
 from bench.score import decompress, leaked, read
-from e2e.harness import CARD, EMAIL, SSN, Received, Vendor
+from tests.e2e.harness import CARD, EMAIL, SSN, Received, Vendor
 
 CARD_DIGITS = CARD.replace(" ", "")
 SSN_WRITTEN = f"{SSN[:3]}-{SSN[3:5]}-{SSN[5:]}"

@@ -6,7 +6,7 @@ import json
 
 import httpx
 
-from e2e.harness import CARD, EMAIL, NAME, PHONE, SSN, Proxy, Vendor, pii_spellings, ticket
+from tests.e2e.harness import CARD, EMAIL, NAME, PHONE, SSN, Proxy, Vendor, pii_spellings, ticket
 
 # Names of the messages each proxy gets below, one decision line each.
 MESSAGES = ("ticket", "blocked", "form", "query", "malformed")

@@ -7,7 +7,16 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from e2e.harness import BIN, DEFAULT_POLICY, EMAIL, ROOT, Proxy, Vendor, assert_masked, free_port
+from tests.e2e.harness import (
+    BIN,
+    DEFAULT_POLICY,
+    EMAIL,
+    ROOT,
+    Proxy,
+    Vendor,
+    assert_masked,
+    free_port,
+)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import json
 
 import httpx
 
-from e2e.harness import SSN, Proxy, Vendor, ticket
+from tests.e2e.harness import SSN, Proxy, Vendor, ticket
 
 
 def test_monitor_mode_forwards_an_ssn_ticket_unchanged_and_logs_would_block(

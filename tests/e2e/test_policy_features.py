@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from e2e.harness import Proxy, Vendor, dlp_proxy_argv, free_port
+from tests.e2e.harness import Proxy, Vendor, dlp_proxy_argv, free_port
 
 FEATURES_POLICY = r"""
 version: 1

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from e2e.harness import (
+from tests.e2e.harness import (
     BIN,
     EMAIL,
     NAME,

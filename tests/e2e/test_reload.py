@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from e2e.harness import (
+from tests.e2e.harness import (
     BIN,
     DEFAULT_POLICY,
     EMAIL,

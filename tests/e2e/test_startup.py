@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from e2e.harness import ROOT, dlp_proxy_argv, free_port
+from tests.e2e.harness import ROOT, dlp_proxy_argv, free_port
 
 BROKEN_POLICY = """\
 version: 1

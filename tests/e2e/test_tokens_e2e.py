@@ -22,7 +22,7 @@ import pytest
 
 from dlp_proxy.keys import Keyring, create_keyring, load_keyring, save_keyring
 from dlp_proxy.tokens import decrypt_token
-from e2e.harness import (
+from tests.e2e.harness import (
     CARD,
     EMAIL,
     ROOT,

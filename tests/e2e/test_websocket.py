@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.harness import send_websocket
-from e2e.harness import EMAIL, SSN, Proxy, Vendor, poll
+from tests.e2e.harness import EMAIL, SSN, Proxy, Vendor, poll
 
 
 def test_websocket_messages_are_redacted_or_dropped(
