@@ -6,7 +6,8 @@ addon (`dlp_proxy.addon`) and the CLI (`dlp_proxy.cli`) are thin adapters around
 
 from dlp_proxy.errors import DlpError, InspectionError, PolicyError
 from dlp_proxy.inspection import Decision, Message, inspect
-from dlp_proxy.policy import Action, Direction, Mode, Policy, load_policy, parse_policy
+from dlp_proxy.policy.loader import load_policy, parse_policy
+from dlp_proxy.policy.model import Action, Direction, Mode, Policy
 
 __version__ = "0.1.0"
 

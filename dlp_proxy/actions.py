@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from dlp_proxy.detection import Finding
 from dlp_proxy.keys import Keyring
-from dlp_proxy.policy import Action, EncryptMode, RedactOperator, Rule
+from dlp_proxy.policy.model import Action, EncryptMode, RedactOperator, Rule
 from dlp_proxy.tokens import encrypt_value
 
 __all__ = [

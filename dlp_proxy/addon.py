@@ -35,9 +35,10 @@ from dlp_proxy.evidence import evidence_plaintext
 from dlp_proxy.incidents import INCIDENTS_DB, IncidentWriter
 from dlp_proxy.inspection import Decision, Message, decide_by_route, error_decision
 from dlp_proxy.keys import ENV_PREFIX, Keyring, ensure_keyring, open_keyring
-from dlp_proxy.policy import Action, Direction, Policy, load_policy
+from dlp_proxy.policy.loader import load_policy
+from dlp_proxy.policy.model import Action, Direction, Policy
+from dlp_proxy.policy.watch import WatchedFiles, parse_interval, policy_files
 from dlp_proxy.responders import RESPONDERS_FILE, load_responders, recipients
-from dlp_proxy.watch import WatchedFiles, parse_interval, policy_files
 from dlp_proxy.workers import InspectorPool, WorkerSettings
 
 __all__ = ["DlpAddon", "blocked_response"]

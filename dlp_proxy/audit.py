@@ -30,7 +30,7 @@ import structlog
 from dlp_proxy.errors import UsageError
 from dlp_proxy.incidents import Incident, IncidentFinding, utc_now
 from dlp_proxy.inspection import Decision
-from dlp_proxy.policy import Action
+from dlp_proxy.policy.model import Action
 
 __all__ = [
     "AuditLog",

@@ -52,7 +52,8 @@ from dlp_proxy.keys import (
     open_keyring,
     save_keyring,
 )
-from dlp_proxy.policy import Direction, Policy, load_policy
+from dlp_proxy.policy.loader import load_policy
+from dlp_proxy.policy.model import Direction, Policy
 from dlp_proxy.tokens import TOKEN_PATTERN, decrypt_token, restore_tokens
 
 __all__ = ["main"]

@@ -4,14 +4,15 @@ The rest of dlp-proxy only sees `Detector.detect(segments, entities, min_score, 
 Unit tests use a small scripted detector; the proxy and end-to-end tests use `PresidioDetector`,
 which runs Presidio's recognizers and the spaCy model named in the settings, fully offline.
 
-Custom detectors declared in a policy (`policy.CustomDetector`) run inside Presidio as ad-hoc
-`PatternRecognizer`s, so they behave as Presidio's own do (checked against presidio-analyzer
-2.2.366):
+Custom detectors declared in a policy (`policy.model.CustomDetector`) run inside Presidio as
+ad-hoc `PatternRecognizer`s, so they behave as Presidio's own do (checked against
+presidio-analyzer 2.2.366):
 
 - patterns are compiled by the `regex` module with `DOTALL | MULTILINE | IGNORECASE` (Presidio's
-  default, `policy.DETECTOR_REGEX_FLAGS`): matching ignores case, `.` crosses newlines, `^` and
-  `$` match at every line. A pattern that runs longer than Presidio's `REGEX_TIMEOUT_SECONDS`
-  (60 s) is skipped with a warning; the worker timeout fails the message closed before that.
+  default, `policy.loader.DETECTOR_REGEX_FLAGS`): matching ignores case, `.` crosses newlines,
+  `^` and `$` match at every line. A pattern that runs longer than Presidio's
+  `REGEX_TIMEOUT_SECONDS` (60 s) is skipped with a warning; the worker timeout fails the message
+  closed before that.
 - context words raise a match's score by 0.35 (to at least 0.4, at most 1.0) when one of them
   is a substring of a lemma among the five words before the match, or of a field-name word
   (`Segment.context`). Ad-hoc recognizers get this enhancement exactly like registered ones.
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from dlp_proxy.codecs import Segment
 from dlp_proxy.errors import AnalyzerFailure, DetectorError
-from dlp_proxy.policy import CustomDetector, Validator
+from dlp_proxy.policy.model import CustomDetector, Validator
 from dlp_proxy.prefilter import PROPER_NOUN_ENTITIES, name_windows, possible_entities, profile
 
 if TYPE_CHECKING:

@@ -32,7 +32,6 @@ from typing import Any
 
 import yaml
 
-from dlp_proxy._yaml import load_located
 from dlp_proxy.cases import (
     Case,
     Observed,
@@ -45,7 +44,8 @@ from dlp_proxy.cases import (
 from dlp_proxy.detection import Detector
 from dlp_proxy.errors import UsageError
 from dlp_proxy.keys import Keyring
-from dlp_proxy.policy import (
+from dlp_proxy.policy.located import load_located
+from dlp_proxy.policy.model import (
     Action,
     AllowEntry,
     Contract,

@@ -18,7 +18,7 @@ import json
 from typing import Any
 
 from dlp_proxy.inspection import Decision, Message, segment_texts
-from dlp_proxy.policy import Evidence, Policy
+from dlp_proxy.policy.model import Evidence, Policy
 
 __all__ = ["SNIPPET_CONTEXT", "evidence_plaintext"]
 

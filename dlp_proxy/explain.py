@@ -21,7 +21,7 @@ from dlp_proxy.codecs import Segment
 from dlp_proxy.compression import decode_body
 from dlp_proxy.detection import Finding
 from dlp_proxy.inspection import Evaluation, Message, RuleOutcome
-from dlp_proxy.policy import Action, Policy
+from dlp_proxy.policy.model import Action, Policy
 
 __all__ = ["Report", "build_report", "render_json", "render_table"]
 

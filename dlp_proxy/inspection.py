@@ -36,7 +36,7 @@ from dlp_proxy.errors import (
 )
 from dlp_proxy.keys import Keyring
 from dlp_proxy.normalize import Normalized, embedded_encodings, normalize
-from dlp_proxy.policy import (
+from dlp_proxy.policy.model import (
     OUTSIDE_CONTRACT,
     Action,
     AllowEntry,

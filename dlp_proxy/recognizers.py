@@ -34,7 +34,7 @@ from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
 from dlp_proxy.codecs import Segment
 from dlp_proxy.detection import LANGUAGE, Finding, custom_recognizer_name
-from dlp_proxy.policy import CustomDetector, Validator
+from dlp_proxy.policy.model import CustomDetector, Validator
 
 __all__ = [
     "CUSTOM_ENTITIES",

@@ -39,7 +39,7 @@ from dlp_proxy.detection import DEFAULT_MODEL, Detector, PresidioDetector
 from dlp_proxy.errors import DlpError
 from dlp_proxy.inspection import Decision, Message, error_decision, inspect
 from dlp_proxy.keys import Keyring
-from dlp_proxy.policy import Policy
+from dlp_proxy.policy.model import Policy
 
 __all__ = [
     "BULK_NICENESS",

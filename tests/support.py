@@ -8,13 +8,18 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from dlp_proxy.codecs import Segment
 from dlp_proxy.detection import Finding, custom_recognizer_name
 from dlp_proxy.incidents import Incident, IncidentFinding
 from dlp_proxy.inspection import Decision, Message, inspect
 from dlp_proxy.keys import Keyring
-from dlp_proxy.policy import CustomDetector, Policy, Validator
+from dlp_proxy.policy.model import CustomDetector, Direction, Policy, Target, Validator
+
+# The checkout, for tests anywhere in the tree.
+ROOT = Path(__file__).resolve().parent.parent
+POLICIES = ROOT / "policies"
 
 CONTEXT_BOOST = 0.35  # what Presidio adds for a context word
 
@@ -162,3 +167,13 @@ def sample_evidence() -> bytes:
             "body_base64": base64.b64encode(SAMPLE_BODY).decode(),
         }
     ).encode()
+
+
+def target(
+    direction: Direction = Direction.REQUEST,
+    method: str = "POST",
+    host: str = "api.acme-cc.example",
+    path: str = "/v2/tickets",
+) -> Target:
+    """A target with defaults that the policy tests' rules accept unless they say otherwise."""
+    return Target(direction, method, host, path)

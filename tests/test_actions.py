@@ -20,7 +20,7 @@ from dlp_proxy.actions import (
 )
 from dlp_proxy.detection import Finding
 from dlp_proxy.keys import DataKey, Keyring
-from dlp_proxy.policy import (
+from dlp_proxy.policy.model import (
     Action,
     EncryptMode,
     EncryptOptions,

@@ -23,7 +23,7 @@ from mitmproxy.test import taddons, tflow
 from dlp_proxy.addon import DlpAddon
 from dlp_proxy.inspection import Decision, Message
 from dlp_proxy.keys import Keyring, create_keyring, save_keyring
-from dlp_proxy.policy import Mode, Policy
+from dlp_proxy.policy.model import Mode, Policy
 from tests.support import InlinePool
 
 POLICY = """\

@@ -19,7 +19,7 @@ from dlp_proxy.audit import (
     strip_query_values,
 )
 from dlp_proxy.inspection import Decision, FindingRecord
-from dlp_proxy.policy import Action, Mode, Severity
+from dlp_proxy.policy.model import Action, Mode, Severity
 
 FLOW = FlowInfo(
     flow_id="f-1",

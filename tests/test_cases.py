@@ -32,7 +32,8 @@ from dlp_proxy.cases import (
     throwaway_keyring,
 )
 from dlp_proxy.keys import DataKey, Keyring
-from dlp_proxy.policy import Action, Direction, Severity, load_policy
+from dlp_proxy.policy.loader import load_policy
+from dlp_proxy.policy.model import Action, Direction, Severity
 from tests.support import ScriptedDetector
 
 KEYRING = Keyring(keys=(DataKey(id="ktest", created="x", state="active", secret=b"\x07" * 32),))

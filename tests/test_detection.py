@@ -23,7 +23,7 @@ from dlp_proxy.detection import (
     PresidioDetector,
 )
 from dlp_proxy.errors import AnalyzerFailure, DetectorError
-from dlp_proxy.policy import CustomDetector, DetectorPattern, Validator
+from dlp_proxy.policy.model import CustomDetector, DetectorPattern, Validator
 from tests.support import ScriptedDetector
 
 
@@ -121,7 +121,7 @@ def test_detection_attempts_no_network_connection() -> None:
         sys.addaudithook(hook)
         from dlp_proxy.codecs import Segment
         from dlp_proxy.detection import PresidioDetector
-        from dlp_proxy.policy import KNOWN_ENTITIES
+        from dlp_proxy.policy.model import KNOWN_ENTITIES
         detector = PresidioDetector()
         text = "Mail maria.gonzalez@example.co.uk or see https://shop.example.com/a, Maria Gonzalez"
         found = detector.detect([Segment("text:0", text)], KNOWN_ENTITIES, 0.3)

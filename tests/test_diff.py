@@ -28,7 +28,8 @@ from dlp_proxy.diff import (
 )
 from dlp_proxy.errors import UsageError
 from dlp_proxy.keys import DataKey, Keyring
-from dlp_proxy.policy import Policy, parse_policy
+from dlp_proxy.policy.loader import parse_policy
+from dlp_proxy.policy.model import Policy
 from tests.support import ScriptedDetector
 
 KEYRING = Keyring(keys=(DataKey(id="ktest", created="x", state="active", secret=b"\x07" * 32),))

@@ -10,7 +10,8 @@ from dataclasses import replace
 from dlp_proxy.evidence import SNIPPET_CONTEXT, evidence_plaintext
 from dlp_proxy.inspection import Message, inspect
 from dlp_proxy.keys import DataKey, Keyring
-from dlp_proxy.policy import Evidence, Policy, parse_policy
+from dlp_proxy.policy.loader import parse_policy
+from dlp_proxy.policy.model import Evidence, Policy
 from tests.support import ScriptedDetector
 
 KEYRING = Keyring(keys=(DataKey(id="k1", created="", state="active", secret=bytes(32)),))

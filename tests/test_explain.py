@@ -7,7 +7,8 @@ import json
 from dlp_proxy.explain import build_report, render_json, render_table
 from dlp_proxy.inspection import Message, evaluate
 from dlp_proxy.keys import DataKey, Keyring
-from dlp_proxy.policy import Direction, Policy, parse_policy
+from dlp_proxy.policy.loader import parse_policy
+from dlp_proxy.policy.model import Direction, Policy
 from tests.support import ScriptedDetector
 
 KEYRING = Keyring(keys=(DataKey(id="ktest", created="x", state="active", secret=b"\x05" * 32),))

@@ -29,16 +29,8 @@ from dlp_proxy.inspection import (
     route,
 )
 from dlp_proxy.keys import DataKey, Keyring
-from dlp_proxy.policy import (
-    Action,
-    CustomDetector,
-    Direction,
-    Mode,
-    Policy,
-    Severity,
-    load_policy,
-    parse_policy,
-)
+from dlp_proxy.policy.loader import load_policy, parse_policy
+from dlp_proxy.policy.model import Action, CustomDetector, Direction, Mode, Policy, Severity
 from dlp_proxy.tokens import TOKEN_PATTERN, decrypt_token, encrypt_value
 from tests.support import DEFAULT_PATTERNS, ScriptedDetector
 

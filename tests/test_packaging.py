@@ -31,7 +31,7 @@ NOT_YET_MIRRORED = ("_formats",)
 def mirror_name(path: Path, root: Path, prefix: str = "") -> str:
     """`core/codecs/values` for dlp_proxy/core/codecs/values.py or tests/core/codecs/test_values.py.
 
-    A private module's leading underscore is dropped: `_yaml.py` is tested by `test_yaml.py`.
+    A private module's leading underscore is dropped: `_values.py` is tested by `test_values.py`.
     """
     relative = path.relative_to(root)
     stem = relative.stem.removeprefix(prefix).lstrip("_")

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dlp_proxy.codecs import Segment, context_words
-from dlp_proxy.policy import CustomDetector, DetectorPattern, Validator
+from dlp_proxy.policy.model import CustomDetector, DetectorPattern, Validator
 from dlp_proxy.recognizers import (
     CardNumberRecognizer,
     DateOfBirthRecognizer,

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from dlp_proxy.errors import PolicyError, TokenError
 from dlp_proxy.keys import DataKey, Keyring, KeyState, create_keyring, load_keyring, save_keyring
-from dlp_proxy.policy import parse_policy
+from dlp_proxy.policy.loader import parse_policy
 from dlp_proxy.tokens import (
     TOKEN_PATTERN,
     Restored,

@@ -6,7 +6,8 @@ import pytest
 
 from bench.inspect_time import main, time_inspection
 from bench.throughput import clean_ticket, transcript_ticket
-from dlp_proxy.policy import Action, load_policy
+from dlp_proxy.policy.loader import load_policy
+from dlp_proxy.policy.model import Action
 from tests.support import ScriptedDetector
 
 

@@ -1,4 +1,4 @@
-"""Tests for dlp_proxy.policy: loading, validation messages with file and line, rule matching."""
+"""Tests for dlp_proxy/policy/loader.py: loading, and validation messages with file and line."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from dlp_proxy.errors import PolicyError
-from dlp_proxy.policy import (
+from dlp_proxy.policy.loader import load_policy, parse_policy
+from dlp_proxy.policy.model import (
     CONTRACT_ENTITIES,
     KNOWN_ENTITIES,
     Action,
@@ -28,15 +29,11 @@ from dlp_proxy.policy import (
     RedactOptions,
     Rule,
     Severity,
-    Target,
     UnknownDestinations,
     Validator,
     Vendor,
-    load_policy,
-    parse_policy,
 )
-
-POLICIES = Path(__file__).resolve().parent.parent / "policies"
+from tests.support import POLICIES, target
 
 
 def write(tmp_path: Path, text: str, name: str = "x.yaml") -> Path:
@@ -798,271 +795,6 @@ def test_every_problem_in_a_file_is_reported(tmp_path: Path) -> None:
     ]
 
 
-# --- rule matching ---------------------------------------------------------------------------
-
-
-def target(
-    direction: Direction = Direction.REQUEST,
-    method: str = "POST",
-    host: str = "api.acme-cc.example",
-    path: str = "/v2/tickets",
-) -> Target:
-    """A target with defaults that every rule below accepts unless it says otherwise."""
-    return Target(direction, method, host, path)
-
-
-ACME = Vendor("acme", "ACME", ("api.acme-cc.example", "*.acme-cc.example"))
-OTHER = Vendor("other", "Other", ("other.example",))
-
-
-def rule(**fields: object) -> Rule:
-    """A block rule for PERSON with the given matching fields."""
-    return Rule(id="r", entities=frozenset({"PERSON"}), action=Action.BLOCK, **fields)  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
-    ("host", "matches"),
-    [
-        ("a.acme-cc.example", True),
-        ("api.acme-cc.example", True),
-        ("deep.a.acme-cc.example", True),
-        ("A.ACME-CC.EXAMPLE", True),
-        ("a.acme-cc.example.", True),
-        ("acme-cc.example", False),
-        ("evilacme-cc.example", False),
-        ("a.acme-cc.example.evil.test", False),
-        ("other.example", False),
-    ],
-)
-def test_vendor_host_glob(host: str, matches: bool) -> None:
-    """`*.acme-cc.example` matches any subdomain, case-insensitively, but not the bare domain."""
-    vendor = Vendor("acme", "ACME", ("*.acme-cc.example",))
-    assert vendor.matches_host(host) is matches
-
-
-@pytest.mark.parametrize(
-    ("rule_fields", "tgt", "vendor", "applies"),
-    [
-        pytest.param({}, target(), None, True, id="no-conditions"),
-        pytest.param({}, target(Direction.RESPONSE), None, False, id="default-request-only"),
-        pytest.param(
-            {"directions": frozenset({Direction.RESPONSE})},
-            target(Direction.RESPONSE),
-            None,
-            True,
-            id="response-rule-on-response",
-        ),
-        pytest.param(
-            {"directions": frozenset({Direction.RESPONSE})},
-            target(Direction.REQUEST),
-            None,
-            False,
-            id="response-rule-on-request",
-        ),
-        pytest.param(
-            {"directions": frozenset(Direction)}, target(Direction.RESPONSE), None, True, id="both"
-        ),
-        pytest.param(
-            {"methods": frozenset({"POST"})}, target(method="post"), None, True, id="method-lower"
-        ),
-        pytest.param(
-            {"methods": frozenset({"POST", "PUT"})},
-            target(method="GET"),
-            None,
-            False,
-            id="method-other",
-        ),
-        pytest.param({"vendors": ("acme",)}, target(), ACME, True, id="vendor-match"),
-        pytest.param({"vendors": ("acme",)}, target(), OTHER, False, id="vendor-other"),
-        pytest.param({"vendors": ("acme",)}, target(), None, False, id="vendor-none"),
-        pytest.param(
-            {"hosts": ("*.acme-cc.example",)},
-            target(host="x.acme-cc.example"),
-            None,
-            True,
-            id="host-glob",
-        ),
-        pytest.param(
-            {"hosts": ("*.acme-cc.example",)},
-            target(host="acme-cc.example"),
-            None,
-            False,
-            id="host-bare",
-        ),
-        pytest.param(
-            {"paths": ("/v2/tickets*",)}, target(path="/v2/tickets"), None, True, id="path-exact"
-        ),
-        pytest.param(
-            {"paths": ("/v2/tickets*",)},
-            target(path="/v2/tickets/7/notes"),
-            None,
-            True,
-            id="path-deeper",
-        ),
-        pytest.param(
-            {"paths": ("/v2/tickets*",)}, target(path="/v1/tickets"), None, False, id="path-other"
-        ),
-        pytest.param(
-            {"paths": ("/v2/Tickets",)}, target(path="/v2/tickets"), None, False, id="path-case"
-        ),
-        pytest.param({"paths": ("/a", "/b/*")}, target(path="/b/c"), None, True, id="path-any-of"),
-        pytest.param({"paths": ("*",)}, target(path="/anything"), None, True, id="path-star"),
-    ],
-)
-def test_rule_applies_to(
-    rule_fields: dict[str, object], tgt: Target, vendor: Vendor | None, applies: bool
-) -> None:
-    """A rule applies only when its direction, method, vendor, host and path all match."""
-    assert rule(**rule_fields).applies_to(tgt, vendor) is applies
-
-
-def test_vendor_for_returns_the_first_matching_vendor() -> None:
-    """vendor_for picks the first vendor whose hosts match, or None for an unknown host."""
-    overlap = Vendor("catch-all", "Catch-all", ("*.example",))
-    policy = Policy(name="p", rules=(), vendors=(ACME, overlap))
-    assert policy.vendor_for("x.acme-cc.example") is ACME
-    assert policy.vendor_for("API.ACME-CC.EXAMPLE") is ACME
-    assert policy.vendor_for("foo.example") is overlap
-    assert policy.vendor_for("acme-cc.test") is None
-
-
-@pytest.mark.parametrize(
-    ("direction", "method", "host", "path", "rule_ids"),
-    [
-        (
-            Direction.REQUEST,
-            "POST",
-            "api.acme-cc.example",
-            "/v2/tickets/9",
-            ["acme-block-financial", "acme-hash-emails", "acme-mask-phones", "acme-bulk-names"],
-        ),
-        (
-            Direction.REQUEST,
-            "GET",
-            "eu.acme-cc.example",
-            "/v2/tickets",
-            ["acme-block-financial", "acme-mask-phones", "acme-bulk-names"],
-        ),
-        (
-            Direction.REQUEST,
-            "PUT",
-            "api.acme-cc.example",
-            "/v1/users",
-            ["acme-block-financial", "acme-mask-phones", "acme-bulk-names"],
-        ),
-        (
-            Direction.RESPONSE,
-            "POST",
-            "api.acme-cc.example",
-            "/v2/tickets",
-            ["acme-block-financial"],
-        ),
-        (Direction.REQUEST, "POST", "acme-cc.test", "/v2/tickets", []),
-    ],
-)
-def test_rules_for_the_acme_policy(
-    direction: Direction, method: str, host: str, path: str, rule_ids: list[str]
-) -> None:
-    """The shipped ACME policy selects its rules by vendor, method, path and direction."""
-    policy = load_policy(POLICIES / "acme-contact-centre.yaml")
-    tgt = Target(direction, method, host, path)
-    assert [r.id for r in policy.rules_for(tgt, policy.vendor_for(host))] == rule_ids
-
-
-def test_action_order_and_labels() -> None:
-    """Actions order allow < redact < encrypt < block and print as their YAML names."""
-    assert sorted(Action, reverse=True) == [
-        Action.BLOCK,
-        Action.ENCRYPT,
-        Action.REDACT,
-        Action.ALLOW,
-    ]
-    assert [a.label for a in Action] == ["allow", "redact", "encrypt", "block"]
-
-
-# --- KNOWN_ENTITIES against a real Presidio registry -----------------------------------------
-
-# Presidio's SpacyRecognizer advertises every target of its default NER label mapping
-# (MODEL_TO_PRESIDIO_ENTITY_MAPPING in presidio_analyzer/nlp_engine/ner_model_configuration.py).
-# That mapping also serves medical and transformers models: AGE, ID and EMAIL are reached only
-# from the labels AGE, ID and EMAIL, which en_core_web_sm does not have, so nothing ever emits
-# them. A policy naming them would silently never fire, so KNOWN_ENTITIES leaves them out.
-NER_MAPPING_ONLY = frozenset({"AGE", "ID", "EMAIL"})
-
-
-def test_known_entities_match_a_real_presidio_registry() -> None:
-    """KNOWN_ENTITIES is our registry (Presidio's English one plus ours) minus NER-only names."""
-    from presidio_analyzer.nlp_engine import NlpEngineProvider
-
-    from dlp_proxy.detection import DEFAULT_MODEL, build_registry, make_tldextract_offline
-
-    make_tldextract_offline()
-    nlp_engine = NlpEngineProvider(
-        nlp_configuration={
-            "nlp_engine_name": "spacy",
-            "models": [{"lang_code": "en", "model_name": DEFAULT_MODEL}],
-        }
-    ).create_engine()
-    registry = build_registry(nlp_engine)
-    supported = frozenset(registry.get_supported_entities(languages=["en"]))
-
-    assert KNOWN_ENTITIES - supported == frozenset()
-    assert supported - KNOWN_ENTITIES == NER_MAPPING_ONLY
-
-    # Check the reason given above rather than trust it: only the spaCy recognizer claims these
-    # names, and no label of the model maps to them.
-    claimed_by = {
-        type(r).__name__
-        for r in registry.recognizers
-        if NER_MAPPING_ONLY & set(r.supported_entities)
-    }
-    assert claimed_by == {"SpacyRecognizer"}
-    labels = set(nlp_engine.nlp["en"].get_pipe("ner").labels)  # type: ignore[attr-defined]
-    mapping = nlp_engine.ner_model_configuration.model_to_presidio_entity_mapping  # type: ignore[attr-defined]
-    for entity in NER_MAPPING_ONLY:
-        sources = {label for label, name in mapping.items() if name == entity}
-        assert sources, entity
-        assert not sources & labels, (entity, sources)
-
-
-# --- field selectors -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("selector", "field", "matches"),
-    [
-        ("$.customer.email", "$.customer.email", True),
-        ("$.customer", "$.customer.email", True),
-        ("$.customer", "$.customers", False),
-        ("$.customer", "$.customer>$.ssn", True),
-        ("$.items[*].sku", "$.items[*].sku", True),
-        ("$.items[0].sku", "$.items[*].sku", True),
-        ("$.items[*]", "$.items[*].note", True),
-        ("$.*.email", "$.agent.email", True),
-        ("$.*.email", "$.agent.contact.email", False),
-        ("$.**.email", "$.agent.contact.email", True),
-        ("form:note_*", "form:note_internal", True),
-        ("form:note_*", "form:notes", False),
-        ("csv:email", "csv:email", True),
-        ("csv:email", "csv:email_2", False),
-        ("xml:/root/customer", "xml:/root/customer/@id", True),
-        ("header:x-agent-id", "header:x-agent-id", True),
-        ("text", "text", True),
-    ],
-)
-def test_field_selector_matches_its_field_and_what_is_inside(
-    selector: str, field: str, matches: bool
-) -> None:
-    """A selector matches its own field and fields nested in it, with * for one name part."""
-    assert FieldSelector.parse(selector).matches(field) is matches
-
-
-def test_field_selector_refuses_what_is_not_a_field_path() -> None:
-    """A selector must start with a format prefix, so a typo cannot silently match nothing."""
-    with pytest.raises(ValueError, match=r"must be a field path starting with one of \$, form:"):
-        FieldSelector.parse("customer.email")
-
-
 # --- custom detectors, allow lists, contracts, modes, severity, counts -------------------------
 
 DETECTOR_POLICY = """
@@ -1700,7 +1432,7 @@ def test_schema_uses_only_keywords_editors_understand(schema: dict) -> None:
 @pytest.mark.parametrize(("pointer", "keys_name"), SCHEMA_OBJECTS.items())
 def test_schema_keys_are_the_loaders_keys(schema: dict, pointer: str, keys_name: str) -> None:
     """Each object's properties are the loader's allowed keys, in order; no other key is allowed."""
-    from dlp_proxy import policy as policy_module
+    from dlp_proxy.policy import loader as policy_module
 
     node = at(schema, pointer)
     assert list(node["properties"]) == list(getattr(policy_module, keys_name))
@@ -1728,7 +1460,7 @@ def test_every_key_in_the_schema_has_a_description(schema: dict) -> None:
 
 def test_schema_enums_are_the_loaders_values(schema: dict) -> None:
     """Every enum in the schema lists the loader's values, so completion offers exactly those."""
-    from dlp_proxy import policy as policy_module
+    from dlp_proxy.policy import loader as policy_module
 
     enums = {
         "mode": [m.value for m in Mode],
@@ -1750,7 +1482,7 @@ def test_schema_enums_are_the_loaders_values(schema: dict) -> None:
 
 def test_schema_patterns_are_the_loaders(schema: dict) -> None:
     """Identifiers and custom entity names use the loader's own regular expressions."""
-    from dlp_proxy import policy as policy_module
+    from dlp_proxy.policy import loader as policy_module
 
     assert at(schema, "/$defs/id")["pattern"] == policy_module._ID_RE.pattern
     assert at(schema, "/$defs/entity/anyOf/1")["pattern"] == policy_module._ENTITY_RE.pattern
@@ -2169,7 +1901,7 @@ def test_the_worked_example_uses_every_key_of_the_format() -> None:
     """One example policy in the docs (with its shared file) shows every key there is."""
     import yaml
 
-    from dlp_proxy import policy as policy_module
+    from dlp_proxy.policy import loader as policy_module
 
     everything = {
         name: set(getattr(policy_module, name))

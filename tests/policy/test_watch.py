@@ -1,4 +1,4 @@
-"""Tests for dlp_proxy/watch.py: noticing policy file changes, and the reload interval."""
+"""Tests for dlp_proxy/policy/watch.py: noticing policy file changes, and the reload interval."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dlp_proxy.policy import parse_policy
-from dlp_proxy.watch import WatchedFiles, parse_interval, policy_files
+from dlp_proxy.policy.loader import parse_policy
+from dlp_proxy.policy.watch import WatchedFiles, parse_interval, policy_files
 
 
 def test_policy_files_tell_a_touch_from_an_edit(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from dlp_proxy.policy import Policy
+from dlp_proxy.policy.model import Policy
 
 __all__ = ["WatchedFiles", "parse_interval", "policy_files"]
 

@@ -1,11 +1,11 @@
-"""Tests for dlp_proxy/_yaml.py: YAML with the line of every key and item."""
+"""Tests for dlp_proxy/policy/located.py: YAML with the line of every key and item."""
 
 from __future__ import annotations
 
 import pytest
 import yaml
 
-from dlp_proxy._yaml import load_located
+from dlp_proxy.policy.located import load_located
 
 TEXT = """\
 version: 1
