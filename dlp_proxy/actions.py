@@ -11,10 +11,10 @@ import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from dlp_proxy.crypto.keys import Keyring
+from dlp_proxy.crypto.tokens import encrypt_value
 from dlp_proxy.detection import Finding
-from dlp_proxy.keys import Keyring
 from dlp_proxy.policy.model import Action, EncryptMode, RedactOperator, Rule
-from dlp_proxy.tokens import encrypt_value
 
 __all__ = [
     "Change",

@@ -33,16 +33,7 @@ from typing import Any
 from dlp_proxy import __version__, cli_incidents
 from dlp_proxy.audit import AuditLog, command_audit_log, current_user
 from dlp_proxy.cases import Report, collect, render_text, run_cases, throwaway_keyring
-from dlp_proxy.detection import DEFAULT_MODEL, PresidioDetector
-from dlp_proxy.errors import (
-    DlpError,
-    KeyringError,
-    PolicyError,
-    PolicyProblem,
-    TokenError,
-    UsageError,
-)
-from dlp_proxy.keys import (
+from dlp_proxy.crypto.keys import (
     ENV_PREFIX,
     Keyring,
     KeyState,
@@ -52,9 +43,18 @@ from dlp_proxy.keys import (
     open_keyring,
     save_keyring,
 )
+from dlp_proxy.crypto.tokens import TOKEN_PATTERN, decrypt_token, restore_tokens
+from dlp_proxy.detection import DEFAULT_MODEL, PresidioDetector
+from dlp_proxy.errors import (
+    DlpError,
+    KeyringError,
+    PolicyError,
+    PolicyProblem,
+    TokenError,
+    UsageError,
+)
 from dlp_proxy.policy.loader import load_policy
 from dlp_proxy.policy.model import Direction, Policy
-from dlp_proxy.tokens import TOKEN_PATTERN, decrypt_token, restore_tokens
 
 __all__ = ["main"]
 

@@ -28,6 +28,14 @@ from typing import Any
 
 from dlp_proxy.audit import command_audit_log, current_user
 from dlp_proxy.compression import decode_body
+from dlp_proxy.crypto.sealing import (
+    generate_private_key,
+    key_id,
+    load_private_key,
+    open_sealed,
+    private_key_pem,
+    public_key_text,
+)
 from dlp_proxy.errors import DlpError, IncidentStoreError, UsageError
 from dlp_proxy.incidents import (
     INCIDENTS_DB,
@@ -38,14 +46,6 @@ from dlp_proxy.incidents import (
     parse_time,
 )
 from dlp_proxy.responders import RESPONDERS_FILE, add_responder, load_responders
-from dlp_proxy.sealing import (
-    generate_private_key,
-    key_id,
-    load_private_key,
-    open_sealed,
-    private_key_pem,
-    public_key_text,
-)
 
 __all__ = ["add_commands"]
 

@@ -41,9 +41,10 @@ from dlp_proxy.cases import (
     load_test_file,
     observe,
 )
+from dlp_proxy.crypto.keys import Keyring
+from dlp_proxy.crypto.tokens import TOKEN_PATTERN
 from dlp_proxy.detection import Detector
 from dlp_proxy.errors import UsageError
-from dlp_proxy.keys import Keyring
 from dlp_proxy.policy.located import load_located
 from dlp_proxy.policy.model import (
     Action,
@@ -58,7 +59,6 @@ from dlp_proxy.policy.model import (
     Severity,
     Vendor,
 )
-from dlp_proxy.tokens import TOKEN_PATTERN
 
 __all__ = [
     "CaseChange",
@@ -81,7 +81,7 @@ ORDER_NOTE = (
     "blocked_by, and which rules are warned about as redundant"
 )
 VENDOR_ORDER_NOTE = "the first vendor whose hosts match a host is that host's vendor"
-_DETERMINISTIC_TOKEN = 0x02  # the algorithm byte of an AES-SIV token (dlp_proxy.tokens)
+_DETERMINISTIC_TOKEN = 0x02  # the algorithm byte of an AES-SIV token (dlp_proxy.crypto.tokens)
 _TEXT_LIMIT = 60
 
 

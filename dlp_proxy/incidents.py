@@ -33,8 +33,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
 
+from dlp_proxy.crypto.sealing import Recipient, seal
 from dlp_proxy.errors import IncidentStoreError, UsageError
-from dlp_proxy.sealing import Recipient, seal
 
 __all__ = [
     "GENESIS",

@@ -26,6 +26,8 @@ from dlp_proxy.codecs import (
     parse_query,
 )
 from dlp_proxy.compression import decode_body, encode_body
+from dlp_proxy.crypto.keys import Keyring
+from dlp_proxy.crypto.tokens import TOKEN_PATTERN, restore_tokens
 from dlp_proxy.detection import Detector, Finding
 from dlp_proxy.errors import (
     AnalyzerFailure,
@@ -34,7 +36,6 @@ from dlp_proxy.errors import (
     KeyringError,
     UndecodableBody,
 )
-from dlp_proxy.keys import Keyring
 from dlp_proxy.normalize import Normalized, embedded_encodings, normalize
 from dlp_proxy.policy.model import (
     OUTSIDE_CONTRACT,
@@ -51,7 +52,6 @@ from dlp_proxy.policy.model import (
     UnknownDestinations,
     Vendor,
 )
-from dlp_proxy.tokens import TOKEN_PATTERN, restore_tokens
 
 __all__ = [
     "Decision",

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dlp_proxy.crypto.keys import replace_file
+from dlp_proxy.crypto.sealing import Recipient, key_id, parse_public_key
 from dlp_proxy.errors import ResponderError, SealError
-from dlp_proxy.keys import replace_file
-from dlp_proxy.sealing import Recipient, key_id, parse_public_key
 
 __all__ = ["RESPONDERS_FILE", "Responder", "add_responder", "load_responders", "recipients"]
 

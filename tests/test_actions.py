@@ -18,8 +18,9 @@ from dlp_proxy.actions import (
     replacement_for,
     rewrite,
 )
+from dlp_proxy.crypto.keys import DataKey, Keyring
+from dlp_proxy.crypto.tokens import TOKEN_PATTERN, decrypt_token
 from dlp_proxy.detection import Finding
-from dlp_proxy.keys import DataKey, Keyring
 from dlp_proxy.policy.model import (
     Action,
     EncryptMode,
@@ -28,7 +29,6 @@ from dlp_proxy.policy.model import (
     RedactOptions,
     Rule,
 )
-from dlp_proxy.tokens import TOKEN_PATTERN, decrypt_token
 
 
 def keyring_of(secret: bytes, key_id: str = "k1") -> Keyring:

@@ -21,8 +21,8 @@ from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.test import taddons, tflow
 
 from dlp_proxy.addon import DlpAddon
+from dlp_proxy.crypto.keys import Keyring, create_keyring, save_keyring
 from dlp_proxy.inspection import Decision, Message
-from dlp_proxy.keys import Keyring, create_keyring, save_keyring
 from dlp_proxy.policy.model import Mode, Policy
 from tests.support import InlinePool
 
@@ -749,8 +749,8 @@ def _keyring_json(keyring: Keyring, tmp_path: Path) -> str:
 
 def _with_responder(tctx: Any, addon: DlpAddon, tmp_path: Path, evidence: str = "body") -> Any:
     """A confdir with one responder, a policy keeping `evidence`; the responder's private key."""
+    from dlp_proxy.crypto.sealing import generate_private_key, public_key_text
     from dlp_proxy.responders import add_responder
-    from dlp_proxy.sealing import generate_private_key, public_key_text
 
     key = generate_private_key()
     confdir = tmp_path / "conf"
@@ -776,7 +776,7 @@ async def test_a_block_is_stored_with_evidence_only_the_responder_can_open(
 ) -> None:
     """The incident is in incidents.db before the 403; its evidence, the whole request, is
     sealed: the store file never holds the SSN, the responder's key opens it."""
-    from dlp_proxy.sealing import open_sealed
+    from dlp_proxy.crypto.sealing import open_sealed
 
     addon, tctx, tmp_path = env
     key = _with_responder(tctx, addon, tmp_path)
@@ -809,7 +809,7 @@ async def test_snippet_evidence_keeps_the_finding_and_its_context(
     env: tuple[DlpAddon, Any, Path],
 ) -> None:
     """`evidence: snippets`: the value with the text around it, where it was, nothing else."""
-    from dlp_proxy.sealing import open_sealed
+    from dlp_proxy.crypto.sealing import open_sealed
 
     addon, tctx, tmp_path = env
     key = _with_responder(tctx, addon, tmp_path, evidence="snippets")
@@ -890,8 +890,8 @@ def test_a_store_that_cannot_be_opened_refuses_the_start(tmp_path: Path) -> None
 
 async def test_sighup_reloads_the_responders(env: tuple[DlpAddon, Any, Path]) -> None:
     """A responder added while running is sealed to after a reload; a broken file is refused."""
+    from dlp_proxy.crypto.sealing import generate_private_key, open_sealed, public_key_text
     from dlp_proxy.responders import add_responder
-    from dlp_proxy.sealing import generate_private_key, open_sealed, public_key_text
 
     addon, _, tmp_path = env
     assert await addon.reload_responders() is False  # nothing changed

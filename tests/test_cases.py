@@ -31,7 +31,7 @@ from dlp_proxy.cases import (
     run_cases,
     throwaway_keyring,
 )
-from dlp_proxy.keys import DataKey, Keyring
+from dlp_proxy.crypto.keys import DataKey, Keyring
 from dlp_proxy.policy.loader import load_policy
 from dlp_proxy.policy.model import Action, Direction, Severity
 from tests.support import ScriptedDetector

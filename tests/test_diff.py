@@ -14,6 +14,7 @@ import yaml
 
 from dlp_proxy import diff as diff_module
 from dlp_proxy.cases import Case, Observed, load_test_file
+from dlp_proxy.crypto.keys import DataKey, Keyring
 from dlp_proxy.diff import (
     Change,
     ChangeKind,
@@ -27,7 +28,6 @@ from dlp_proxy.diff import (
     render_text,
 )
 from dlp_proxy.errors import UsageError
-from dlp_proxy.keys import DataKey, Keyring
 from dlp_proxy.policy.loader import parse_policy
 from dlp_proxy.policy.model import Policy
 from tests.support import ScriptedDetector

@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 
 from dlp_proxy.actions import fingerprint
 from dlp_proxy.codecs import Segment
+from dlp_proxy.crypto.keys import DataKey, Keyring
+from dlp_proxy.crypto.tokens import TOKEN_PATTERN, decrypt_token, encrypt_value
 from dlp_proxy.detection import Finding, PresidioDetector
 from dlp_proxy.inspection import (
     Decision,
@@ -28,10 +30,8 @@ from dlp_proxy.inspection import (
     inspect,
     route,
 )
-from dlp_proxy.keys import DataKey, Keyring
 from dlp_proxy.policy.loader import load_policy, parse_policy
 from dlp_proxy.policy.model import Action, CustomDetector, Direction, Mode, Policy, Severity
-from dlp_proxy.tokens import TOKEN_PATTERN, decrypt_token, encrypt_value
 from tests.support import DEFAULT_PATTERNS, ScriptedDetector
 
 POLICIES = Path(__file__).resolve().parent.parent / "policies"

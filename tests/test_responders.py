@@ -7,9 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from dlp_proxy.crypto.sealing import (
+    generate_private_key,
+    key_id,
+    open_sealed,
+    public_key_text,
+    seal,
+)
 from dlp_proxy.errors import ResponderError, SealError
 from dlp_proxy.responders import add_responder, load_responders, recipients
-from dlp_proxy.sealing import generate_private_key, key_id, open_sealed, public_key_text, seal
 
 
 def test_no_file_means_no_responders(tmp_path: Path) -> None:

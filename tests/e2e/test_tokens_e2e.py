@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from dlp_proxy.keys import Keyring, create_keyring, load_keyring, save_keyring
-from dlp_proxy.tokens import decrypt_token
+from dlp_proxy.crypto.keys import Keyring, create_keyring, load_keyring, save_keyring
+from dlp_proxy.crypto.tokens import decrypt_token
 from tests.e2e.harness import (
     CARD,
     EMAIL,

@@ -1,4 +1,4 @@
-"""Tests for dlp_proxy.tokens: self-describing, authenticated, entity-bound tokens."""
+"""Tests for dlp_proxy/crypto/tokens.py: self-describing, authenticated, entity-bound tokens."""
 
 from __future__ import annotations
 
@@ -11,10 +11,15 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from dlp_proxy.errors import PolicyError, TokenError
-from dlp_proxy.keys import DataKey, Keyring, KeyState, create_keyring, load_keyring, save_keyring
-from dlp_proxy.policy.loader import parse_policy
-from dlp_proxy.tokens import (
+from dlp_proxy.crypto.keys import (
+    DataKey,
+    Keyring,
+    KeyState,
+    create_keyring,
+    load_keyring,
+    save_keyring,
+)
+from dlp_proxy.crypto.tokens import (
     TOKEN_PATTERN,
     Restored,
     Token,
@@ -22,6 +27,8 @@ from dlp_proxy.tokens import (
     encrypt_value,
     restore_tokens,
 )
+from dlp_proxy.errors import PolicyError, TokenError
+from dlp_proxy.policy.loader import parse_policy
 
 KEYRING = Keyring(
     keys=(DataKey(id="k20250101abcdef", created="x", state="active", secret=b"\x01" * 32),)

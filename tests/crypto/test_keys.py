@@ -1,4 +1,4 @@
-"""Tests for dlp_proxy.keys: creating, loading and protecting the data keyring."""
+"""Tests for dlp_proxy/crypto/keys.py: creating, loading and protecting the data keyring."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dlp_proxy.errors import KeyringError, TokenError
-from dlp_proxy.keys import (
+from dlp_proxy.crypto.keys import (
     DataKey,
     Keyring,
     KeyState,
@@ -22,7 +21,8 @@ from dlp_proxy.keys import (
     open_keyring,
     save_keyring,
 )
-from dlp_proxy.tokens import decrypt_token, encrypt_value
+from dlp_proxy.crypto.tokens import decrypt_token, encrypt_value
+from dlp_proxy.errors import KeyringError, TokenError
 
 GOOD_SECRET = base64.urlsafe_b64encode(b"\x01" * 32).decode()
 

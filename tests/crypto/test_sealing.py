@@ -1,4 +1,4 @@
-"""Tests for dlp_proxy/sealing.py: evidence sealed to responders' X25519 keys."""
+"""Tests for dlp_proxy/crypto/sealing.py: evidence sealed to responders' X25519 keys."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlp_proxy.sealing import (
+from dlp_proxy.crypto.sealing import (
     ALGORITHM,
     Recipient,
     SealError,

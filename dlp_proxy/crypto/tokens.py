@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESSIV
 
+from dlp_proxy.crypto.keys import DataKey, Keyring
 from dlp_proxy.errors import KeyringError, TokenError
-from dlp_proxy.keys import DataKey, Keyring
 
 __all__ = ["TOKEN_PATTERN", "Restored", "Token", "decrypt_token", "encrypt_value", "restore_tokens"]
 
