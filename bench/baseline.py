@@ -18,7 +18,7 @@ from mitmproxy.net.encoding import encode
 
 from bench.cases import Case, Transfer
 from bench.score import decompress
-from dlp_proxy.detection import DEFAULT_MODEL, make_tldextract_offline
+from dlp_proxy.detection.presidio import DEFAULT_MODEL, make_tldextract_offline
 
 __all__ = ["PlainPresidio", "baseline_transfer"]
 

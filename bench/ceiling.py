@@ -40,7 +40,7 @@ from tabulate import tabulate
 from bench.harness import DEFAULT_POLICY, free_ports
 from bench.loadgen import BenchError, SinkVendor, Wrk, WrkResult, dlp_gateway, mitmdump_gateway
 from bench.throughput import DEFAULT_SEED, Benchmark, Payload, Settings, payloads
-from dlp_proxy.prefilter import PROPER_NOUN_ENTITIES
+from dlp_proxy.detection.prefilter import PROPER_NOUN_ENTITIES
 
 __all__ = ["CeilingPolicy", "ceiling_policies"]
 

@@ -54,7 +54,7 @@ from bench.harness import (
 )
 from bench.report import Summary, render, summarise, to_json
 from bench.score import Delivery, Outcome, score_case
-from dlp_proxy.detection import DEFAULT_MODEL
+from dlp_proxy.detection.presidio import DEFAULT_MODEL
 
 __all__ = ["Answer", "Gateway", "git_state", "main", "run_baseline", "run_proxy"]
 

@@ -3,8 +3,8 @@
 Every text segment of the evaluation corpus (`bench.corpus`, as dlp-proxy's codecs split it
 and normalised as the detector sees it: invisible characters dropped, digits and spaces folded)
 goes through the spaCy model's NER whole; each PERSON it finds that does not lie inside one of
-`dlp_proxy.prefilter.name_windows` is one dlp-proxy's detector can no longer find. They are
-printed, so a reader can judge whether they are names:
+`dlp_proxy.detection.prefilter.name_windows` is one dlp-proxy's detector can no longer find.
+They are printed, so a reader can judge whether they are names:
 
     .venv/bin/python -m bench.name_windows [--seed N] [--model NAME] [--lower]
 
@@ -22,10 +22,10 @@ from bench.cases import Case
 from bench.corpus import DEFAULT_SEED, generate
 from dlp_proxy.codecs import parse_body
 from dlp_proxy.compression import decode_body
-from dlp_proxy.detection import DEFAULT_MODEL
+from dlp_proxy.detection.prefilter import name_windows
+from dlp_proxy.detection.presidio import DEFAULT_MODEL
 from dlp_proxy.errors import DlpError
 from dlp_proxy.normalize import normalize
-from dlp_proxy.prefilter import name_windows
 
 __all__ = ["WindowLoss", "case_texts", "measure"]
 

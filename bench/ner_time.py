@@ -1,6 +1,6 @@
 """How long the spaCy model's NER takes on short and long texts, with numpy's BLAS or BLIS.
 
-`detection.use_numpy_blas` makes the detector's model multiply with numpy's BLAS instead of
+`detection.presidio.use_numpy_blas` makes the detector's model multiply with numpy's BLAS instead of
 thinc's default BLIS kernels. This times the NER component alone (the way the detector runs
 it: `nlp.make_doc`, then the component's `pipe`) on one word, a sentence, four and sixteen
 sentences as separate texts, and one text of 64 sentences, under both, in one process, with
@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import spacy
     from thinc.api import use_ops
 
-    from dlp_proxy.detection import DEFAULT_MODEL
+    from dlp_proxy.detection.presidio import DEFAULT_MODEL
 
     parser = argparse.ArgumentParser(prog="python -m bench.ner_time", description=__doc__)
     parser.add_argument("--model", default=DEFAULT_MODEL)

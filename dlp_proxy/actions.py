@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from dlp_proxy.crypto.keys import Keyring
 from dlp_proxy.crypto.tokens import encrypt_value
-from dlp_proxy.detection import Finding
+from dlp_proxy.detection.detector import Finding
 from dlp_proxy.policy.model import Action, EncryptMode, RedactOperator, Rule
 
 __all__ = [

@@ -30,7 +30,7 @@ from mitmproxy.websocket import WebSocketMessage
 
 from dlp_proxy.audit import AuditLog, FlowInfo, incident_record, new_incident_id
 from dlp_proxy.crypto.keys import ENV_PREFIX, Keyring, ensure_keyring, open_keyring
-from dlp_proxy.detection import DEFAULT_MODEL
+from dlp_proxy.detection.presidio import DEFAULT_MODEL
 from dlp_proxy.errors import BodyTooLarge, DlpError, InspectionError, PolicyError, UndecodableBody
 from dlp_proxy.evidence import evidence_plaintext
 from dlp_proxy.incidents import INCIDENTS_DB, IncidentWriter

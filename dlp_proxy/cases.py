@@ -35,7 +35,7 @@ import yaml
 
 from dlp_proxy.compression import decode_body, encode_body
 from dlp_proxy.crypto.keys import Keyring, create_keyring
-from dlp_proxy.detection import Detector
+from dlp_proxy.detection.detector import Detector
 from dlp_proxy.errors import DlpError, PolicyError, PolicyProblem
 from dlp_proxy.inspection import Decision, Message, inspect
 from dlp_proxy.policy.loader import _METHODS, _dotted, _suggestion, load_policy

@@ -44,7 +44,7 @@ from dlp_proxy.crypto.keys import (
     save_keyring,
 )
 from dlp_proxy.crypto.tokens import TOKEN_PATTERN, decrypt_token, restore_tokens
-from dlp_proxy.detection import DEFAULT_MODEL, PresidioDetector
+from dlp_proxy.detection.presidio import DEFAULT_MODEL, PresidioDetector
 from dlp_proxy.errors import (
     DlpError,
     KeyringError,

@@ -76,12 +76,12 @@ from dlp_proxy._formats.values import (
     SEP,
     TEXT_CHUNK_CHARS,
     JsonNode,
-    Segment,
     TextNode,
     context_words,
     decode,
     media_type,
 )
+from dlp_proxy.detection.detector import Segment
 from dlp_proxy.errors import UndecodableBody
 
 __all__ = [

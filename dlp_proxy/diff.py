@@ -43,7 +43,7 @@ from dlp_proxy.cases import (
 )
 from dlp_proxy.crypto.keys import Keyring
 from dlp_proxy.crypto.tokens import TOKEN_PATTERN
-from dlp_proxy.detection import Detector
+from dlp_proxy.detection.detector import Detector
 from dlp_proxy.errors import UsageError
 from dlp_proxy.policy.located import load_located
 from dlp_proxy.policy.model import (

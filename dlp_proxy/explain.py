@@ -19,7 +19,7 @@ from tabulate import tabulate
 from dlp_proxy.actions import mask
 from dlp_proxy.codecs import Segment
 from dlp_proxy.compression import decode_body
-from dlp_proxy.detection import Finding
+from dlp_proxy.detection.detector import Finding
 from dlp_proxy.inspection import Evaluation, Message, RuleOutcome
 from dlp_proxy.policy.model import Action, Policy
 

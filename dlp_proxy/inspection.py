@@ -28,7 +28,7 @@ from dlp_proxy.codecs import (
 from dlp_proxy.compression import decode_body, encode_body
 from dlp_proxy.crypto.keys import Keyring
 from dlp_proxy.crypto.tokens import TOKEN_PATTERN, restore_tokens
-from dlp_proxy.detection import Detector, Finding
+from dlp_proxy.detection.detector import Detector, Finding
 from dlp_proxy.errors import (
     AnalyzerFailure,
     BodyTooLarge,

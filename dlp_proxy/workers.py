@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from dlp_proxy.crypto.keys import Keyring
-from dlp_proxy.detection import DEFAULT_MODEL, Detector, PresidioDetector
+from dlp_proxy.detection.detector import Detector
+from dlp_proxy.detection.presidio import DEFAULT_MODEL, PresidioDetector
 from dlp_proxy.errors import DlpError
 from dlp_proxy.inspection import Decision, Message, error_decision, inspect
 from dlp_proxy.policy.model import Policy

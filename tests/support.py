@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dlp_proxy.codecs import Segment
 from dlp_proxy.crypto.keys import Keyring
-from dlp_proxy.detection import Finding, custom_recognizer_name
+from dlp_proxy.detection.detector import Finding, custom_recognizer_name
 from dlp_proxy.incidents import Incident, IncidentFinding
 from dlp_proxy.inspection import Decision, Message, inspect
 from dlp_proxy.policy.model import CustomDetector, Direction, Policy, Target, Validator
@@ -79,7 +79,7 @@ def _custom_findings(detector: CustomDetector, segment: Segment) -> list[Finding
     A context word anywhere in the text or the field name words adds `CONTEXT_BOOST` (at most
     1.0); Presidio looks only at the five words before a match.
     """
-    from dlp_proxy.recognizers import VALIDATOR_LABELS, validator_accepts
+    from dlp_proxy.detection.recognizers import VALIDATOR_LABELS, validator_accepts
 
     lowered = [segment.text.lower(), *(c.lower() for c in segment.context)]
     word = next((w for w in detector.context if any(w in t for t in lowered)), None)

@@ -20,7 +20,7 @@ from dlp_proxy.actions import (
 )
 from dlp_proxy.crypto.keys import DataKey, Keyring
 from dlp_proxy.crypto.tokens import TOKEN_PATTERN, decrypt_token
-from dlp_proxy.detection import Finding
+from dlp_proxy.detection.detector import Finding
 from dlp_proxy.policy.model import (
     Action,
     EncryptMode,

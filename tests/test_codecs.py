@@ -2009,12 +2009,6 @@ def test_every_text_chunk_has_the_field_text(monkeypatch: pytest.MonkeyPatch) ->
     ]
 
 
-def test_segment_field_defaults_to_empty() -> None:
-    """`Segment(location, text, context)` still constructs, with the field empty."""
-    assert Segment("$.a", "x", ("a",)).field == ""
-    assert Segment("$.a", "x", field="$.a") != Segment("$.a", "x")
-
-
 _INDEX_OR_QUOTED_KEY = re.compile(r'(\["(?:[^"\\]|\\.)*"\])|\[\d+\]')
 
 

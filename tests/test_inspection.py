@@ -21,7 +21,8 @@ from dlp_proxy.actions import fingerprint
 from dlp_proxy.codecs import Segment
 from dlp_proxy.crypto.keys import DataKey, Keyring
 from dlp_proxy.crypto.tokens import TOKEN_PATTERN, decrypt_token, encrypt_value
-from dlp_proxy.detection import Finding, PresidioDetector
+from dlp_proxy.detection.detector import Finding
+from dlp_proxy.detection.presidio import PresidioDetector
 from dlp_proxy.inspection import (
     Decision,
     Message,

@@ -17,13 +17,13 @@ from urllib.parse import unquote
 from dlp_proxy._formats.values import (
     MAX_NESTING,
     Nest,
-    Segment,
     context_words,
     decode,
     location_name,
     media_type,
     unique_locations,
 )
+from dlp_proxy.detection.detector import Segment
 from dlp_proxy.errors import UndecodableBody
 
 # The type an untyped or application/octet-stream upload is read as, by its filename's extension.

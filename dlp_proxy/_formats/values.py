@@ -20,10 +20,10 @@ import codecs
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote, unquote_to_bytes
 
+from dlp_proxy.detection.detector import Segment
 from dlp_proxy.errors import UndecodableBody
 
 # Joins a value's location to a location inside the document nested in it. No location a format
@@ -52,20 +52,6 @@ PRINTABLE_SHARE = 0.95
 UNREAD_CODECS = frozenset({"unicode-escape", "raw-unicode-escape", "idna", "punycode", "undefined"})
 
 _Container = dict[str, Any] | list[Any]
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A piece of text to inspect: where it is, what it says, and the words around it.
-
-    `field` is the schema-level name of where it is, shared by every value of that field in the
-    document (`$.customers[*].email` for `$.customers[3].email`); see `dlp_proxy.codecs`.
-    """
-
-    location: str
-    text: str
-    context: tuple[str, ...] = ()
-    field: str = ""
 
 
 class Node(Protocol):

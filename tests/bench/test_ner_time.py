@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.ner_time import CASES, main, time_ner
-from dlp_proxy.detection import DEFAULT_MODEL
+from dlp_proxy.detection.presidio import DEFAULT_MODEL
 
 
 def test_times_the_ner_component_of_the_model() -> None:

@@ -203,7 +203,7 @@ def test_known_entities_match_a_real_presidio_registry() -> None:
     """KNOWN_ENTITIES is our registry (Presidio's English one plus ours) minus NER-only names."""
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 
-    from dlp_proxy.detection import DEFAULT_MODEL, build_registry, make_tldextract_offline
+    from dlp_proxy.detection.presidio import DEFAULT_MODEL, build_registry, make_tldextract_offline
 
     make_tldextract_offline()
     nlp_engine = NlpEngineProvider(

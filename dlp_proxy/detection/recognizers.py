@@ -32,8 +32,7 @@ from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
-from dlp_proxy.codecs import Segment
-from dlp_proxy.detection import LANGUAGE, Finding, custom_recognizer_name
+from dlp_proxy.detection.detector import LANGUAGE, Finding, Segment, custom_recognizer_name
 from dlp_proxy.policy.model import CustomDetector, Validator
 
 __all__ = [
@@ -379,8 +378,8 @@ def _digit_count(text: str) -> int:
 
 # A card number as written: digits, in groups separated by a space or a dash.
 _CARD_RUN = re.compile(r"\d{13,19}|\d{4}(?:[ -]\d{2,6}){2,4}")
-# Date shapes that are never a phone number (`tests/test_recognizers.py` samples them; dotted
-# dates, 02.01.1900, are valid German numbers and stay).
+# Date shapes that are never a phone number (`tests/detection/test_recognizers.py` samples them;
+# dotted dates, 02.01.1900, are valid German numbers and stay).
 _NEVER_A_NUMBER = re.compile(r"(?:19|20)\d\d([-/])\d\d\1\d\d|\d\d/\d\d/(?:19|20)\d\d")
 
 
@@ -429,8 +428,8 @@ class QuickPhoneRecognizer(PhoneRecognizer):
     whose numbers are longer than any run. Presidio's own runs libphonenumber's matcher over
     the whole text once per region (eight by default): most of the analyzer's time on records
     and exports. It finds the numbers Presidio's finds
-    (`tests/test_recognizers.py` holds it to that); a span may differ by a bracket or a plus
-    sign, which `inspection` merges with the rest of the number anyway.
+    (`tests/detection/test_recognizers.py` holds it to that); a span may differ by a bracket or a
+    plus sign, which `inspection` merges with the rest of the number anyway.
     """
 
     def analyze(
@@ -517,7 +516,7 @@ class ShallowCopyContextEnhancer(LemmaContextAwareEnhancer):
     the pattern and its compiled regex) and its metadata, most of a short value's analysis.
     Enhancement changes a result's score, its explanation's scores and context word, and one
     metadata flag, so each of those is copied one level instead (the same results and
-    explanations: `tests/test_recognizers.py`).
+    explanations: `tests/detection/test_recognizers.py`).
     """
 
     def enhance_using_context(
@@ -542,7 +541,7 @@ class LazyNlpArtifacts(NlpArtifacts):
 
     No entities; tokens, lower-cased words and keywords on demand. Presidio reads them only to
     look for context words around a match; for a text with no match, tokenizing it is wasted.
-    The words stand in for lemmas (`detection._nlp_artifacts`).
+    The words stand in for lemmas (`presidio.PresidioDetector._nlp_artifacts`).
     """
 
     def __init__(self, nlp: Any, text: str, nlp_engine: Any) -> None:

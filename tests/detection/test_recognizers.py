@@ -1,5 +1,5 @@
-"""Tests for dlp_proxy/recognizers.py: checksums, own recognizers, field names, split cards,
-custom detectors' recognizers and validators."""
+"""Tests for dlp_proxy/detection/recognizers.py: checksums, own recognizers, field names, split
+cards, custom detectors' recognizers and validators."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dlp_proxy.codecs import Segment, context_words
-from dlp_proxy.policy.model import CustomDetector, DetectorPattern, Validator
-from dlp_proxy.recognizers import (
+from dlp_proxy.detection.recognizers import (
     CardNumberRecognizer,
     DateOfBirthRecognizer,
     DetectorPatternRecognizer,
@@ -34,6 +33,7 @@ from dlp_proxy.recognizers import (
     ssn_shape_ok,
     validator_accepts,
 )
+from dlp_proxy.policy.model import CustomDetector, DetectorPattern, Validator
 
 
 @pytest.mark.parametrize(
@@ -531,7 +531,7 @@ def test_card_numbers_skipped_by_the_phone_recognizer_hold_no_number() -> None:
 def test_lazy_nlp_artifacts_tokenize_only_when_read() -> None:
     """Nothing is made until Presidio reads tokens; then the lower-cased words stand in for
     lemmas and the keywords leave out stop words and punctuation."""
-    from dlp_proxy.detection import DEFAULT_MODEL, PresidioDetector
+    from dlp_proxy.detection.presidio import DEFAULT_MODEL, PresidioDetector
 
     detector = PresidioDetector(DEFAULT_MODEL)
     artifacts = LazyNlpArtifacts(detector._nlp, "Call my Phone: 555", detector._engine.nlp_engine)
@@ -555,8 +555,8 @@ def test_the_shallow_copy_enhancer_gives_presidios_results_and_leaves_the_input(
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 
-    from dlp_proxy.detection import PresidioDetector
-    from dlp_proxy.recognizers import ShallowCopyContextEnhancer
+    from dlp_proxy.detection.presidio import PresidioDetector
+    from dlp_proxy.detection.recognizers import ShallowCopyContextEnhancer
 
     ours = PresidioDetector()._engine
     presidio = AnalyzerEngine(

