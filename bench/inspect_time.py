@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.throughput import DEFAULT_SEED, Payload, payloads
+from dlp_proxy.core.inspect import Decision, Message, inspect
 from dlp_proxy.crypto.keys import DataKey, Keyring
 from dlp_proxy.detection.detector import Detector
 from dlp_proxy.detection.presidio import DEFAULT_MODEL, PresidioDetector
-from dlp_proxy.inspection import Decision, Message, inspect
 from dlp_proxy.policy.loader import load_policy
 from dlp_proxy.policy.model import Policy
 

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 
 from bench.cases import Case
 from bench.corpus import DEFAULT_SEED, generate
-from dlp_proxy.codecs import parse_body
-from dlp_proxy.compression import decode_body
+from dlp_proxy.core.codecs import parse_body
+from dlp_proxy.core.compression import decode_body
+from dlp_proxy.core.normalize import normalize
 from dlp_proxy.detection.prefilter import name_windows
 from dlp_proxy.detection.presidio import DEFAULT_MODEL
 from dlp_proxy.errors import DlpError
-from dlp_proxy.normalize import normalize
 
 __all__ = ["WindowLoss", "case_texts", "measure"]
 

@@ -4,8 +4,8 @@ The core is `inspect(message, policy, detector=..., keyring=...) -> Decision`; t
 addon (`dlp_proxy.addon`) and the CLI (`dlp_proxy.cli`) are thin adapters around it.
 """
 
+from dlp_proxy.core.inspect import Decision, Message, inspect
 from dlp_proxy.errors import DlpError, InspectionError, PolicyError
-from dlp_proxy.inspection import Decision, Message, inspect
 from dlp_proxy.policy.loader import load_policy, parse_policy
 from dlp_proxy.policy.model import Action, Direction, Mode, Policy
 

@@ -33,11 +33,11 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import yaml
 
-from dlp_proxy.compression import decode_body, encode_body
+from dlp_proxy.core.compression import decode_body, encode_body
+from dlp_proxy.core.inspect import Decision, Message, inspect
 from dlp_proxy.crypto.keys import Keyring, create_keyring
 from dlp_proxy.detection.detector import Detector
 from dlp_proxy.errors import DlpError, PolicyError, PolicyProblem
-from dlp_proxy.inspection import Decision, Message, inspect
 from dlp_proxy.policy.loader import _METHODS, _dotted, _suggestion, load_policy
 from dlp_proxy.policy.located import LocatedDocument, load_located
 from dlp_proxy.policy.model import KNOWN_ENTITIES, Action, Direction, Policy, Severity

@@ -411,8 +411,8 @@ def _validation_json(
 
 
 def _scan(args: argparse.Namespace) -> int:
+    from dlp_proxy.core.inspect import Message, evaluate
     from dlp_proxy.explain import build_report, render_json, render_table
-    from dlp_proxy.inspection import Message, evaluate
 
     policy = load_policy(args.policy)
     body = sys.stdin.buffer.read() if args.file == "-" else _read_payload(args.file)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from dlp_proxy.audit import command_audit_log, current_user
-from dlp_proxy.compression import decode_body
+from dlp_proxy.core.compression import decode_body
 from dlp_proxy.crypto.sealing import (
     generate_private_key,
     key_id,

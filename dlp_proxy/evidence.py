@@ -17,7 +17,7 @@ import base64
 import json
 from typing import Any
 
-from dlp_proxy.inspection import Decision, Message, segment_texts
+from dlp_proxy.core.inspect import Decision, Message, segment_texts
 from dlp_proxy.policy.model import Evidence, Policy
 
 __all__ = ["SNIPPET_CONTEXT", "evidence_plaintext"]

@@ -3,7 +3,7 @@
 A compliance officer hands a payload and a destination; the report lists every finding (entity,
 where it is, score, recognizer and why), the allow entries that exempted any, what each rule
 made of the message, the decision, and (for `explain`) the body the vendor would receive. No
-proxy runs: this is `inspection.evaluate` on the command line. Values are shown masked unless
+proxy runs: this is `core.inspect.evaluate` on the command line. Values are shown masked unless
 asked for, as a report is easily pasted into a ticket.
 """
 
@@ -16,11 +16,11 @@ from typing import Any
 
 from tabulate import tabulate
 
-from dlp_proxy.actions import mask
-from dlp_proxy.codecs import Segment
-from dlp_proxy.compression import decode_body
+from dlp_proxy.core.actions import mask
+from dlp_proxy.core.codecs import Segment
+from dlp_proxy.core.compression import decode_body
+from dlp_proxy.core.inspect import Evaluation, Message, RuleOutcome
 from dlp_proxy.detection.detector import Finding
-from dlp_proxy.inspection import Evaluation, Message, RuleOutcome
 from dlp_proxy.policy.model import Action, Policy
 
 __all__ = ["Report", "build_report", "render_json", "render_table"]

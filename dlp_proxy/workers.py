@@ -35,11 +35,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import IO, Any
 
+from dlp_proxy.core.inspect import Decision, Message, error_decision, inspect
 from dlp_proxy.crypto.keys import Keyring
 from dlp_proxy.detection.detector import Detector
 from dlp_proxy.detection.presidio import DEFAULT_MODEL, PresidioDetector
 from dlp_proxy.errors import DlpError
-from dlp_proxy.inspection import Decision, Message, error_decision, inspect
 from dlp_proxy.policy.model import Policy
 
 __all__ = [

@@ -21,8 +21,8 @@ from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.test import taddons, tflow
 
 from dlp_proxy.addon import DlpAddon
+from dlp_proxy.core.inspect import Decision, Message
 from dlp_proxy.crypto.keys import Keyring, create_keyring, save_keyring
-from dlp_proxy.inspection import Decision, Message
 from dlp_proxy.policy.model import Mode, Policy
 from tests.support import InlinePool
 

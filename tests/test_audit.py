@@ -18,7 +18,7 @@ from dlp_proxy.audit import (
     new_incident_id,
     strip_query_values,
 )
-from dlp_proxy.inspection import Decision, FindingRecord
+from dlp_proxy.core.inspect import Decision, FindingRecord
 from dlp_proxy.policy.model import Action, Mode, Severity
 
 FLOW = FlowInfo(

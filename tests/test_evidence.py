@@ -7,9 +7,9 @@ import gzip
 import json
 from dataclasses import replace
 
+from dlp_proxy.core.inspect import Message, inspect
 from dlp_proxy.crypto.keys import DataKey, Keyring
 from dlp_proxy.evidence import SNIPPET_CONTEXT, evidence_plaintext
-from dlp_proxy.inspection import Message, inspect
 from dlp_proxy.policy.loader import parse_policy
 from dlp_proxy.policy.model import Evidence, Policy
 from tests.support import ScriptedDetector

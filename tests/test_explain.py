@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
+from dlp_proxy.core.inspect import Message, evaluate
 from dlp_proxy.crypto.keys import DataKey, Keyring
 from dlp_proxy.explain import build_report, render_json, render_table
-from dlp_proxy.inspection import Message, evaluate
 from dlp_proxy.policy.loader import parse_policy
 from dlp_proxy.policy.model import Direction, Policy
 from tests.support import ScriptedDetector

@@ -24,8 +24,6 @@ def test_installed_presidio_and_cryptography_are_the_pinned_ones() -> None:
 
 # Test trees of their own, not mirrors of a module: the real proxy end to end, and bench/.
 OWN_TREES = ("e2e", "bench")
-# The format modules are tested through tests/test_codecs.py until they join the core wing.
-NOT_YET_MIRRORED = ("_formats",)
 
 
 def mirror_name(path: Path, root: Path, prefix: str = "") -> str:
@@ -45,11 +43,7 @@ def test_every_module_has_a_test_file_and_back() -> None:
     is not a module of its own here.
     """
     package, tests = ROOT / "dlp_proxy", ROOT / "tests"
-    modules = {
-        mirror_name(p, package)
-        for p in package.rglob("*.py")
-        if p.name != "__init__.py" and p.relative_to(package).parts[0] not in NOT_YET_MIRRORED
-    }
+    modules = {mirror_name(p, package) for p in package.rglob("*.py") if p.name != "__init__.py"}
     test_files = {
         mirror_name(p, tests, "test_")
         for p in tests.rglob("test_*.py")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from dlp_proxy.core.inspect import Decision, Message
 from dlp_proxy.crypto.keys import Keyring, create_keyring
-from dlp_proxy.inspection import Decision, Message
 from dlp_proxy.policy.loader import load_policy
 from dlp_proxy.policy.model import Action, Direction, Policy
 from dlp_proxy.workers import (

@@ -429,7 +429,7 @@ class QuickPhoneRecognizer(PhoneRecognizer):
     the whole text once per region (eight by default): most of the analyzer's time on records
     and exports. It finds the numbers Presidio's finds
     (`tests/detection/test_recognizers.py` holds it to that); a span may differ by a bracket or a
-    plus sign, which `inspection` merges with the rest of the number anyway.
+    plus sign, which `core.inspect` merges with the rest of the number anyway.
     """
 
     def analyze(

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from bench.ceiling import NEVER_PATH, ceiling_policies, main
+from dlp_proxy.core.inspect import Message, decide_by_route
 from dlp_proxy.detection.prefilter import PROPER_NOUN_ENTITIES
-from dlp_proxy.inspection import Message, decide_by_route
 from dlp_proxy.policy.loader import load_policy
 
 DEFAULT = Path("policies/default.yaml")

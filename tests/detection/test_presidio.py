@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 from faker import Faker
 
-from dlp_proxy.codecs import Segment, context_words
+from dlp_proxy.core.codecs import Segment, context_words
 from dlp_proxy.detection.detector import Finding
 from dlp_proxy.detection.presidio import (
     CUSTOM_CACHE_SIZE,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlp_proxy.codecs import Segment, context_words
+from dlp_proxy.core.codecs import Segment, context_words
 from dlp_proxy.detection.recognizers import (
     CardNumberRecognizer,
     DateOfBirthRecognizer,

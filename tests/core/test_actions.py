@@ -1,4 +1,4 @@
-"""Tests for dlp_proxy.actions: masking, keyed hashes, fingerprints and in-place rewriting."""
+"""Tests for dlp_proxy/core/actions.py: masking, keyed hashes, fingerprints, in-place rewriting."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dlp_proxy.actions import (
+from dlp_proxy.core.actions import (
     Change,
     fingerprint,
     keyed_hash,

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from xml.parsers import expat
 
-from dlp_proxy._formats.tables import worth_inspecting
-from dlp_proxy._formats.values import MAX_DEPTH, Nest, WordCache, decode
+from dlp_proxy.core.codecs.tables import worth_inspecting
+from dlp_proxy.core.codecs.values import MAX_DEPTH, Nest, WordCache, decode
 from dlp_proxy.errors import UndecodableBody
 
 _DECLARED = re.compile(rb"<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z][A-Za-z0-9._-]*)[\"']")

@@ -1,4 +1,4 @@
-"""Tests for dlp_proxy/normalize.py: folding disguises while keeping offsets."""
+"""Tests for dlp_proxy/core/normalize.py: folding disguises while keeping offsets."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dlp_proxy.normalize import embedded_encodings, normalize
+from dlp_proxy.core.normalize import embedded_encodings, normalize
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Tests for dlp_proxy/compression.py: Content-Encoding with limits against bombs."""
+"""Tests for dlp_proxy/core/compression.py: Content-Encoding with limits against bombs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dlp_proxy.compression import decode_body, encode_body, encodings_of
+from dlp_proxy.core.compression import decode_body, encode_body, encodings_of
 from dlp_proxy.errors import BodyTooLarge, UndecodableBody
 
 CODINGS = ["gzip", "deflate", "br", "zstd", "gzip, br", "identity", ""]

@@ -1,4 +1,4 @@
-"""Tests for dlp_proxy.inspection: routing, rule firing, rewriting and failing closed."""
+"""Tests for dlp_proxy/core/inspect.py: routing, rule firing, rewriting and failing closed."""
 
 from __future__ import annotations
 
@@ -10,32 +10,23 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from urllib.parse import unquote_plus, urlencode
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlp_proxy.actions import fingerprint
-from dlp_proxy.codecs import Segment
+from dlp_proxy.core.actions import fingerprint
+from dlp_proxy.core.codecs import Segment
+from dlp_proxy.core.inspect import Decision, Message, decide_by_route, evaluate, inspect, route
 from dlp_proxy.crypto.keys import DataKey, Keyring
 from dlp_proxy.crypto.tokens import TOKEN_PATTERN, decrypt_token, encrypt_value
 from dlp_proxy.detection.detector import Finding
 from dlp_proxy.detection.presidio import PresidioDetector
-from dlp_proxy.inspection import (
-    Decision,
-    Message,
-    decide_by_route,
-    evaluate,
-    inspect,
-    route,
-)
 from dlp_proxy.policy.loader import load_policy, parse_policy
 from dlp_proxy.policy.model import Action, CustomDetector, Direction, Mode, Policy, Severity
-from tests.support import DEFAULT_PATTERNS, ScriptedDetector
+from tests.support import DEFAULT_PATTERNS, POLICIES, ScriptedDetector
 
-POLICIES = Path(__file__).resolve().parent.parent / "policies"
 KEYRING = Keyring(keys=(DataKey(id="ktest", created="x", state="active", secret=b"\x07" * 32),))
 
 CARD = "4111 1111 1111 1111"

@@ -96,7 +96,7 @@ def embedded_encodings(text: str) -> list[tuple[int, int, str]]:
     Whole values in those encodings are decoded by the codecs; this finds them written inside
     a sentence (`The card MjQ4MDky... was charged`, `call %39%30%34%2D...`).
     """
-    from dlp_proxy._formats.values import decode_base64_text, unquote_exact
+    from dlp_proxy.core.codecs.values import decode_base64_text, unquote_exact
 
     found = []
     for match in _EMBEDDED_BASE64.finditer(text):

@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 
-from dlp_proxy._formats.values import (
+from dlp_proxy.core.codecs.values import (
     IDENTIFIER_DIGITS,
     JsonNode,
     Nest,

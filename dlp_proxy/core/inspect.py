@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qsl, urlsplit
 
-from dlp_proxy.actions import Change, fingerprint, rewrite
-from dlp_proxy.codecs import (
+from dlp_proxy.core.actions import Change, fingerprint, rewrite
+from dlp_proxy.core.codecs import (
     Document,
     HeadersDocument,
     PathDocument,
@@ -25,7 +25,8 @@ from dlp_proxy.codecs import (
     parse_path,
     parse_query,
 )
-from dlp_proxy.compression import decode_body, encode_body
+from dlp_proxy.core.compression import decode_body, encode_body
+from dlp_proxy.core.normalize import Normalized, embedded_encodings, normalize
 from dlp_proxy.crypto.keys import Keyring
 from dlp_proxy.crypto.tokens import TOKEN_PATTERN, restore_tokens
 from dlp_proxy.detection.detector import Detector, Finding
@@ -36,7 +37,6 @@ from dlp_proxy.errors import (
     KeyringError,
     UndecodableBody,
 )
-from dlp_proxy.normalize import Normalized, embedded_encodings, normalize
 from dlp_proxy.policy.model import (
     OUTSIDE_CONTRACT,
     Action,

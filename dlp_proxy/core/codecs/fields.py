@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from urllib.parse import parse_qsl, quote, urlencode
 
-from dlp_proxy._formats.values import (
+from dlp_proxy.core.codecs.values import (
     Nest,
     WordCache,
     context_words,

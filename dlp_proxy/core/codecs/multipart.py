@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import unquote
 
-from dlp_proxy._formats.values import (
+from dlp_proxy.core.codecs.values import (
     MAX_NESTING,
     Nest,
     context_words,
@@ -48,7 +48,7 @@ _LENGTH = re.compile(rb"(?im)^(content-length[ \t]*:[ \t]*)\d+")
 
 
 class PartDocument(Protocol):
-    """What a part holding a document must offer: the `Document` protocol of `codecs`."""
+    """What a part holding a document must offer: the `Document` protocol of `parse`."""
 
     @property
     def segments(self) -> tuple[Segment, ...]:
