@@ -28,17 +28,17 @@ from typing import Any, Literal
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.websocket import WebSocketMessage
 
-from dlp_proxy.audit import AuditLog, FlowInfo, incident_record, new_incident_id
 from dlp_proxy.core.inspect import Decision, Message, decide_by_route, error_decision
 from dlp_proxy.crypto.keys import ENV_PREFIX, Keyring, ensure_keyring, open_keyring
 from dlp_proxy.detection.presidio import DEFAULT_MODEL
 from dlp_proxy.errors import BodyTooLarge, DlpError, InspectionError, PolicyError, UndecodableBody
-from dlp_proxy.evidence import evidence_plaintext
-from dlp_proxy.incidents import INCIDENTS_DB, IncidentWriter
+from dlp_proxy.incidents.audit import AuditLog, FlowInfo, incident_record, new_incident_id
+from dlp_proxy.incidents.evidence import evidence_plaintext
+from dlp_proxy.incidents.responders import RESPONDERS_FILE, load_responders, recipients
+from dlp_proxy.incidents.store import INCIDENTS_DB, IncidentWriter
 from dlp_proxy.policy.loader import load_policy
 from dlp_proxy.policy.model import Action, Direction, Policy
 from dlp_proxy.policy.watch import WatchedFiles, parse_interval, policy_files
-from dlp_proxy.responders import RESPONDERS_FILE, load_responders, recipients
 from dlp_proxy.workers import InspectorPool, WorkerSettings
 
 __all__ = ["DlpAddon", "blocked_response"]

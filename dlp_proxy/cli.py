@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from dlp_proxy import __version__, cli_incidents
-from dlp_proxy.audit import AuditLog, command_audit_log, current_user
 from dlp_proxy.cases import Report, collect, render_text, run_cases, throwaway_keyring
 from dlp_proxy.crypto.keys import (
     ENV_PREFIX,
@@ -53,6 +52,7 @@ from dlp_proxy.errors import (
     TokenError,
     UsageError,
 )
+from dlp_proxy.incidents.audit import AuditLog, command_audit_log, current_user
 from dlp_proxy.policy.loader import load_policy
 from dlp_proxy.policy.model import Direction, Policy
 

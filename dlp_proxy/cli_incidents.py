@@ -26,7 +26,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dlp_proxy.audit import command_audit_log, current_user
 from dlp_proxy.core.compression import decode_body
 from dlp_proxy.crypto.sealing import (
     generate_private_key,
@@ -37,7 +36,9 @@ from dlp_proxy.crypto.sealing import (
     public_key_text,
 )
 from dlp_proxy.errors import DlpError, IncidentStoreError, UsageError
-from dlp_proxy.incidents import (
+from dlp_proxy.incidents.audit import command_audit_log, current_user
+from dlp_proxy.incidents.responders import RESPONDERS_FILE, add_responder, load_responders
+from dlp_proxy.incidents.store import (
     INCIDENTS_DB,
     IncidentFilter,
     IncidentStore,
@@ -45,7 +46,6 @@ from dlp_proxy.incidents import (
     ecs_lines,
     parse_time,
 )
-from dlp_proxy.responders import RESPONDERS_FILE, add_responder, load_responders
 
 __all__ = ["add_commands"]
 

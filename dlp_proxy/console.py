@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from dlp_proxy.audit import command_audit_log, current_user
 from dlp_proxy.errors import DlpError, IncidentStoreError
-from dlp_proxy.incidents import IncidentFilter, IncidentStore, StoredIncident, parse_time
+from dlp_proxy.incidents.audit import command_audit_log, current_user
+from dlp_proxy.incidents.store import IncidentFilter, IncidentStore, StoredIncident, parse_time
 
 __all__ = ["DEFAULT_LIMIT", "ConsoleServer", "incident_document", "statistics"]
 

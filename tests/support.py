@@ -14,7 +14,7 @@ from dlp_proxy.core.codecs import Segment
 from dlp_proxy.core.inspect import Decision, Message, inspect
 from dlp_proxy.crypto.keys import Keyring
 from dlp_proxy.detection.detector import Finding, custom_recognizer_name
-from dlp_proxy.incidents import Incident, IncidentFinding
+from dlp_proxy.incidents.store import Incident, IncidentFinding
 from dlp_proxy.policy.model import CustomDetector, Direction, Policy, Target, Validator
 
 # The checkout, for tests anywhere in the tree.

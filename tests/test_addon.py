@@ -750,7 +750,7 @@ def _keyring_json(keyring: Keyring, tmp_path: Path) -> str:
 def _with_responder(tctx: Any, addon: DlpAddon, tmp_path: Path, evidence: str = "body") -> Any:
     """A confdir with one responder, a policy keeping `evidence`; the responder's private key."""
     from dlp_proxy.crypto.sealing import generate_private_key, public_key_text
-    from dlp_proxy.responders import add_responder
+    from dlp_proxy.incidents.responders import add_responder
 
     key = generate_private_key()
     confdir = tmp_path / "conf"
@@ -764,7 +764,7 @@ def _with_responder(tctx: Any, addon: DlpAddon, tmp_path: Path, evidence: str = 
 
 
 def _stored(tmp_path: Path) -> list[Any]:
-    from dlp_proxy.incidents import IncidentStore
+    from dlp_proxy.incidents.store import IncidentStore
 
     with IncidentStore(tmp_path / "var" / "incidents.db") as store:
         assert store.verify() == []
@@ -891,7 +891,7 @@ def test_a_store_that_cannot_be_opened_refuses_the_start(tmp_path: Path) -> None
 async def test_sighup_reloads_the_responders(env: tuple[DlpAddon, Any, Path]) -> None:
     """A responder added while running is sealed to after a reload; a broken file is refused."""
     from dlp_proxy.crypto.sealing import generate_private_key, open_sealed, public_key_text
-    from dlp_proxy.responders import add_responder
+    from dlp_proxy.incidents.responders import add_responder
 
     addon, _, tmp_path = env
     assert await addon.reload_responders() is False  # nothing changed

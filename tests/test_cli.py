@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from dlp_proxy import cli
-from dlp_proxy.audit import current_user
 from dlp_proxy.cli import main
 from dlp_proxy.core.actions import keyed_hash
 from dlp_proxy.crypto.keys import KeyState, create_keyring, load_keyring
 from dlp_proxy.crypto.tokens import encrypt_value
+from dlp_proxy.incidents.audit import current_user
 from tests.support import ScriptedDetector
 
 ROOT = Path(__file__).resolve().parent.parent

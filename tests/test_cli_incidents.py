@@ -13,8 +13,8 @@ import pytest
 
 from dlp_proxy.cli import main
 from dlp_proxy.crypto.sealing import load_private_key, public_key_text
-from dlp_proxy.incidents import IncidentWriter
-from dlp_proxy.responders import load_responders
+from dlp_proxy.incidents.responders import load_responders
+from dlp_proxy.incidents.store import IncidentWriter
 from tests.support import SAMPLE_BODY, sample_evidence, sample_incident
 
 BODY = SAMPLE_BODY

@@ -21,7 +21,7 @@ import pytest
 
 from dlp_proxy.console import ConsoleServer, statistics
 from dlp_proxy.crypto.sealing import Recipient, generate_private_key, key_id, private_key_pem
-from dlp_proxy.incidents import IncidentStore, IncidentWriter
+from dlp_proxy.incidents.store import IncidentStore, IncidentWriter
 from tests.support import SAMPLE_BODY, sample_evidence, sample_incident
 
 CHROMIUM = "/usr/bin/chromium"

@@ -1,4 +1,4 @@
-"""Tests for dlp_proxy/responders.py: the public keys evidence is sealed to."""
+"""Tests for dlp_proxy/incidents/responders.py: the public keys evidence is sealed to."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from dlp_proxy.crypto.sealing import (
     seal,
 )
 from dlp_proxy.errors import ResponderError, SealError
-from dlp_proxy.responders import add_responder, load_responders, recipients
+from dlp_proxy.incidents.responders import add_responder, load_responders, recipients
 
 
 def test_no_file_means_no_responders(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ import structlog
 
 from dlp_proxy.core.inspect import Decision
 from dlp_proxy.errors import UsageError
-from dlp_proxy.incidents import Incident, IncidentFinding, utc_now
+from dlp_proxy.incidents.store import Incident, IncidentFinding, utc_now
 from dlp_proxy.policy.model import Action
 
 __all__ = [

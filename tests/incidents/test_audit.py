@@ -1,4 +1,4 @@
-"""Tests for dlp_proxy/audit.py: decision and incident lines, and what they must never hold."""
+"""Tests for dlp_proxy/incidents/audit.py: decision and incident lines, and what they never hold."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from dlp_proxy.audit import (
+from dlp_proxy.core.inspect import Decision, FindingRecord
+from dlp_proxy.incidents.audit import (
     AuditLog,
     FlowInfo,
     current_user,
     new_incident_id,
     strip_query_values,
 )
-from dlp_proxy.core.inspect import Decision, FindingRecord
 from dlp_proxy.policy.model import Action, Mode, Severity
 
 FLOW = FlowInfo(

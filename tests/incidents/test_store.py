@@ -1,4 +1,4 @@
-"""Tests for dlp_proxy/incidents.py: the hash-chained incident store."""
+"""Tests for dlp_proxy/incidents/store.py: the hash-chained incident store."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dlp_proxy.errors import IncidentStoreError, UsageError
-from dlp_proxy.incidents import (
+from dlp_proxy.incidents.store import (
     GENESIS,
     Incident,
     IncidentFilter,
@@ -261,7 +261,7 @@ def test_find_with_a_limit_keeps_the_newest_oldest_first(store: IncidentStore) -
 
 def test_an_incident_whose_evidence_fails_is_kept_without_it(tmp_path: Path) -> None:
     """Evidence that cannot be made (a parser bug, say) costs the evidence, not the incident."""
-    from dlp_proxy.incidents import IncidentWriter
+    from dlp_proxy.incidents.store import IncidentWriter
 
     def broken() -> bytes:
         raise ValueError("536-90-4399 in an error message")

@@ -1,4 +1,4 @@
-"""Tests for dlp_proxy/evidence.py: what an incident keeps of a blocked message."""
+"""Tests for dlp_proxy/incidents/evidence.py: what an incident keeps of a blocked message."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from dlp_proxy.core.inspect import Message, inspect
 from dlp_proxy.crypto.keys import DataKey, Keyring
-from dlp_proxy.evidence import SNIPPET_CONTEXT, evidence_plaintext
+from dlp_proxy.incidents.evidence import SNIPPET_CONTEXT, evidence_plaintext
 from dlp_proxy.policy.loader import parse_policy
 from dlp_proxy.policy.model import Evidence, Policy
 from tests.support import ScriptedDetector
