@@ -4,6 +4,6 @@ A thin adapter: everything lives in the importable `dlp_proxy` package (worker f
 importable to be pickled, and engines must survive a script reload).
 """
 
-from dlp_proxy.addon import DlpAddon
+from dlp_proxy.gateway.addon import DlpAddon
 
 addons = [DlpAddon()]

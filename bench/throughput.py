@@ -54,7 +54,7 @@ from bench.loadgen import (
     process_tree,
 )
 from bench.values import card_number, phone_number
-from dlp_proxy.workers import WorkerSettings
+from dlp_proxy.gateway.workers import WorkerSettings
 
 __all__ = [
     "CSV_INSPECT_TARGET",

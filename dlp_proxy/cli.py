@@ -745,7 +745,7 @@ async def _serve(args: argparse.Namespace) -> int:
     from mitmproxy import exceptions, options
     from mitmproxy.tools.dump import DumpMaster
 
-    from dlp_proxy.addon import DlpAddon
+    from dlp_proxy.gateway.addon import DlpAddon
 
     # mitmproxy logs each connection at INFO; warnings and errors are what an operator needs.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")

@@ -1,4 +1,4 @@
-"""Tests for dlp_proxy/addon.py: flows in, decisions applied, everything logged, fail closed."""
+"""Tests for dlp_proxy/gateway/addon.py: flows in, decisions applied, all logged, fail closed."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ from mitmproxy import exceptions
 from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.test import taddons, tflow
 
-from dlp_proxy.addon import DlpAddon
 from dlp_proxy.core.inspect import Decision, Message
 from dlp_proxy.crypto.keys import Keyring, create_keyring, save_keyring
+from dlp_proxy.gateway.addon import DlpAddon
 from dlp_proxy.policy.model import Mode, Policy
 from tests.support import InlinePool
 
@@ -432,7 +432,7 @@ async def test_invalid_change_is_refused_with_file_and_line(
     assert before is not None
     path = _policy_file(addon)
     _edit(path, "    action: block\n", "    action: mask\n")  # line 8, rule block-ssn
-    with caplog.at_level(logging.ERROR, logger="dlp_proxy.addon"):
+    with caplog.at_level(logging.ERROR, logger="dlp_proxy.gateway.addon"):
         assert await addon.reload_policy("file_changed") is False
     assert addon.policy is before
     refused = _events(tmp_path, "policy_refused")[-1]

@@ -1,4 +1,4 @@
-"""Tests for dlp_proxy/workers.py: inspection in worker processes, failing closed."""
+"""Tests for dlp_proxy/gateway/workers.py: inspection in worker processes, failing closed."""
 
 from __future__ import annotations
 
@@ -13,15 +13,15 @@ import pytest
 
 from dlp_proxy.core.inspect import Decision, Message
 from dlp_proxy.crypto.keys import Keyring, create_keyring
-from dlp_proxy.policy.loader import load_policy
-from dlp_proxy.policy.model import Action, Direction, Policy
-from dlp_proxy.workers import (
+from dlp_proxy.gateway.workers import (
     BULK_NICENESS,
     InspectorPool,
     WorkerFailed,
     WorkerSettings,
     default_worker_count,
 )
+from dlp_proxy.policy.loader import load_policy
+from dlp_proxy.policy.model import Action, Direction, Policy
 
 
 @pytest.fixture(scope="module")

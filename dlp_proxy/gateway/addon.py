@@ -32,6 +32,7 @@ from dlp_proxy.core.inspect import Decision, Message, decide_by_route, error_dec
 from dlp_proxy.crypto.keys import ENV_PREFIX, Keyring, ensure_keyring, open_keyring
 from dlp_proxy.detection.presidio import DEFAULT_MODEL
 from dlp_proxy.errors import BodyTooLarge, DlpError, InspectionError, PolicyError, UndecodableBody
+from dlp_proxy.gateway.workers import InspectorPool, WorkerSettings
 from dlp_proxy.incidents.audit import AuditLog, FlowInfo, incident_record, new_incident_id
 from dlp_proxy.incidents.evidence import evidence_plaintext
 from dlp_proxy.incidents.responders import RESPONDERS_FILE, load_responders, recipients
@@ -39,7 +40,6 @@ from dlp_proxy.incidents.store import INCIDENTS_DB, IncidentWriter
 from dlp_proxy.policy.loader import load_policy
 from dlp_proxy.policy.model import Action, Direction, Policy
 from dlp_proxy.policy.watch import WatchedFiles, parse_interval, policy_files
-from dlp_proxy.workers import InspectorPool, WorkerSettings
 
 __all__ = ["DlpAddon", "blocked_response"]
 
