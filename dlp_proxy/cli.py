@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from dlp_proxy import __version__, cli_incidents
-from dlp_proxy.cases import Report, collect, render_text, run_cases, throwaway_keyring
 from dlp_proxy.crypto.keys import (
     ENV_PREFIX,
     Keyring,
@@ -55,6 +54,7 @@ from dlp_proxy.errors import (
 from dlp_proxy.incidents.audit import AuditLog, command_audit_log, current_user
 from dlp_proxy.policy.loader import load_policy
 from dlp_proxy.policy.model import Direction, Policy
+from dlp_proxy.tools.cases import Report, collect, render_text, run_cases, throwaway_keyring
 
 __all__ = ["main"]
 
@@ -412,7 +412,7 @@ def _validation_json(
 
 def _scan(args: argparse.Namespace) -> int:
     from dlp_proxy.core.inspect import Message, evaluate
-    from dlp_proxy.explain import build_report, render_json, render_table
+    from dlp_proxy.tools.explain import build_report, render_json, render_table
 
     policy = load_policy(args.policy)
     body = sys.stdin.buffer.read() if args.file == "-" else _read_payload(args.file)
@@ -481,7 +481,7 @@ def _policy_test(args: argparse.Namespace) -> int:
 
 
 def _policy_diff(args: argparse.Namespace) -> int:
-    from dlp_proxy import diff
+    from dlp_proxy.tools import diff
 
     old, new = load_policy(args.old), load_policy(args.new)
     cases = diff.cases_for(args.old, args.new, args.tests)

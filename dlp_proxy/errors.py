@@ -6,7 +6,7 @@
     ├── TokenError           a token cannot be decrypted (malformed, tampered, unknown key)
     ├── DetectorError        the detection engine cannot be built (model not installed ...)
     ├── UsageError           a command-line argument is wrong (unreadable file, bad header ...)
-    ├── CaseError            a policy test file is invalid (defined in dlp_proxy.cases)
+    ├── CaseError            a policy test file is invalid (defined in dlp_proxy.tools.cases)
     ├── SealError            evidence cannot be sealed or opened (bad key, wrong key, altered)
     ├── ResponderError       the responders file is unreadable, or a responder is a duplicate
     ├── IncidentStoreError   the incident store cannot be opened, written or read

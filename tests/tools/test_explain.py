@@ -1,4 +1,4 @@
-"""Tests for dlp_proxy/explain.py: the reports of `dlp-proxy scan` and `dlp-proxy explain`."""
+"""Tests for dlp_proxy/tools/explain.py: the reports of `dlp-proxy scan` and `dlp-proxy explain`."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import json
 
 from dlp_proxy.core.inspect import Message, evaluate
 from dlp_proxy.crypto.keys import DataKey, Keyring
-from dlp_proxy.explain import build_report, render_json, render_table
 from dlp_proxy.policy.loader import parse_policy
 from dlp_proxy.policy.model import Direction, Policy
+from dlp_proxy.tools.explain import build_report, render_json, render_table
 from tests.support import ScriptedDetector
 
 KEYRING = Keyring(keys=(DataKey(id="ktest", created="x", state="active", secret=b"\x05" * 32),))

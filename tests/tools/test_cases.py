@@ -1,4 +1,4 @@
-"""Tests for dlp_proxy/cases.py: loading policy test files, observing, comparing, reporting."""
+"""Tests for dlp_proxy/tools/cases.py: loading policy test files, observing, comparing, reports."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ from typing import Any
 
 import pytest
 
-import dlp_proxy.cases as cases_module
-from dlp_proxy.cases import (
+from dlp_proxy.crypto.keys import DataKey, Keyring
+from dlp_proxy.policy.loader import load_policy
+from dlp_proxy.policy.model import Action, Direction, Severity
+from dlp_proxy.tools import cases as cases_module
+from dlp_proxy.tools.cases import (
     CaseError,
     Expectation,
     Observed,
@@ -31,9 +34,6 @@ from dlp_proxy.cases import (
     run_cases,
     throwaway_keyring,
 )
-from dlp_proxy.crypto.keys import DataKey, Keyring
-from dlp_proxy.policy.loader import load_policy
-from dlp_proxy.policy.model import Action, Direction, Severity
 from tests.support import ScriptedDetector
 
 KEYRING = Keyring(keys=(DataKey(id="ktest", created="x", state="active", secret=b"\x07" * 32),))

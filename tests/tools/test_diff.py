@@ -1,4 +1,4 @@
-"""Tests for dlp_proxy/diff.py: structural and behavioural diffs of two policy versions."""
+"""Tests for dlp_proxy/tools/diff.py: structural and behavioural diffs of two policy versions."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from typing import Any
 import pytest
 import yaml
 
-from dlp_proxy import diff as diff_module
-from dlp_proxy.cases import Case, Observed, load_test_file
 from dlp_proxy.crypto.keys import DataKey, Keyring
-from dlp_proxy.diff import (
+from dlp_proxy.errors import UsageError
+from dlp_proxy.policy.loader import parse_policy
+from dlp_proxy.policy.model import Policy
+from dlp_proxy.tools import diff as diff_module
+from dlp_proxy.tools.cases import Case, Observed, load_test_file
+from dlp_proxy.tools.diff import (
     Change,
     ChangeKind,
     DiffReport,
@@ -27,9 +30,6 @@ from dlp_proxy.diff import (
     render_json,
     render_text,
 )
-from dlp_proxy.errors import UsageError
-from dlp_proxy.policy.loader import parse_policy
-from dlp_proxy.policy.model import Policy
 from tests.support import ScriptedDetector
 
 KEYRING = Keyring(keys=(DataKey(id="ktest", created="x", state="active", secret=b"\x07" * 32),))

@@ -32,15 +32,6 @@ from typing import Any
 
 import yaml
 
-from dlp_proxy.cases import (
-    Case,
-    Observed,
-    body_diff,
-    discover,
-    find_test_files,
-    load_test_file,
-    observe,
-)
 from dlp_proxy.crypto.keys import Keyring
 from dlp_proxy.crypto.tokens import TOKEN_PATTERN
 from dlp_proxy.detection.detector import Detector
@@ -58,6 +49,15 @@ from dlp_proxy.policy.model import (
     Rule,
     Severity,
     Vendor,
+)
+from dlp_proxy.tools.cases import (
+    Case,
+    Observed,
+    body_diff,
+    discover,
+    find_test_files,
+    load_test_file,
+    observe,
 )
 
 __all__ = [
