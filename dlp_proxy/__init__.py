@@ -1,7 +1,9 @@
 """dlp-proxy: a data-loss-prevention gateway for vendor data exchange.
 
 The core is `inspect(message, policy, detector=..., keyring=...) -> Decision`; the mitmproxy
-addon (`dlp_proxy.addon`) and the CLI (`dlp_proxy.cli`) are thin adapters around it.
+addon (`dlp_proxy.gateway`) and the command line (`dlp_proxy.cli`) are thin adapters around it.
+One subpackage per concern, drawn in docs/architecture.md: `core`, `detection`, `policy`,
+`crypto`, `incidents`, `gateway`, `tools`, `cli`.
 """
 
 from dlp_proxy.core.inspect import Decision, Message, inspect

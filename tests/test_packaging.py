@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+import zipfile
 from importlib.metadata import version
 from pathlib import Path
 
@@ -40,10 +44,14 @@ def test_every_module_has_a_test_file_and_back() -> None:
     """tests/ mirrors dlp_proxy/ one to one, as mitmproxy's own tree does.
 
     dlp_proxy/core/inspect.py is tested by tests/core/test_inspect.py; a package's __init__.py
-    is not a module of its own here.
+    and dlp_proxy/__main__.py (tested with the command line) are not modules of their own here.
     """
     package, tests = ROOT / "dlp_proxy", ROOT / "tests"
-    modules = {mirror_name(p, package) for p in package.rglob("*.py") if p.name != "__init__.py"}
+    modules = {
+        mirror_name(p, package)
+        for p in package.rglob("*.py")
+        if p.name not in ("__init__.py", "__main__.py")
+    }
     test_files = {
         mirror_name(p, tests, "test_")
         for p in tests.rglob("test_*.py")
@@ -71,3 +79,41 @@ def test_public_api() -> None:
         "parse_policy",
     ]
     assert all(hasattr(dlp_proxy, name) for name in dlp_proxy.__all__)
+
+
+def test_the_wheel_holds_every_module_and_the_console_files(tmp_path: Path) -> None:
+    """A wheel built from the tree ships each module, the console's static files and the command.
+
+    Built from a copy, so the build leaves nothing in the checkout.
+    """
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(
+        ROOT / "dlp_proxy", source / "dlp_proxy", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
+    subprocess.run(
+        [*build, "--no-index", "--quiet", "--wheel-dir", str(tmp_path / "dist"), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = (tmp_path / "dist").glob("dlp_proxy-*.whl")
+    shipped = set(zipfile.ZipFile(wheel).namelist())
+    package = ROOT / "dlp_proxy"
+    expected = {
+        p.relative_to(ROOT).as_posix()
+        for p in package.rglob("*")
+        if p.is_file() and (p.suffix == ".py" or "static" in p.relative_to(package).parts)
+    }
+    assert {n for n in shipped if n.startswith("dlp_proxy/")} == expected
+    (entry_points,) = (n for n in shipped if n.endswith(".dist-info/entry_points.txt"))
+    scripts = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "dlp-proxy = dlp_proxy.cli.main:main" in scripts.splitlines()
+    assert {
+        "dlp_proxy/cli/console/static/index.html",
+        "dlp_proxy/cli/console/static/console.js",
+        "dlp_proxy/cli/console/static/console.css",
+    } <= shipped

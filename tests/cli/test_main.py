@@ -1,4 +1,4 @@
-"""Tests for dlp_proxy/cli.py: the commands that need no running proxy."""
+"""Tests for dlp_proxy/cli/main.py: the commands that need no running proxy."""
 
 from __future__ import annotations
 
@@ -14,15 +14,14 @@ from typing import Any
 
 import pytest
 
-from dlp_proxy import cli
-from dlp_proxy.cli import main
+from dlp_proxy import __version__
+from dlp_proxy.cli import main as cli_main
+from dlp_proxy.cli.main import main
 from dlp_proxy.core.actions import keyed_hash
 from dlp_proxy.crypto.keys import KeyState, create_keyring, load_keyring
 from dlp_proxy.crypto.tokens import encrypt_value
 from dlp_proxy.incidents.audit import current_user
-from tests.support import ScriptedDetector
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT, ScriptedDetector
 
 BROKEN_POLICY = """\
 version: 1
@@ -105,6 +104,23 @@ def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert "run" in capsys.readouterr().out
 
 
+def test_python_m_dlp_proxy_is_the_same_command() -> None:
+    """`python -m dlp_proxy` runs the `dlp-proxy` entry point, with its name and exit status."""
+    version = subprocess.run(
+        [sys.executable, "-m", "dlp_proxy", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert version.stdout == f"dlp-proxy {__version__}\n"
+    bare = subprocess.run(
+        [sys.executable, "-m", "dlp_proxy"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert bare.returncode == 2
+    assert bare.stdout.startswith("usage: dlp-proxy ")
+
+
 # --- policy test -----------------------------------------------------------------------------
 
 TEST_POLICY = """\
@@ -160,7 +176,7 @@ def scripted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         models.append(model)
         return ScriptedDetector()
 
-    monkeypatch.setattr(cli, "PresidioDetector", build)
+    monkeypatch.setattr(cli_main, "PresidioDetector", build)
     return models
 
 

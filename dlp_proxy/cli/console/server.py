@@ -5,7 +5,7 @@ an incident's detail, counts per vendor, rule and day. Every API call needs the 
 at start (`Authorization: Bearer ...`); the page takes it from the URL's fragment, which the
 browser never sends to the server. Evidence leaves the server sealed only: the page opens it
 with the responder's private key file, read in the browser and never uploaded (WebCrypto:
-X25519, HKDF-SHA256, AES-256-GCM, as `sealing.py` seals). A reveal in the page is recorded in
+X25519, HKDF-SHA256, AES-256-GCM, as `crypto.sealing` seals). A reveal in the page is recorded in
 the store and the decision log before the page shows anything, as with `incidents reveal`.
 
 Nothing is ever written but reveal records. The server is stdlib `http.server`, one thread per
@@ -224,7 +224,7 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         if url.path in _STATIC:
             name, content_type = _STATIC[url.path]
-            data = resources.files("dlp_proxy").joinpath("console_static", name).read_bytes()
+            data = resources.files("dlp_proxy.cli.console").joinpath("static", name).read_bytes()
             self._send(_Answer(HTTPStatus.OK, data, content_type))
             return
         if not url.path.startswith("/api/"):

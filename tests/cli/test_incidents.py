@@ -1,4 +1,4 @@
-"""Tests for dlp_proxy/cli_incidents.py: `dlp-proxy responders ...` and `incidents ...`."""
+"""Tests for dlp_proxy/cli/incidents.py: `dlp-proxy responders ...` and `incidents ...`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dlp_proxy.cli import main
+from dlp_proxy.cli.main import main
 from dlp_proxy.crypto.sealing import load_private_key, public_key_text
 from dlp_proxy.incidents.responders import load_responders
 from dlp_proxy.incidents.store import IncidentWriter

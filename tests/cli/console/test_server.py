@@ -1,4 +1,4 @@
-"""Tests for dlp_proxy/console.py: the responders' web page, its API, in real headless Chromium.
+"""Tests for dlp_proxy/cli/console/server.py: the responders' page and its API, in Chromium.
 
 The browser tests drive Debian's `chromium` with its `chromedriver` (`make test` installs both);
 without them they fail, saying so, rather than skip.
@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from dlp_proxy.console import ConsoleServer, statistics
+from dlp_proxy.cli.console.server import ConsoleServer, statistics
 from dlp_proxy.crypto.sealing import Recipient, generate_private_key, key_id, private_key_pem
 from dlp_proxy.incidents.store import IncidentStore, IncidentWriter
 from tests.support import SAMPLE_BODY, sample_evidence, sample_incident

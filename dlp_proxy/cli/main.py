@@ -22,7 +22,6 @@ import logging
 import mimetypes
 import os
 import re
-import signal
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -30,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlp_proxy import __version__, cli_incidents
+from dlp_proxy import __version__
+from dlp_proxy.cli import incidents as incident_commands
 from dlp_proxy.crypto.keys import (
     ENV_PREFIX,
     Keyring,
@@ -213,7 +213,7 @@ def _parser() -> argparse.ArgumentParser:
         command.set_defaults(handler=_scan, explain=name == "explain")
 
     _add_keys_commands(commands)
-    cli_incidents.add_commands(commands, DEFAULT_CONFDIR, DEFAULT_DATA_DIR)
+    incident_commands.add_commands(commands, DEFAULT_CONFDIR, DEFAULT_DATA_DIR)
 
     decrypt = commands.add_parser(
         "decrypt",
@@ -313,13 +313,13 @@ def _print_help(parser: argparse.ArgumentParser) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from mitmproxy.certs import CertStore
+    from dlp_proxy.gateway.proxy import ensure_ca
 
     confdir = Path(args.confdir)
     confdir.mkdir(parents=True, exist_ok=True)
-    CertStore.from_store(confdir, "mitmproxy", 2048)
+    certificate = ensure_ca(confdir)
     ensure_keyring(confdir / KEYRING_NAME)
-    print(f"CA certificate for clients: {confdir / 'mitmproxy-ca-cert.pem'}")
+    print(f"CA certificate for clients: {certificate}")
     print(f"data keyring: {confdir / KEYRING_NAME}")
     return 0
 
@@ -742,47 +742,26 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from mitmproxy import exceptions, options
-    from mitmproxy.tools.dump import DumpMaster
-
-    from dlp_proxy.gateway.addon import DlpAddon
+    from dlp_proxy.gateway.proxy import ProxySettings, serve
 
     # mitmproxy logs each connection at INFO; warnings and errors are what an operator needs.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")
-    Path(args.confdir).mkdir(parents=True, exist_ok=True)
-    opts = options.Options(
-        listen_host=args.listen_host,
-        listen_port=args.listen_port,
-        mode=args.mode or ["regular"],
-        confdir=args.confdir,
+    return await serve(
+        ProxySettings(
+            policy=args.policy,
+            listen_host=args.listen_host,
+            listen_port=args.listen_port,
+            confdir=args.confdir,
+            data_dir=args.data_dir,
+            modes=tuple(args.mode or ("regular",)),
+            log_stdout=args.log_stdout,
+            keyring=args.keyring,
+            model=args.model,
+            workers=args.workers,
+            timeout=args.timeout,
+            bulk_workers=args.bulk_workers,
+            bulk_bytes=args.bulk_bytes,
+            bulk_timeout=args.bulk_timeout,
+            settings=tuple(args.settings),
+        )
     )
-    master = DumpMaster(opts, with_termlog=False, with_dumper=False)
-    master.addons.add(DlpAddon())
-    updates: dict[str, object] = {
-        "dlp_policy": args.policy,
-        "dlp_data_dir": args.data_dir,
-        "dlp_log_stdout": args.log_stdout,
-    }
-    for name, value in (
-        ("dlp_keyring", args.keyring),
-        ("dlp_model", args.model),
-        ("dlp_workers", args.workers),
-        ("dlp_timeout", args.timeout),
-        ("dlp_bulk_workers", args.bulk_workers),
-        ("dlp_bulk_bytes", args.bulk_bytes),
-        ("dlp_bulk_timeout", args.bulk_timeout),
-    ):
-        if value is not None:
-            updates[name] = value
-    try:
-        master.options.update(**updates)
-        for setting in args.settings:
-            master.options.set(setting)
-    except exceptions.OptionsError as e:
-        print(f"dlp-proxy: {e}", file=sys.stderr)
-        return 2
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, master.shutdown)
-    await master.run()
-    return 0

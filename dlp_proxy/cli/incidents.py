@@ -10,7 +10,7 @@ dlp-proxy incidents export [filters]       JSON lines in Elastic Common Schema, 
 dlp-proxy incidents verify                 check the hash chains (and the incident log)
 dlp-proxy console                          the read-only web page, on 127.0.0.1, behind a token
 
-A thin adapter over `incidents.py`, `responders.py` and `sealing.py`, like `cli.py`.
+A thin adapter over `incidents.store`, `incidents.responders` and `crypto.sealing`, like `main`.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def _interrupt(*_: object) -> None:
 def _console(args: argparse.Namespace) -> int:
     import signal
 
-    from dlp_proxy.console import ConsoleServer
+    from dlp_proxy.cli.console.server import ConsoleServer
 
     data_dir = Path(args.data_dir)
     try:
