@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
+import textwrap
+import tomllib
 import zipfile
 from importlib.metadata import version
 from pathlib import Path
@@ -117,3 +120,52 @@ def test_the_wheel_holds_every_module_and_the_console_files(tmp_path: Path) -> N
         "dlp_proxy/cli/console/static/console.js",
         "dlp_proxy/cli/console/static/console.css",
     } <= shipped
+
+
+def lint_imports(cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`lint-imports` over the contracts in `cwd`'s configuration, with no cache left behind."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "lint-imports"), "--no-cache", "--no-logo"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_the_import_contracts_hold() -> None:
+    """Every contract in pyproject.toml is kept: no cycle, layered wings, mitmproxy only in the
+    gateway (docs/architecture.md)."""
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    kept = re.search(r"Contracts: (\d+) kept, 0 broken\.", result.stdout)
+    assert kept is not None, result.stdout
+    assert int(kept.group(1)) == len(contracts["contracts"]) >= 4
+
+
+def test_a_cycle_through_a_function_level_import_breaks_the_contract(tmp_path: Path) -> None:
+    """The cycle contract sees imports inside functions too: the kind detection once had."""
+    package = tmp_path / "wings"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "seam.py").write_text("import wings.presidio\n")
+    (package / "presidio.py").write_text("def later() -> None:\n    import wings.seam\n")
+    (tmp_path / "pyproject.toml").write_text(
+        textwrap.dedent(
+            """
+            [tool.importlinter]
+            root_package = "wings"
+
+            [[tool.importlinter.contracts]]
+            name = "no cycle"
+            type = "acyclic_siblings"
+            ancestors = ["wings"]
+            """
+        )
+    )
+    result = lint_imports(tmp_path, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "no cycle BROKEN" in result.stdout
