@@ -58,7 +58,7 @@ DEFAULT_MIN_SCORE = 0.4
 DEFAULT_MAX_DECOMPRESSION_RATIO = 200
 
 # The entity types Presidio's predefined English recognizers and the spaCy NER mapping emit.
-# tests/test_policy.py checks this list against a real Presidio registry.
+# tests/policy/test_model.py checks this list against a real Presidio registry.
 KNOWN_ENTITIES = frozenset(
     {
         "ABA_ROUTING_NUMBER",
