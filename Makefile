@@ -13,11 +13,11 @@ LISTEN_PORT ?= 8080
 # pip on these machines warns about missing local mirrors; the warnings are noise, not errors.
 QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: help run test eval bench lint typecheck unit policy-test certs lock clean browser
+.PHONY: help run test eval bench lint typecheck unit policy-test certs lock clean browser wrk
 
 help:
 	@echo "make run    create .venv, install, generate certs/, start the proxy on $(LISTEN_HOST):$(LISTEN_PORT)"
-	@echo "make test   create .venv, install with dev tools (and chromium for the console tests), run ruff, mypy, pytest and the policy tests"
+	@echo "make test   create .venv, install with dev tools (chromium for the console tests, wrk for the benchmark's own test), run ruff, mypy, pytest and the policy tests"
 	@echo "make policy-test   run the policies' test cases (policies/tests) with the real model"
 	@echo "make eval   measure detection: a labelled corpus through the proxy and plain Presidio"
 	@echo "make bench  measure throughput and latency against plain mitmdump (needs wrk; ~5 min)"
@@ -55,15 +55,18 @@ eval: $(VENV)/.dev-installed
 
 # A measurement, not a check: it exits 0 whatever the figures (docs/performance.md), 2 when the
 # benchmark is broken. The load generator is wrk from the distribution's packages.
-bench: $(VENV)/.runtime-installed
+bench: $(VENV)/.runtime-installed wrk
+	$(BIN)/python -m bench.throughput
+
+# The load generator of make bench (and of its one-second test in make test): Debian's wrk.
+wrk:
 	@command -v wrk >/dev/null || { \
-	  echo "make bench needs wrk (the load generator); installing the 'wrk' package with apt-get"; \
+	  echo "make $(MAKECMDGOALS) needs wrk (the load generator); installing the 'wrk' package with apt-get"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO=sudo; else \
 	    echo "cannot install wrk without root: run 'sudo apt-get install wrk' (Debian, Ubuntu)"; \
-	    echo "or build it from https://github.com/wg/wrk, then run make bench again"; exit 1; fi; \
+	    echo "or build it from https://github.com/wg/wrk, then run make $(MAKECMDGOALS) again"; exit 1; fi; \
 	  $$SUDO apt-get install -y wrk || { $$SUDO apt-get update && $$SUDO apt-get install -y wrk; } || { \
-	    echo "apt-get could not install wrk: install it by hand, then run make bench again"; exit 1; }; }
-	$(BIN)/python -m bench.throughput
+	    echo "apt-get could not install wrk: install it by hand, then run make $(MAKECMDGOALS) again"; exit 1; }; }
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
@@ -88,7 +91,7 @@ browser:
 	  $$SUDO apt-get install -y chromium chromium-driver || { $$SUDO apt-get update && $$SUDO apt-get install -y chromium chromium-driver; } || { \
 	    echo "apt-get could not install chromium: install chromium and chromium-driver by hand, then run make test again"; exit 1; }; }
 
-test: $(VENV)/.dev-installed browser
+test: $(VENV)/.dev-installed browser wrk
 	$(BIN)/dlp-proxy init --confdir $(CONFDIR)
 	$(MAKE) --no-print-directory lint typecheck unit policy-test
 
