@@ -104,7 +104,10 @@ def test_the_wheel_holds_every_module_and_the_console_files(tmp_path: Path) -> N
         timeout=300,
     )
     (wheel,) = (tmp_path / "dist").glob("dlp_proxy-*.whl")
-    shipped = set(zipfile.ZipFile(wheel).namelist())
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = set(archive.namelist())
+        (entry_points,) = (n for n in shipped if n.endswith(".dist-info/entry_points.txt"))
+        scripts = archive.read(entry_points).decode()
     package = ROOT / "dlp_proxy"
     expected = {
         p.relative_to(ROOT).as_posix()
@@ -112,8 +115,6 @@ def test_the_wheel_holds_every_module_and_the_console_files(tmp_path: Path) -> N
         if p.is_file() and (p.suffix == ".py" or "static" in p.relative_to(package).parts)
     }
     assert {n for n in shipped if n.startswith("dlp_proxy/")} == expected
-    (entry_points,) = (n for n in shipped if n.endswith(".dist-info/entry_points.txt"))
-    scripts = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "dlp-proxy = dlp_proxy.cli.main:main" in scripts.splitlines()
     assert {
         "dlp_proxy/cli/console/static/index.html",
