@@ -35,12 +35,17 @@ class Segment:
     `field` is the schema-level name of where it is, shared by every value of that field in the
     document (`$.customers[*].email` for `$.customers[3].email`); the codecs, which make
     segments, say how each format names its locations and fields.
+
+    `rewritable` is False for text the message's format cannot carry changed (an XML element
+    name, a whole-body second reading): a finding there that a rule would redact or encrypt
+    blocks the message instead.
     """
 
     location: str
     text: str
     context: tuple[str, ...] = ()
     field: str = ""
+    rewritable: bool = True
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,10 @@ from dlp_proxy.errors import UndecodableBody
 # Joins a value's location to a location inside the document nested in it. No location a format
 # generates contains it: JSON keys and field names that do are escaped (`location_name`).
 SEP = ">"
+# Marks the location of a name (a JSON key, a form field's name, an XML element's tag) as that of
+# the value it names plus this suffix: `$.customer.ssn#name` is the key `ssn`. Names that hold
+# `#` are written `%23` in locations, so the suffix is never part of a name.
+NAME_MARK = "#name"
 # Documents inside documents (a JSON string holding base64 of JSON ...) are read this deep.
 MAX_NESTING = 4
 # A JSON or XML document nested deeper than this many levels is refused.
@@ -125,8 +129,13 @@ def decode(body: bytes, charset: str, what: str) -> str:
 
 
 def location_name(name: str) -> str:
-    """A name as it may appear in a location: the nesting separator `>` is written `%3E`."""
-    return name.replace(SEP, "%3E")
+    """A name as it may appear in a location: `>` is written `%3E`, `#` is written `%23`."""
+    return name.replace(SEP, "%3E").replace("#", "%23")
+
+
+def name_location(location: str) -> str:
+    """The location of the name of the value at `location` (`NAME_MARK` appended)."""
+    return location + NAME_MARK
 
 
 def unique_locations(prefix: str, names: Iterable[str]) -> tuple[str, ...]:
