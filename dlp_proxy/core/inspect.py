@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from dlp_proxy.core.actions import Change, fingerprint, rewrite
 from dlp_proxy.core.codecs import (
+    WHOLE_PREFIX,
     Document,
     HeadersDocument,
     PathDocument,
@@ -24,12 +25,19 @@ from dlp_proxy.core.codecs import (
     parse_headers,
     parse_path,
     parse_query,
+    whole_text_segments,
 )
 from dlp_proxy.core.compression import decode_body, encode_body
+from dlp_proxy.core.identifiers import (
+    bare_path_identifiers,
+    named_identifiers,
+    split_identifiers,
+)
 from dlp_proxy.core.normalize import Normalized, embedded_encodings, normalize
 from dlp_proxy.crypto.keys import Keyring
 from dlp_proxy.crypto.tokens import TOKEN_PATTERN, restore_tokens
 from dlp_proxy.detection.detector import Detector, Finding
+from dlp_proxy.detection.prefilter import PROPER_NOUN_ENTITIES
 from dlp_proxy.errors import (
     AnalyzerFailure,
     BodyTooLarge,
@@ -319,18 +327,23 @@ def segment_texts(message: Message, policy: Policy) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class _MessageParts:
-    """A message parsed: its body (or why it cannot be read), query, path and headers."""
+    """A message parsed: its body (or why it cannot be read), query, path and headers.
+
+    `whole` is the second reading of a structured body: all of its text at once, as a reader
+    that ignores the format would see it (see `whole_text_segments`).
+    """
 
     body: Document
     body_error: InspectionError | None
     query: QueryDocument
     path: PathDocument
     headers: HeadersDocument
+    whole: tuple[Segment, ...] = ()
 
     @classmethod
     def read(cls, message: Message, policy: Policy) -> _MessageParts:
         """Parse each part; the request line is a request's own (a response has none)."""
-        body, body_error = _read_body(message, policy)
+        body, body_error, whole = _read_body(message, policy)
         is_request = message.direction is Direction.REQUEST
         return cls(
             body=body,
@@ -338,17 +351,23 @@ class _MessageParts:
             query=parse_query(message.query if is_request else ()),
             path=parse_path(message.path if is_request else ""),
             headers=parse_headers(message.headers),
+            whole=whole,
         )
 
     @property
-    def segments(self) -> tuple[Segment, ...]:
-        """Every segment: body, query, path, headers."""
+    def structured(self) -> tuple[Segment, ...]:
+        """The segments the formats give: body, query, path, headers."""
         return (
             *self.body.segments,
             *self.query.segments,
             *self.path.segments,
             *self.headers.segments,
         )
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        """Every segment: the structured ones, then the body's second reading."""
+        return (*self.structured, *self.whole)
 
 
 def _base_decision(where: Route, policy: Policy) -> Decision:
@@ -387,7 +406,7 @@ def _inspect_content(
     used: dict[str, str] = {}
     segments = _not_exempt(every, where.allow, used)
     texts = {s.location: s.text for s in every}
-    found = _detect(detector, segments, rules, policy.detectors) if rules else []
+    found = _detect(detector, segments, rules, policy.detectors, parts.structured) if rules else []
     if body_error is not None:
         # The body cannot be inspected; the rest was, so the log can name the path safely.
         error = error_decision(policy, f"{body_error.reason}: {body_error}", base.vendor)
@@ -410,7 +429,10 @@ def _inspect_content(
     counted = sorted(
         {f for r in rules for f in hits[r.id]}, key=lambda f: (f.location, f.start, f.end, f.entity)
     )
-    action = max((r.action for r in acting), default=Action.ALLOW)
+    fixed = frozenset(s.location for s in every if not s.rewritable)
+    stuck = _unchangeable(counted, acting, hit_sets, fixed)
+    stuck_shadow = _unchangeable(counted, shadow, hit_sets, fixed)
+    action = Action.BLOCK if stuck else max((r.action for r in acting), default=Action.ALLOW)
     records = tuple(
         FindingRecord(
             entity=f.entity,
@@ -418,8 +440,10 @@ def _inspect_content(
             score=round(f.score, 3),
             recognizer=f.recognizer,
             fingerprint=fingerprint(texts[f.location][f.start : f.end], keyring),
-            action=_strictest(f, acting, hit_sets).label,
-            why=f.why,
+            action=_strictest(f, acting, hit_sets, fixed).label,
+            why=_why(
+                f, f.location in fixed and _strictest(f, acting, hit_sets, fixed) is Action.BLOCK
+            ),
             start=f.start,
             end=f.end,
         )
@@ -434,7 +458,9 @@ def _inspect_content(
         inspected=True,
         logged_path=_path_for_logs(path_doc, counted),
         severity=max((r.severity for r in acting), default=None),
-        shadow_action=max((r.action for r in shadow), default=Action.ALLOW),
+        shadow_action=Action.BLOCK
+        if stuck_shadow
+        else max((r.action for r in shadow), default=Action.ALLOW),
         shadow_rule_ids=tuple(r.id for r in shadow),
         shadow_severity=max((r.severity for r in shadow), default=None),
         allowed_by=tuple(used),
@@ -448,7 +474,8 @@ def _inspect_content(
         _outcomes(policy, where, hits, fired, shadow),
     )
     if action is Action.BLOCK:
-        blocking = next(r.id for r in acting if r.action is Action.BLOCK)
+        blocking = next((r.id for r in acting if r.action is Action.BLOCK), None)
+        blocking = blocking or (stuck.id if stuck else None)
         return replace(evaluation, decision=replace(decision, blocking_rule=blocking))
     changes = _changes(counted, acting, hit_sets)
     body_replacements = _replacements(body_doc, texts, changes, keyring)
@@ -647,8 +674,10 @@ def _split_by_mode(
     return acting, shadow
 
 
-def _read_body(message: Message, policy: Policy) -> tuple[Document, InspectionError | None]:
-    """The parsed body, or an empty document and the reason it cannot be inspected."""
+def _read_body(
+    message: Message, policy: Policy
+) -> tuple[Document, InspectionError | None, tuple[Segment, ...]]:
+    """The parsed body and its second reading, or an empty document and why it cannot be read."""
     try:
         if len(message.body) > policy.max_body_bytes:
             raise BodyTooLarge(
@@ -667,8 +696,8 @@ def _read_body(message: Message, policy: Policy) -> tuple[Document, InspectionEr
                 f"parts that cannot be inspected: {', '.join(document.uninspectable)}"
             )
     except InspectionError as e:
-        return parse_body("", b""), e
-    return document, None
+        return parse_body("", b""), e, ()
+    return document, None, whole_text_segments(document, body, message.content_type)
 
 
 def _path_for_logs(path_doc: PathDocument, findings: list[Finding]) -> str | None:
@@ -687,7 +716,13 @@ def _detect(
     segments: Sequence[Segment],
     rules: tuple[Rule, ...],
     detectors: tuple[CustomDetector, ...],
+    read: Sequence[Segment] = (),
 ) -> list[Finding]:
+    """Findings in `segments`; the second reading's only where no segment of `read` has them.
+
+    `read` is every structured segment, those an allow entry exempts included: the second
+    reading must not find again what the structured reading was told to let through.
+    """
     entities = frozenset().union(*(r.entities for r in rules))
     min_score = min(r.min_score for r in rules)
     wanted = tuple(d for d in detectors if d.entity in entities)
@@ -696,16 +731,81 @@ def _detect(
         replace(s, text=folded[s.location].text) if folded[s.location].changed else s
         for s in segments
     ]
-    hidden = _encoded_words(views)
+    structured = [v for v in views if not _is_whole(v.location)]
+    whole = [v for v in views if _is_whole(v.location)]
+    hidden = _encoded_words(structured)
+    found = _analyze(detector, [*structured, *hidden], entities, min_score, wanted)
+    found = [_unhidden(f) for f in found]
+    found.extend(f for f in _structural(structured) if f.entity in entities)
+    if whole:
+        every = [*read, *structured]
+        found.extend(_whole_findings(detector, whole, every, entities, min_score, wanted))
+    return _merge_overlaps([_to_original(f, folded[f.location]) for f in found])
+
+
+def _analyze(
+    detector: Detector,
+    segments: Sequence[Segment],
+    entities: frozenset[str],
+    min_score: float,
+    detectors: tuple[CustomDetector, ...],
+) -> list[Finding]:
+    """The detector's findings; any failure of the analyzer fails the message closed."""
     try:
-        found = detector.detect([*views, *hidden], entities, min_score, wanted)
+        return detector.detect(segments, entities, min_score, detectors)
     except InspectionError:
         raise
     except Exception as e:  # the analyzer is third-party code: any failure must fail closed
         # Only the type: an exception message from the analyzer may quote the text it read.
         raise AnalyzerFailure(f"the analyzer raised {type(e).__name__}") from e
-    found = [_unhidden(f) for f in found]
-    return _merge_overlaps([_to_original(f, folded[f.location]) for f in found])
+
+
+def _whole_findings(
+    detector: Detector,
+    whole: Sequence[Segment],
+    structured: Sequence[Segment],
+    entities: frozenset[str],
+    min_score: float,
+    detectors: tuple[CustomDetector, ...],
+) -> list[Finding]:
+    """What the second reading finds that no single structured segment holds.
+
+    Only pattern-based types are asked (names, places and dates need NER, which the structured
+    reading runs). A finding whose value, letters and digits only, lies within one structured
+    segment's text was that segment's to find (or to exempt); what is left lies where the
+    format's reading did not look, or across its values.
+    """
+    asked = entities - WHOLE_READING_SKIPS
+    if not asked:
+        return []
+    seen = "\x00".join(_letters_and_digits(normalize(s.text).text) for s in structured)
+    texts = {s.location: s.text for s in whole}
+    return [
+        f
+        for f in _analyze(detector, whole, asked, min_score, detectors)
+        if _letters_and_digits(texts[f.location][f.start : f.end]) not in seen
+    ]
+
+
+# Entity types the second reading does not ask for: NER's, which the structured reading covers.
+WHOLE_READING_SKIPS = PROPER_NOUN_ENTITIES | {"DATE_TIME"}
+
+
+def _letters_and_digits(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isalnum())
+
+
+def _is_whole(location: str) -> bool:
+    return location.startswith(WHOLE_PREFIX)
+
+
+def _structural(segments: Sequence[Segment]) -> list[Finding]:
+    """Identifiers only the message's structure shows: split over fields, named, in the path."""
+    return [
+        *split_identifiers(segments),
+        *named_identifiers(segments),
+        *bare_path_identifiers(segments),
+    ]
 
 
 _HIDDEN = "#encoded@"
@@ -782,9 +882,48 @@ def _covering(
 
 
 def _strictest(
-    finding: Finding, rules: tuple[Rule, ...], hits: Mapping[str, frozenset[Finding]]
+    finding: Finding,
+    rules: tuple[Rule, ...],
+    hits: Mapping[str, frozenset[Finding]],
+    fixed: frozenset[str] = frozenset(),
 ) -> Action:
-    return max((r.action for r in _covering(finding, rules, hits)), default=Action.ALLOW)
+    """The strictest action a covering rule takes; a rewrite where text is `fixed` blocks."""
+    action = max((r.action for r in _covering(finding, rules, hits)), default=Action.ALLOW)
+    if action in _REWRITES and finding.location in fixed:
+        return Action.BLOCK
+    return action
+
+
+_REWRITES = (Action.REDACT, Action.ENCRYPT)
+UNCHANGEABLE_WHY = "in text the message cannot carry changed, so the transfer is blocked"
+
+
+def _unchangeable(
+    findings: Sequence[Finding],
+    rules: tuple[Rule, ...],
+    hits: Mapping[str, frozenset[Finding]],
+    fixed: frozenset[str],
+) -> Rule | None:
+    """The rule that would rewrite a finding in `fixed` text (a name, a second reading), if any.
+
+    Such text cannot be changed and still be what the format allows, so the message is blocked,
+    in the name of the rule that asked for the rewrite.
+    """
+    for finding in findings:
+        if finding.location not in fixed:
+            continue
+        covering = _covering(finding, rules, hits)
+        strictest = max(covering, key=lambda r: r.action, default=None)
+        if strictest is not None and strictest.action in _REWRITES:
+            return strictest
+    return None
+
+
+def _why(finding: Finding, stuck: bool) -> str:
+    """The finding's why, and when its rewrite became a block, why that happened."""
+    if not stuck:
+        return finding.why
+    return f"{finding.why}; {UNCHANGEABLE_WHY}" if finding.why else UNCHANGEABLE_WHY
 
 
 def _changes(

@@ -315,12 +315,15 @@ def test_min_score_filters_low_scoring_findings() -> None:
 """
     )
     detector = RegexDetector()
-    decision = run(json_message({"ssn": SSN, "e": EMAIL}), policy, detector)
+    # Under "ref": a field named "ssn" would make nine digits an SSN by its name alone.
+    decision = run(json_message({"ref": SSN, "e": EMAIL}), policy, detector)
     assert decision.action is Action.REDACT
     assert decision.rule_ids == ("lenient-email",)
     assert decision.entity_counts == {"EMAIL_ADDRESS": 1}
-    assert detector.calls == [(frozenset({"US_SSN", "EMAIL_ADDRESS"}), 0.3)]
-    assert json.loads(decision.body or b"") == {"ssn": SSN, "e": "<EMAIL_ADDRESS>"}
+    # The structured reading, then the second reading of the whole body.
+    asked = (frozenset({"US_SSN", "EMAIL_ADDRESS"}), 0.3)
+    assert detector.calls == [asked, asked]
+    assert json.loads(decision.body or b"") == {"ref": SSN, "e": "<EMAIL_ADDRESS>"}
 
 
 def test_only_entities_of_applicable_rules_are_asked_for_and_counted() -> None:
@@ -339,7 +342,7 @@ def test_only_entities_of_applicable_rules_are_asked_for_and_counted() -> None:
     message = json_message({"ssn": SSN, "e": EMAIL}, path="/tickets")
     detector = RegexDetector()
     assert run(message, policy, detector).action is Action.REDACT
-    assert detector.calls == [(frozenset({"EMAIL_ADDRESS"}), 0.4)]
+    assert detector.calls == [(frozenset({"EMAIL_ADDRESS"}), 0.4)] * 2
 
     sloppy = RegexDetector(honour_entities=False)
     decision = run(message, policy, sloppy)
@@ -1502,3 +1505,43 @@ rules:
     message = json_message({"id": "ACME-12\ud800"})
     decision = inspect(message, policy, detector=RESTORE_DETECTOR, keyring=RESTORE_KEYRING)
     assert decision.action is Action.BLOCK or b"ACME-12" not in (decision.body or b"")
+
+
+# --- the second reading, names and split values --------------------------------------------------
+
+
+def test_a_rewrite_where_the_format_cannot_carry_it_blocks() -> None:
+    """An email in an XML processing instruction cannot be redacted: the redact rule blocks."""
+    body = f"<r><?note {EMAIL}?><a>fine</a></r>".encode()
+    message = Message.for_url(
+        "https://api.vendor.example/t", headers=[("Content-Type", "application/xml")], body=body
+    )
+    decision = run(message)
+    assert decision.action is Action.BLOCK
+    assert decision.blocking_rule == "redact-emails"
+    (record,) = decision.findings
+    assert record.action == "block" and "cannot carry changed" in record.why
+
+
+def test_the_second_reading_does_not_find_again_what_a_value_holds() -> None:
+    """An email inside a JSON value is redacted there; the whole-body reading adds no block."""
+    decision = run(json_message({"note": f"write to {EMAIL}"}))
+    assert decision.action is Action.REDACT
+    assert [f.location for f in decision.findings] == ["$.note"]
+
+
+def test_an_ssn_split_over_three_fields_blocks() -> None:
+    """No field holds the SSN; joined they pass the SSA rules, and every field is a finding."""
+    decision = run(json_message({"ssn_area": "219", "ssn_group": "09", "ssn_serial": "9999"}))
+    assert decision.action is Action.BLOCK and decision.blocking_rule == "block-ssn"
+    assert {f.location for f in decision.findings} == {"$.ssn_area", "$.ssn_group", "$.ssn_serial"}
+
+
+def test_a_card_in_four_fields_is_encrypted_field_by_field() -> None:
+    """Each part of a split card number is replaced by a token; none reaches the vendor."""
+    card = "4539148803436467"
+    parts = {f"c{i}": card[i * 4 : i * 4 + 4] for i in range(4)}
+    decision = run(json_message(parts))
+    assert decision.action is Action.ENCRYPT
+    sent = json.loads(decision.body or b"")
+    assert all(TOKEN_PATTERN.fullmatch(v) for v in sent.values())

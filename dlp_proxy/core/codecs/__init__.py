@@ -84,6 +84,7 @@ from dlp_proxy.core.codecs.values import (
     TEXT_CHUNK_CHARS,
     context_words,
 )
+from dlp_proxy.core.codecs.whole import WHOLE_FIELD, WHOLE_PREFIX, whole_text_segments
 from dlp_proxy.detection.detector import Segment
 
 __all__ = [
@@ -93,6 +94,8 @@ __all__ = [
     "SEP",
     "TEXT_CHUNK_CHARS",
     "UNINSPECTED_HEADERS",
+    "WHOLE_FIELD",
+    "WHOLE_PREFIX",
     "CsvDocument",
     "Document",
     "FormDocument",
@@ -110,4 +113,5 @@ __all__ = [
     "parse_headers",
     "parse_path",
     "parse_query",
+    "whole_text_segments",
 ]
