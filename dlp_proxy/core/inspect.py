@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from dlp_proxy.core.actions import Change, fingerprint, rewrite
 from dlp_proxy.core.codecs import (
+    NAME_MARK,
     WHOLE_PREFIX,
     Document,
     HeadersDocument,
@@ -418,8 +419,11 @@ def _inspect_content(
     exempt: list[tuple[Finding, str]] = []
     findings = _allowed_out(found, texts, fields, where.allow, used, exempt)
     inspected = {s.location for s in segments}
+    # A contract lists fields by name: the names themselves are no values outside it.
     contract_segments = [
-        s for s in (*body_doc.segments, *query_doc.segments) if s.location in inspected
+        s
+        for s in (*body_doc.segments, *query_doc.segments)
+        if s.location in inspected and not s.location.endswith(NAME_MARK)
     ]
     hits = {r.id: _hits(r, findings, contract_segments, where) for r in rules}
     fired = tuple(r for r in rules if _fires(r, hits[r.id]))
@@ -724,6 +728,8 @@ def _detect(
     reading must not find again what the structured reading was told to let through.
     """
     entities = frozenset().union(*(r.entities for r in rules))
+    # What must never leave as it is: the second reading looks for these only.
+    kept = frozenset().union(*(r.entities for r in rules if r.action in _KEEPS_OUT))
     min_score = min(r.min_score for r in rules)
     wanted = tuple(d for d in detectors if d.entity in entities)
     folded = {s.location: normalize(s.text) for s in segments}
@@ -739,7 +745,9 @@ def _detect(
     found.extend(f for f in _structural(structured) if f.entity in entities)
     if whole:
         every = [*read, *structured]
-        found.extend(_whole_findings(detector, whole, every, entities, min_score, wanted))
+        texts = {v.location: v.text for v in structured}
+        earlier = [texts[f.location][f.start : f.end] for f in found]
+        found.extend(_whole_findings(detector, whole, every, kept, min_score, wanted, earlier))
     return _merge_overlaps([_to_original(f, folded[f.location]) for f in found])
 
 
@@ -767,26 +775,38 @@ def _whole_findings(
     entities: frozenset[str],
     min_score: float,
     detectors: tuple[CustomDetector, ...],
+    earlier: Sequence[str],
 ) -> list[Finding]:
     """What the second reading finds that no single structured segment holds.
 
-    Only pattern-based types are asked (names, places and dates need NER, which the structured
-    reading runs). A finding whose value, letters and digits only, lies within one structured
+    `earlier` are the texts the structured reading found.
+
+    Only the types of rules that block or encrypt are asked (what must never leave as it is),
+    and of those only pattern-based ones: names, places and dates need NER, which the
+    structured reading runs. Contact details and the like are the structured reading's alone:
+    looked for in a whole body, their patterns cost most and match across values. A finding whose value, letters and digits only, lies within one structured
     segment's text was that segment's to find (or to exempt); what is left lies where the
     format's reading did not look, or across its values.
     """
     asked = entities - WHOLE_READING_SKIPS
     if not asked:
         return []
-    seen = "\x00".join(_letters_and_digits(normalize(s.text).text) for s in structured)
+    found = _analyze(detector, whole, asked, min_score, detectors)
+    if not found:
+        return []
     texts = {s.location: s.text for s in whole}
-    return [
-        f
-        for f in _analyze(detector, whole, asked, min_score, detectors)
-        if _letters_and_digits(texts[f.location][f.start : f.end]) not in seen
-    ]
+    values = [(f, _letters_and_digits(texts[f.location][f.start : f.end])) for f in found]
+    # Most are found again in their own value (the same value in the structured reading's
+    # findings): a set answers those; the rest are looked for in the values' text.
+    known = {_letters_and_digits(text) for text in earlier}
+    left = [(f, v) for f, v in values if v not in known]
+    if not left:
+        return []
+    seen = "\x00".join(_letters_and_digits(normalize(s.text).text) for s in structured)
+    return [f for f, v in left if v not in seen]
 
 
+_KEEPS_OUT = (Action.BLOCK, Action.ENCRYPT)
 # Entity types the second reading does not ask for: NER's, which the structured reading covers.
 WHOLE_READING_SKIPS = PROPER_NOUN_ENTITIES | {"DATE_TIME"}
 

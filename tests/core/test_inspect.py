@@ -320,9 +320,11 @@ def test_min_score_filters_low_scoring_findings() -> None:
     assert decision.action is Action.REDACT
     assert decision.rule_ids == ("lenient-email",)
     assert decision.entity_counts == {"EMAIL_ADDRESS": 1}
-    # The structured reading, then the second reading of the whole body.
-    asked = (frozenset({"US_SSN", "EMAIL_ADDRESS"}), 0.3)
-    assert detector.calls == [asked, asked]
+    # The structured reading, then the second reading of the whole body (blocked types only).
+    assert detector.calls == [
+        (frozenset({"US_SSN", "EMAIL_ADDRESS"}), 0.3),
+        (frozenset({"US_SSN"}), 0.3),
+    ]
     assert json.loads(decision.body or b"") == {"ref": SSN, "e": "<EMAIL_ADDRESS>"}
 
 
@@ -342,7 +344,7 @@ def test_only_entities_of_applicable_rules_are_asked_for_and_counted() -> None:
     message = json_message({"ssn": SSN, "e": EMAIL}, path="/tickets")
     detector = RegexDetector()
     assert run(message, policy, detector).action is Action.REDACT
-    assert detector.calls == [(frozenset({"EMAIL_ADDRESS"}), 0.4)] * 2
+    assert detector.calls == [(frozenset({"EMAIL_ADDRESS"}), 0.4)]
 
     sloppy = RegexDetector(honour_entities=False)
     decision = run(message, policy, sloppy)
@@ -1511,14 +1513,14 @@ rules:
 
 
 def test_a_rewrite_where_the_format_cannot_carry_it_blocks() -> None:
-    """An email in an XML processing instruction cannot be redacted: the redact rule blocks."""
-    body = f"<r><?note {EMAIL}?><a>fine</a></r>".encode()
+    """A card number as an XML attribute's name cannot be encrypted in place: the rule blocks."""
+    body = b'<r><a x.4111-1111-1111-1111="1">fine</a></r>'
     message = Message.for_url(
         "https://api.vendor.example/t", headers=[("Content-Type", "application/xml")], body=body
     )
     decision = run(message)
     assert decision.action is Action.BLOCK
-    assert decision.blocking_rule == "redact-emails"
+    assert decision.blocking_rule == "encrypt-cards"
     (record,) = decision.findings
     assert record.action == "block" and "cannot carry changed" in record.why
 
