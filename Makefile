@@ -13,7 +13,7 @@ LISTEN_PORT ?= 8080
 # pip on these machines warns about missing local mirrors; the warnings are noise, not errors.
 QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: help run test eval bench lint typecheck unit policy-test certs lock clean browser wrk
+.PHONY: help run test eval bench bypass lint typecheck unit policy-test certs lock clean browser wrk
 
 help:
 	@echo "make run    create .venv, install, generate certs/, start the proxy on $(LISTEN_HOST):$(LISTEN_PORT)"
@@ -21,6 +21,7 @@ help:
 	@echo "make policy-test   run the policies' test cases (policies/tests) with the real model"
 	@echo "make eval   measure detection: a labelled corpus through the proxy and plain Presidio"
 	@echo "make bench  measure throughput and latency against plain mitmdump (needs wrk; ~5 min)"
+	@echo "make bypass run the adversary's suite through the real proxy (docs/bypass.md); fails on any leak"
 	@echo "make lock   re-resolve requirements*.lock from pyproject.toml (needs uv)"
 
 $(BIN)/python:
@@ -57,6 +58,12 @@ eval: $(VENV)/.dev-installed
 # benchmark is broken. The load generator is wrk from the distribution's packages.
 bench: $(VENV)/.runtime-installed wrk
 	$(BIN)/python -m bench.throughput
+
+# A check, not a measurement: exits 1 while any case leaks, a log holds a raw secret, more than one
+# benign control is blocked, a case hangs or the proxy crashes (docs/bypass.md). Report in var/bypass/.
+bypass: $(VENV)/.dev-installed
+	$(BIN)/dlp-proxy init --confdir $(CONFDIR)
+	$(BIN)/python -m bench.bypass
 
 # The load generator of make bench (and of its one-second test in make test): Debian's wrk.
 wrk:

@@ -50,15 +50,21 @@ __all__ = [
     "DEFAULT_POLICY",
     "ECHO_PREFIX",
     "ROOT",
+    "STREAM_PREFIX",
     "HarnessError",
     "Proxy",
     "Received",
+    "TcpSession",
+    "TcpStream",
+    "TcpVendor",
     "Vendor",
     "WebSocketOutcome",
+    "acknowledge",
     "client_tls_context",
     "dlp_proxy_argv",
     "free_port",
     "free_ports",
+    "greet",
     "make_vendor_certificate",
     "poll",
     "read_jsonl",
@@ -71,6 +77,10 @@ BIN = Path(sys.executable).parent
 DEFAULT_POLICY = ROOT / "policies" / "default.yaml"
 # Requests under this path are answered with their own body, content type and encoding.
 ECHO_PREFIX = "/echo/"
+# Requests under this path say in their JSON body how to answer: a chunked stream (`_stream`).
+STREAM_PREFIX = "/stream/"
+STREAM_PAUSE = 0.05  # seconds between the chunks of a streamed answer, so each is sent apart
+STREAM_GATE_TIMEOUT = 30.0  # seconds a streamed answer waits at its gate before going on
 
 READY_TIMEOUT = 120.0  # seconds for a proxy to start its workers and load the model
 LOG_TIMEOUT = 10.0  # seconds for a decision line to appear after the response came back
@@ -227,6 +237,9 @@ class _VendorHandler(BaseHTTPRequestHandler):
         self.server.vendor.record(
             Received(self.command, self.path, tuple(self.headers.items()), body)
         )
+        if self.path.startswith(STREAM_PREFIX):
+            self._stream(json.loads(body))
+            return
         headers = [("Content-Type", "application/json")]
         payload = json.dumps({"ok": True, "received_bytes": len(body)}).encode()
         if self.path.startswith(ECHO_PREFIX):
@@ -247,6 +260,29 @@ class _VendorHandler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         return read_request_body(self)
+
+    def _stream(self, spec: dict[str, Any]) -> None:
+        """Answer as `spec` says: `chunks` (text) of a chunked body under `content_type`.
+
+        Each chunk is sent and flushed on its own. If the test opened a gate for this path
+        (`Vendor.gate`), the last chunk waits until the gate is set. `trailers` (name, value
+        pairs) follow the last chunk.
+        """
+        chunks = [chunk.encode() for chunk in spec["chunks"]]
+        self.send_response(200)
+        self.send_header("Content-Type", spec.get("content_type", "application/octet-stream"))
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        gate = self.server.vendor.gates.get(self.path)
+        for n, chunk in enumerate(chunks):
+            if n == len(chunks) - 1 and gate is not None:
+                gate.wait(STREAM_GATE_TIMEOUT)
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.flush()
+            time.sleep(STREAM_PAUSE)
+        trailers = "".join(f"{name}: {value}\r\n" for name, value in spec.get("trailers", ()))
+        self.wfile.write(f"0\r\n{trailers}\r\n".encode())
+        self.wfile.flush()
 
     def _websocket(self) -> None:
         """Accept the upgrade, record every text message until the client closes."""
@@ -292,10 +328,13 @@ class Vendor:
     """An HTTP (or HTTPS) server on 127.0.0.1 that records every request and answers 200 JSON.
 
     A request whose path starts with `ECHO_PREFIX` is answered with its own body, under its own
-    Content-Type and Content-Encoding, instead.
+    Content-Type and Content-Encoding, instead; one under `STREAM_PREFIX` with a chunked
+    stream its body describes (`_VendorHandler._stream`).
     """
 
     def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        # A streamed answer to a path in `gates` holds its last chunk until the event is set.
+        self.gates: dict[str, threading.Event] = {}
         self.requests: list[Received] = []
         self.errors: list[str] = []
         self._lock = threading.Lock()
@@ -359,6 +398,162 @@ class Vendor:
             with contextlib.suppress(OSError):  # already closed by its handler
                 conn.shutdown(socket.SHUT_RDWR)
         self.server.server_close()
+
+
+# --- a raw TCP vendor -------------------------------------------------------------------------
+
+TCP_IDLE = 0.1  # seconds a TcpVendor's reads wait before checking whether it is closing
+
+
+@dataclass
+class TcpSession:
+    """One connection a `TcpVendor` accepted: every byte it brought and every byte sent back.
+
+    `received` is exactly what arrived (after TLS, when the vendor serves TLS), `alpn` the
+    protocol TLS agreed on, `closed` set once the connection has ended and the record is whole.
+    """
+
+    received: bytearray = field(default_factory=bytearray)
+    sent: bytearray = field(default_factory=bytearray)
+    alpn: str | None = None
+    closed: threading.Event = field(default_factory=threading.Event)
+
+
+class TcpStream:
+    """The vendor's end of one connection; every byte through it is kept in its `TcpSession`."""
+
+    def __init__(self, sock: socket.socket, session: TcpSession, stopping: threading.Event):
+        self.sock, self.session, self._stopping = sock, session, stopping
+        self.eof = False
+
+    def recv(self, timeout: float | None = None) -> bytes:
+        """The next bytes the peer sent; b"" at end of stream, on `timeout`, or when closing."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.eof and not self._stopping.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                return b""
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                self.eof = True
+                return b""
+            self.session.received += data
+            return data
+        return b""
+
+    def sendall(self, data: bytes) -> None:
+        """Send `data` to the peer (a peer that has gone is not an error: it is recorded)."""
+        self.session.sent += data
+        with contextlib.suppress(OSError):
+            self.sock.sendall(data)
+
+
+def acknowledge(stream: TcpStream) -> None:
+    """A client-speaks-first server: answers each read with an `ACK <bytes>` line until EOF."""
+    while data := stream.recv():
+        stream.sendall(b"ACK %d\n" % len(data))
+
+
+def greet(banner: bytes) -> Callable[[TcpStream], None]:
+    """A server-speaks-first server: sends `banner` on accepting, then acknowledges reads."""
+
+    def serve(stream: TcpStream) -> None:
+        stream.sendall(banner)
+        acknowledge(stream)
+
+    return serve
+
+
+class TcpVendor:
+    """A TCP (or TLS) server on 127.0.0.1 that records every byte of every connection.
+
+    Each accepted connection runs `serve(stream)` in its own thread; what the peer sends after
+    `serve` returns is still read and recorded until the peer closes, so a session's `received`
+    is everything that reached the vendor. Nothing is parsed here: the record is the bytes.
+    """
+
+    def __init__(
+        self, serve: Callable[[TcpStream], None], tls: ssl.SSLContext | None = None
+    ) -> None:
+        self.sessions: list[TcpSession] = []
+        self.errors: list[str] = []
+        self._serve, self._tls = serve, tls
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._threads: list[threading.Thread] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(TCP_IDLE)
+        self.port = int(self._listener.getsockname()[1])
+        self._accepting = threading.Thread(target=self._accept, name="tcp-vendor", daemon=True)
+        self._accepting.start()
+
+    def _accept(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                sock, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            session = TcpSession()
+            thread = threading.Thread(
+                target=self._handle, args=(sock, session), name="tcp-vendor-conn", daemon=True
+            )
+            with self._lock:
+                self.sessions.append(session)
+                self._sockets.append(sock)
+                self._threads.append(thread)
+            thread.start()
+
+    def _handle(self, sock: socket.socket, session: TcpSession) -> None:
+        try:
+            sock.settimeout(TCP_IDLE)
+            if self._tls is not None:
+                sock.settimeout(WS_TIMEOUT)
+                sock = self._tls.wrap_socket(sock, server_side=True)
+                sock.settimeout(TCP_IDLE)
+                session.alpn = sock.selected_alpn_protocol()
+                with self._lock:
+                    self._sockets.append(sock)
+            stream = TcpStream(sock, session, self._stopping)
+            self._serve(stream)
+            while stream.recv():
+                pass  # keep recording until the peer closes
+        except Exception as e:  # noqa: BLE001 - a broken connection is recorded, not raised
+            with self._lock:
+                self.errors.append(f"{type(e).__name__}: {e}")
+        finally:
+            with contextlib.suppress(OSError):
+                sock.close()
+            session.closed.set()
+
+    def snapshot(self) -> list[TcpSession]:
+        """Every connection accepted so far (their records may still grow unless closed)."""
+        with self._lock:
+            return list(self.sessions)
+
+    def wait_closed(self, timeout: float) -> bool:
+        """Wait until every connection accepted so far has ended; False if some still run."""
+        deadline = time.monotonic() + timeout
+        return all(s.closed.wait(max(0.0, deadline - time.monotonic())) for s in self.snapshot())
+
+    def close(self) -> None:
+        """Stop accepting, end every connection (its record stays), join the threads."""
+        self._stopping.set()
+        self._accepting.join()
+        self._listener.close()
+        with self._lock:
+            sockets, threads = list(self._sockets), list(self._threads)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        for thread in threads:
+            thread.join(STOP_TIMEOUT)
 
 
 # --- a WebSocket client -----------------------------------------------------------------------
