@@ -39,6 +39,10 @@ class Segment:
     `rewritable` is False for text the message's format cannot carry changed (an XML element
     name, a whole-body second reading): a finding there that a rule would redact or encrypt
     blocks the message instead.
+
+    `analyzed` is False for a short number (`42`, one digit of an array) that no recognizer
+    could make anything of alone: it is listed only so that an identifier split over several
+    fields can be joined again (`detection.structure`), and recognizers skip it.
     """
 
     location: str
@@ -46,6 +50,7 @@ class Segment:
     context: tuple[str, ...] = ()
     field: str = ""
     rewritable: bool = True
+    analyzed: bool = True
 
 
 @dataclass(frozen=True)

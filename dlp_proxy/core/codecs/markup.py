@@ -1,8 +1,11 @@
 """XML, read with expat and rebuilt by splicing: only the replaced text changes, byte for byte.
 
-Element text, the text after an element (its tail), attribute values and comments are
-segments. Documents with a DOCTYPE are refused, and so with it every entity declaration: no
-entity expansion (billion laughs, external entities) can happen.
+Element text, the text after an element (its tail), attribute values, comments and processing
+instructions are segments, and so are the names: element and attribute names (prefix and local
+name as written), namespace declarations (prefix and URI) and instruction targets. Documents
+with a DOCTYPE are refused, and so with it every entity declaration: no entity expansion
+(billion laughs, external entities) can happen, and no internal subset reaches a vendor
+uninspected.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 from xml.parsers import expat
 
 from dlp_proxy.core.codecs.tables import worth_inspecting
-from dlp_proxy.core.codecs.values import MAX_DEPTH, Nest, WordCache, decode
+from dlp_proxy.core.codecs.values import MAX_DEPTH, Nest, WordCache, decode, name_location
 from dlp_proxy.errors import UndecodableBody
 
 _DECLARED = re.compile(rb"<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z][A-Za-z0-9._-]*)[\"']")
@@ -53,9 +56,12 @@ def xml_encoding(body: bytes, charset: str | None) -> str:
 
 @dataclass(slots=True)
 class _Item:
-    """A piece of text found in the XML, with its span in the UTF-8 form of the document."""
+    """A piece of text found in the XML, with its span in the UTF-8 form of the document.
 
-    kind: str  # "text", "tail", "attr" or "comment"
+    Spans of items that are not `rewritable` are not used.
+    """
+
+    kind: str  # "text", "tail", "attr", "ns" (a namespace URI), "comment" or "pi"
     node: int
     start: int
     end: int
@@ -63,6 +69,17 @@ class _Item:
     context: tuple[str, ...]
     name: str = ""
     quote: str = '"'
+    rewritable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class _Name:
+    """A name found in the XML: an element's or instruction's (`label` "") or an attribute's."""
+
+    node: int
+    label: str
+    text: str
+    context: tuple[str, ...]
 
 
 class XmlDocument:
@@ -70,13 +87,24 @@ class XmlDocument:
 
     Locations are XPath-like, local names only, `[n]` (from 1) where an element has siblings of
     the same name: `xml:/root/customer[2]/ssn` (text), `xml:/root/customer[2]/@id`
-    (attribute), `xml:/root/p/b/tail()` (text after `<b>`), `xml:/root/comment()` (comment).
-    Fields are the same paths with every `[n]` left out, of elements, comments and attributes
-    alike: `xml:/root/customer/ssn`, `xml:/root/customer/@id`, `xml:/root/p/b/tail()`.
-    Context is the element's (for a tail, the parent's) or the attribute's local name.
+    (attribute; a second attribute with the local name `id` is `@id[2]`),
+    `xml:/root/p/b/tail()` (text after `<b>`), `xml:/root/comment()` (comment),
+    `xml:/root/processing-instruction()` (an instruction's data), `xml:/root/@xmlns:a` and
+    `xml:/root/@xmlns` (the URI a namespace declaration binds). A name is located at what it
+    names plus `#name`: `xml:/root/customer[2]/ssn#name` is the element's name as written
+    (`a:ssn`), `xml:/root/customer[2]/@id#name` the attribute's, `xml:/root/@xmlns:a#name`
+    the declaration's (`xmlns:a`), `xml:/root/processing-instruction()#name` the target.
+    Fields are the same paths with every `[n]` left out: `xml:/root/customer/ssn`,
+    `xml:/root/customer/@id`, `xml:/root/customer/ssn#name`, `xml:/root/p/b/tail()`.
+    Context is the element's (for a tail, the parent's), the attribute's local name or the
+    instruction's target; a name's is its parent element's.
+
     Rebuild splices escaped new text into the original, so the declaration, encoding,
     namespaces and formatting stay; characters XML cannot hold become U+FFFD, and those the
-    encoding cannot hold become character references.
+    encoding cannot hold become character references. Names cannot be rewritten (`<US_SSN>`
+    is no XML name), nor namespace URIs (every element in their scope would change
+    namespace), nor instruction data expat reads differently from its bytes: those segments
+    are `rewritable=False`.
     """
 
     def __init__(self, body: bytes, charset: str | None, depth: int = 0) -> None:
@@ -91,14 +119,33 @@ class XmlDocument:
             if item.kind == "tail":
                 path += "/tail()"
                 field += "/tail()"
-            elif item.kind == "attr":
+            elif item.kind in ("attr", "ns"):
                 path += f"/@{item.name}"
                 field += f"/@{item.name.partition('[')[0]}"  # `id[2]`: no XML name holds `[`
             location = f"xml:{path}"
-            self._items[location] = item
-            nest.value(location, item.text, item.context, field=f"xml:{field}")
+            if item.rewritable:
+                self._items[location] = item
+            nest.value(
+                location,
+                item.text,
+                item.context,
+                field=f"xml:{field}",
+                rewritable=item.rewritable,
+            )
+        for name in reader.names:
+            path, field = paths[name.node], fields[name.node]
+            if name.label:
+                path += f"/@{name.label}"
+                field += f"/@{name.label.partition('[')[0]}"
+            nest.name(
+                name_location(f"xml:{path}"),
+                name.text,
+                name.context,
+                field=name_location(f"xml:{field}"),
+                rewritable=False,
+            )
         self._nest = nest
-        self.segments = tuple(nest.segments)
+        self.segments = nest.segments
         self.uninspectable = tuple(nest.uninspectable)
 
     def rebuild(self, replacements: Mapping[str, str]) -> bytes:
@@ -122,6 +169,10 @@ def _start(splice: tuple[_Item, str]) -> int:
 
 def _escaped(item: _Item, text: str) -> str:
     text = _NOT_XML_CHAR.sub("\ufffd", text)
+    if item.kind == "pi":
+        while "?>" in text:
+            text = text.replace("?>", "? >")
+        return text
     if item.kind == "comment":
         while "--" in text:
             text = text.replace("--", "- -")
@@ -141,6 +192,7 @@ class _Reader:
         self._data = data
         self.nodes: list[tuple[int, str, int]] = []  # parent, local name, ordinal among name
         self.items: list[_Item] = []
+        self.names: list[_Name] = []
         self._counts: dict[tuple[int, str], int] = {}
         self._open: list[int] = []
         self._last: list[int | None] = []  # per open element, its last closed child
@@ -205,34 +257,55 @@ class _Reader:
             )
         local = name.rpartition(":")[2]
         node = self._node(local, self._words[local])
+        self.names.append(_Name(node, "", name, self._parent_context()))
         if attributes:
             self._attributes(node, index, attributes)
         self._open.append(node)
         self._last.append(None)
 
     def _attributes(self, node: int, index: int, attributes: list[str]) -> None:
-        """Find each attribute's value in the start tag expat has just accepted."""
+        """Find each attribute's value in the start tag expat has just accepted.
+
+        Every attribute's name is a name; a namespace declaration is labelled as written
+        (`xmlns:a`), any other attribute by its local name, `[n]` from the second of a name on.
+        """
         tag = _TAG_NAME.match(self._data, index)
         position = tag.end() if tag else index
-        taken: set[str] = set()
-        for name, value in zip(attributes[::2], attributes[1::2], strict=True):
+        names = attributes[::2]
+        taken: set[str] = {"xmlns"} if "xmlns" in names else set()
+        element = self._contexts[node]
+        for name, value in zip(names, attributes[1::2], strict=True):
             match = _ATTRIBUTE.match(self._data, position)
             if match is None:  # cannot happen for a tag expat accepted; refuse rather than guess
                 raise UndecodableBody("XML body has a start tag that cannot be read back")
             position = match.end()
-            if name == "xmlns" or name.startswith("xmlns:") or not worth_inspecting(value):
+            declaration = name == "xmlns" or name.startswith("xmlns:")
+            local = "xmlns" if declaration else name.rpartition(":")[2]
+            label = name if declaration else self._label(local, taken)
+            self.names.append(_Name(node, label, name, element))
+            if not worth_inspecting(value):
                 continue
-            local = name.rpartition(":")[2]
-            label, n = local, 1
-            while label in taken:
-                n += 1
-                label = f"{local}[{n}]"
-            taken.add(label)
             group = 1 if match.group(1) is not None else 2
             start, end = match.span(group)
             quote = '"' if group == 1 else "'"
-            item = _Item("attr", node, start, end, value, self._words[local], label, quote)
+            kind = "ns" if declaration else "attr"
+            item = _Item(kind, node, start, end, value, self._words[local], label, quote)
+            item.rewritable = not declaration
             self.items.append(item)
+
+    @staticmethod
+    def _label(local: str, taken: set[str]) -> str:
+        """`local`, or `local[2]`, `local[3]` ... when an attribute of the tag has it already."""
+        label, n = local, 1
+        while label in taken:
+            n += 1
+            label = f"{local}[{n}]"
+        taken.add(label)
+        return label
+
+    def _parent_context(self) -> tuple[str, ...]:
+        """The context of the open element (a new node's parent), or () outside the root."""
+        return self._contexts[self._open[-1]] if self._open else ()
 
     def _end(self, _name: str) -> None:
         self._flush(self._parser.CurrentByteIndex)
@@ -260,9 +333,20 @@ class _Reader:
         if self._last:
             self._last[-1] = node
 
-    def _instruction(self, _target: str, _data: str) -> None:
-        self._flush(self._parser.CurrentByteIndex)
+    def _instruction(self, target: str, data: str) -> None:
+        index = self._parser.CurrentByteIndex
+        self._flush(index)
         node = self._node("processing-instruction()")
+        self.names.append(_Name(node, "", target, self._parent_context()))
+        if worth_inspecting(data):
+            start = index + 2 + len(target.encode("utf-8"))
+            while self._data[start : start + 1] in (b" ", b"\t", b"\r", b"\n"):
+                start += 1
+            end = self._data.find(b"?>", start)
+            item = _Item("pi", node, start, end, data, self._words[target])
+            # expat reads line ends as LF: data written otherwise cannot be spliced back whole.
+            item.rewritable = self._data[start:end].decode("utf-8") == data
+            self.items.append(item)
         if self._last:
             self._last[-1] = node
 

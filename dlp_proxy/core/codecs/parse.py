@@ -13,12 +13,14 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from dlp_proxy.core.codecs.binary import sniff_text
 from dlp_proxy.core.codecs.fields import (
     FormDocument,
     HeadersDocument,
     PathDocument,
     QueryDocument,
 )
+from dlp_proxy.core.codecs.images import ImageDocument, is_image
 from dlp_proxy.core.codecs.markup import XmlDocument
 from dlp_proxy.core.codecs.multipart import MultipartDocument, binary_type
 from dlp_proxy.core.codecs.tables import CsvDocument, NdjsonDocument
@@ -27,6 +29,7 @@ from dlp_proxy.core.codecs.values import (
     JsonNode,
     TextNode,
     decode,
+    load_json,
     media_type,
 )
 from dlp_proxy.detection.detector import Segment
@@ -89,7 +92,9 @@ def parse_body(content_type: str, body: bytes) -> Document:
     JSON (`application/json`, `*+json`), NDJSON, JSON text sequences, CSV, TSV, XML
     (`application/xml`, `text/xml`, `*+xml`), multipart, forms and text have formats of their
     own. An untyped, `text/plain` or `application/octet-stream` body that is JSON, or XML with a
-    declaration, is read as such; any other body is inspected as text when it is text.
+    declaration, is read as such; an image type, or an untyped or octet-stream body, that is a
+    PNG, JPEG, GIF or WebP is an `ImageDocument`; any other body is inspected as text when it is
+    text (UTF-16 or UTF-32 too, when no charset is named: `sniff_text`).
     """
     return _parse(content_type, body, 0, ())
 
@@ -108,7 +113,8 @@ def parse_path(path: str) -> PathDocument:
 
 
 def parse_headers(pairs: Sequence[tuple[str, str]]) -> HeadersDocument:
-    """The document for header (name, value) pairs, less `UNINSPECTED_HEADERS`.
+    """The document for header (name, value) pairs: every name and value, each header read in
+    its own format; protocol headers in `SHAPES` are checked for shape (docs/headers.md).
 
     `replaced_pairs` gives every pair back, in order, with the replaced values.
     """
@@ -137,10 +143,16 @@ def _parse(content_type: str, body: bytes, depth: int, context: tuple[str, ...])
         return MultipartDocument(body, params.get("boundary"), _read_part, depth)
     if mime == FORM:
         return FormDocument(decode(body, charset or "utf-8", mime), depth)
+    if is_image(mime, body):  # an image type, or an untyped body, that is a PNG, JPEG, GIF, WebP
+        return ImageDocument(body, context, depth)
     if mime in SNIFFED_TYPES:
         sniffed = _sniffed(body, charset, depth, context)
         if sniffed is not None:
             return sniffed
+    if charset is None:  # UTF-16 or UTF-32 by a byte order mark or UTF-16's NULs, else UTF-8
+        text = sniff_text(body)
+        if text is not None:
+            return TextDocument(body, text[1], context)
     if mime.startswith("text/"):
         return TextDocument(body, charset or "utf-8", context)
     # Unknown or missing types are inspected as text when they are text, and refused otherwise.
@@ -177,7 +189,7 @@ def _read_part(
     A type guessed from a filename that turns out wrong is read as text instead.
     """
     mime, params = media_type(content_type)
-    if binary_type(mime):
+    if binary_type(mime) and not is_image(mime, content):
         return None
     try:
         return _parse(content_type, content, depth, context)
@@ -201,17 +213,19 @@ class _EmptyDocument:
 
 
 class JsonDocument:
-    """A JSON body: every string value, and integers that look like identifiers.
+    """A JSON body: every key and string value, and numbers that look like identifiers.
 
-    A string holding a JSON object or array, percent-encoded or base64 text is a nested
-    document. Rebuild writes compact UTF-8 JSON; replaced numbers become strings.
+    Read as `values.JsonNode` says: every repeat of a key is inspected and written back, whole
+    numbers written as floats are read as their digits. A string (or key) holding a JSON object
+    or array, percent-encoded or base64 text is a nested document. Rebuild writes compact UTF-8
+    JSON; replaced numbers become strings, replaced keys rename their members in place.
     """
 
     uninspectable: tuple[str, ...] = ()
 
     def __init__(self, body: bytes, context: tuple[str, ...] = (), depth: int = 0) -> None:
         try:
-            self._node = JsonNode(json.loads(body), context, depth)
+            self._node = JsonNode(load_json(body), context, depth)
         except UnicodeDecodeError as e:
             raise UndecodableBody(f"JSON body is not valid UTF-8 (byte {e.start})") from None
         except json.JSONDecodeError as e:

@@ -13,11 +13,14 @@ from collections.abc import Mapping, Sequence
 
 from dlp_proxy.core.codecs.values import (
     IDENTIFIER_DIGITS,
+    NAME_MARK,
     JsonNode,
     Nest,
     context_words,
     decode,
+    load_json,
     location_name,
+    name_location,
 )
 from dlp_proxy.errors import UndecodableBody
 
@@ -39,6 +42,11 @@ def worth_inspecting(text: str) -> bool:
     return not (_NUMBER.fullmatch(text) and sum(c.isdigit() for c in text) < IDENTIFIER_DIGITS)
 
 
+def short_digits(text: str) -> bool:
+    """True for a cell of a few ASCII digits (`219`), which may be one part of a split id."""
+    return text.isascii() and text.isdigit()
+
+
 def looks_like_header(fields: Sequence[str]) -> bool:
     """True when a first row reads as column names: short distinct names, no numbers in them."""
     names = [f.strip() for f in fields]
@@ -52,12 +60,14 @@ def looks_like_header(fields: Sequence[str]) -> bool:
 class CsvDocument:
     """A CSV or TSV body: every cell worth inspecting is a segment `csv:r<row>.c<column>`.
 
-    Rows and columns count from 0, over all records (a header is row 0). The header's names
-    are the context of their column; the header is not inspected unless it does not look like
-    one (or the Content-Type says `header=absent`). A cell's field is its column: `csv:<name>`
-    by the header's name (stripped, `>` written `%3E`), `csv:c<column>` without a header, for
-    an empty name and past the header's last column. Rebuild re-writes only the rows that
-    changed, with the same delimiter, quote character and line ending; the rest are unchanged.
+    Rows and columns count from 0, over all records (a header is row 0). A cell's field is its
+    column: `csv:<name>` by the header's name (stripped, `>` written `%3E`), `csv:c<column>`
+    without a header, for an empty name and past the header's last column. The header's names
+    are the context of their column, and names of their own: column 3's is located
+    `csv:c3#name`, its field `csv:<name>#name`, and it can be replaced like a cell. A first row
+    that does not look like a header (or `header=absent`) is data, `csv:r0.c<column>`. Rebuild
+    re-writes only the rows that changed, with the same delimiter, quote character and line
+    ending; the rest are unchanged.
     """
 
     def __init__(
@@ -81,16 +91,21 @@ class CsvDocument:
         columns = [context_words(name) for name in names]
         by_name = [f"csv:{location_name(n)}" if n else f"csv:c{c}" for c, n in enumerate(names)]
         nest = Nest(depth)
+        for c, cell in enumerate(first if self.header else []):
+            if worth_inspecting(cell):
+                nest.name(name_location(f"csv:c{c}"), cell, field=name_location(by_name[c]))
         for r, (fields, _, _) in enumerate(self._records):
             if r == 0 and self.header:
                 continue
             for c, cell in enumerate(fields):
+                context = columns[c] if c < len(columns) else ()
+                field = by_name[c] if c < len(by_name) else f"csv:c{c}"
                 if worth_inspecting(cell):
-                    context = columns[c] if c < len(columns) else ()
-                    field = by_name[c] if c < len(by_name) else f"csv:c{c}"
                     nest.value(f"csv:r{r}.c{c}", cell, context, field=field)
+                elif short_digits(cell):
+                    nest.segment(f"csv:r{r}.c{c}", cell, context, field=field, analyzed=False)
         self._nest = nest
-        self.segments = tuple(nest.segments)
+        self.segments = nest.segments
         self.uninspectable = tuple(nest.uninspectable)
 
     def _read(self) -> list[tuple[list[str], int, int]]:
@@ -112,7 +127,10 @@ class CsvDocument:
         """The body with the replaced cells; rows without a change are copied as they were."""
         rows: dict[int, dict[int, str]] = {}
         for location, text in self._nest.resolve(replacements).items():
-            row, _, column = location.removeprefix("csv:r").partition(".c")
+            if location.endswith(NAME_MARK):  # a header name, `csv:c3#name`
+                row, column = "0", location.removeprefix("csv:c").removesuffix(NAME_MARK)
+            else:
+                row, _, column = location.removeprefix("csv:r").partition(".c")
             rows.setdefault(int(row), {})[int(column)] = text
         pieces = [self._bom]
         done = 0
@@ -157,8 +175,10 @@ def _sniff_delimiter(line: str) -> str:
 class NdjsonDocument:
     """NDJSON / JSON Lines (one JSON text a line) or a JSON text sequence (RFC 7464, `seq`).
 
-    Each record is a JSON document at `l<N>` (from 0), so a value is located `l3>$.email`; its
-    field is the record's own (`$.email`), shared by every record. Blank lines are kept and
+    Each record is a JSON document at `l<N>` (from 0), so a value is located `l3>$.email` and
+    its key `l3>$.email#name`; its field is the record's own (`$.email`, `$.email#name`),
+    shared by every record. A key is a segment in the first record that has it only, and a
+    rename rewrites every record that has it. Blank lines are kept and
     skipped. Rebuild writes only the changed records again, compact,
     each with the whitespace and line ending it had.
     """
@@ -183,7 +203,7 @@ class NdjsonDocument:
             if not stripped:
                 continue
             try:
-                node = JsonNode(json.loads(stripped), (), depth + 1)
+                node = JsonNode(load_json(stripped), (), depth + 1)
             except json.JSONDecodeError as e:
                 raise UndecodableBody(
                     f"{what} body does not parse: record {i}: {e.msg} at column {e.colno}"
@@ -194,7 +214,7 @@ class NdjsonDocument:
                 raise UndecodableBody(f"{what} body does not parse: record {i}: {e}") from None
             nest.child(f"l{i}", node, field="")
         self._nest = nest
-        self.segments = tuple(nest.segments)
+        self.segments = nest.segments
         self.uninspectable = tuple(nest.uninspectable)
 
     def rebuild(self, replacements: Mapping[str, str]) -> bytes:

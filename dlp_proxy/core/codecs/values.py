@@ -6,6 +6,12 @@ segment, unless `sniff` finds a document inside it (JSON text, percent-encoded t
 in which case the child's segments stand in its place, located `value>child` (`SEP`). `resolve`
 sends replacements back down by that prefix and renders each changed child again.
 
+Names (JSON keys, CSV column names, XML tags, multipart field names) are recorded too, with
+`Nest.name`, at `name_location` of the value they name (`$.customer.ssn#name`); a name is sniffed
+like a value. A node lists its values in document order, then its names in document order, so
+that the values of one record stay next to each other. A name or value the format cannot carry
+changed is recorded `rewritable=False`: it is inspected, but no replacement is taken for it.
+
 Every value is recorded with its *field* as well as its location: the location with what is
 particular to one record or position left out (`$.items[*].sku` for `$.items[3].sku`), so that
 the values of one field in a document share it. A nested document's fields are joined the same
@@ -19,7 +25,8 @@ import binascii
 import codecs
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, Protocol
 from urllib.parse import quote, unquote_to_bytes
 
@@ -39,6 +46,9 @@ MAX_NESTING = 4
 MAX_DEPTH = 100
 # Integers with this many digits or more may be identifiers (account, card, phone numbers).
 IDENTIFIER_DIGITS = 6
+# A JSON number written as a float (`4.539148803436467e15`) is read as an identifier only up to
+# this many integer digits; larger ones are magnitudes, and writing them out would cost memory.
+IDENTIFIER_MAX_DIGITS = 64
 # Long text is inspected in chunks of about this many characters, cut at line ends.
 TEXT_CHUNK_CHARS = 20_000
 # Shorter values are never read as base64: ids and codes of that size would be false positives.
@@ -160,51 +170,164 @@ def unique_locations(prefix: str, names: Iterable[str]) -> tuple[str, ...]:
     return tuple(locations)
 
 
-def prefixed(prefix: str, field: str, segments: Iterable[Segment]) -> list[Segment]:
+def prefixed(
+    prefix: str, field: str, segments: Iterable[Segment], *, rewritable: bool = True
+) -> list[Segment]:
     """`segments` relocated under `prefix` (a location and the separator), fields under `field`.
 
     `field` is the field of the value holding them and the separator, or "" for a document
-    whose own fields are fields of the outer one (an NDJSON record).
+    whose own fields are fields of the outer one (an NDJSON record). A segment stays rewritable
+    only when it was and `rewritable` is True (the value holding it can be rewritten).
     """
-    return [Segment(prefix + s.location, s.text, s.context, field + s.field) for s in segments]
+    return [
+        Segment(
+            prefix + s.location,
+            s.text,
+            s.context,
+            field + s.field,
+            s.rewritable and rewritable,
+            s.analyzed,
+        )
+        for s in segments
+    ]
 
 
 class Nest:
-    """A document's own values by location, and the documents nested in some of them.
+    """A document's own values and names by location, and the documents nested in some of them.
 
     `value` records a value: a segment, or, when `sniff` finds a document in it, that child's
-    segments under `location>` (their fields under `field>`). `split` and `resolve` take
-    replacements apart again by prefix. A location that is neither a recorded value nor inside a
-    child is a `KeyError`.
+    segments under `location>` (their fields under `field>`); `name` records a name the same
+    way. `segments` lists the values, then the names. `split` and `resolve` take replacements
+    apart again by prefix. A location that is neither a recorded rewritable value or name nor
+    inside a rewritable child is a `KeyError`.
+
+    Names repeat: every record of a list has the same keys. A name whose field, text and
+    context an earlier name had (the same key of every record, in `name` or in a nested
+    document `adopt`ed) is no segment of its own: it is the earlier one's *alias*, and a
+    replacement of the earlier one is a replacement of each of its aliases too. One text in one
+    field is then inspected once, and rewritten wherever it is.
     """
 
     def __init__(self, depth: int) -> None:
         self.depth = depth
-        self.segments: list[Segment] = []
+        self.values: list[Segment] = []
+        self.names: list[Segment] = []
         self.uninspectable: list[str] = []
         self.children: dict[str, Node] = {}
         self._slots: set[str] = set()
         self._heads: set[str] = set()
+        # The first plain name of each (field, text, context, rewritable), and its aliases.
+        self._named: dict[tuple[str, str, tuple[str, ...], bool], str] = {}
+        self._aliases: dict[str, list[str]] = {}
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        """Every segment: the values in document order, then the names in document order."""
+        return (*self.values, *self.names)
 
     def slot(self, location: str) -> None:
         """Let `location` be replaced whole without making it a segment (e.g. an empty value)."""
         self._slots.add(location)
 
     def segment(
-        self, location: str, text: str, context: tuple[str, ...] = (), *, field: str
+        self,
+        location: str,
+        text: str,
+        context: tuple[str, ...] = (),
+        *,
+        field: str,
+        rewritable: bool = True,
+        analyzed: bool = True,
     ) -> None:
-        """Record a value of `field` as a segment as it is, without looking inside it."""
-        self._slots.add(location)
-        self.segments.append(Segment(location, text, context, field))
+        """Record a value of `field` as a segment as it is, without looking inside it.
 
-    def value(self, location: str, text: str, context: tuple[str, ...] = (), *, field: str) -> None:
+        `analyzed=False` lists a short number only for joining split identifiers (`Segment`).
+        """
+        if rewritable:
+            self._slots.add(location)
+        self.values.append(Segment(location, text, context, field, rewritable, analyzed))
+
+    def value(
+        self,
+        location: str,
+        text: str,
+        context: tuple[str, ...] = (),
+        *,
+        field: str,
+        rewritable: bool = True,
+    ) -> None:
         """Record a value of `field`: a segment, or the document found inside it."""
-        self._slots.add(location)
         child = sniff(text, context, self.depth + 1)
         if child is None:
-            self.segments.append(Segment(location, text, context, field))
+            if rewritable:
+                self._slots.add(location)
+            self.values.append(Segment(location, text, context, field, rewritable))
         else:
-            self.child(location, child, field=field)
+            self._nested(self.values, location, child, field, rewritable)
+
+    def name(
+        self,
+        location: str,
+        text: str,
+        context: tuple[str, ...] = (),
+        *,
+        field: str,
+        rewritable: bool = True,
+    ) -> None:
+        """Record a name: `location` and `field` are `name_location`s of its value's.
+
+        A name is read like a value (a document may be found inside it); it is listed after
+        the values. `rewritable=False` for names the format cannot carry changed (XML tags).
+        A name like an earlier one is its alias (see the class).
+        """
+        key = (field, text, context, rewritable)
+        first = self._named.get(key)
+        if first is not None:
+            if rewritable:
+                self._slots.add(location)
+                self._aliases[first].append(location)
+            return
+        child = sniff(text, context, self.depth + 1)
+        if child is not None:
+            self._nested(self.names, location, child, field, rewritable)
+            return
+        if rewritable:
+            self._slots.add(location)
+        self.names.append(Segment(location, text, context, field, rewritable))
+        self._named[key] = location
+        self._aliases[location] = []
+
+    def _nested(
+        self, into: list[Segment], location: str, child: Node, field: str, rewritable: bool
+    ) -> None:
+        """Record the document found in a value or name at `location`, its segments in `into`.
+
+        The child's names (and what is inside them) are listed with the names.
+        """
+        if rewritable:
+            self._slots.add(location)
+            self.children[location] = child
+            self._heads.add(location)
+        for segment in prefixed(location + SEP, field + SEP, child.segments, rewritable=rewritable):
+            self._list(segment, into)
+        self.uninspectable.extend(location + SEP + u for u in child.uninspectable)
+
+    def _list(self, segment: Segment, into: list[Segment]) -> None:
+        """List a nested document's segment: a value in `into`, a name with the names.
+
+        A name (or a segment inside one) like an earlier one is its alias (see the class).
+        """
+        if NAME_MARK not in segment.field:
+            into.append(segment)
+            return
+        key = (segment.field, segment.text, segment.context, segment.rewritable)
+        first = self._named.get(key)
+        if first is None:
+            self._named[key] = segment.location
+            self._aliases[segment.location] = []
+            self.names.append(segment)
+        elif segment.rewritable:
+            self._aliases[first].append(segment.location)
 
     def child(self, location: str, node: Node, *, field: str) -> None:
         """Record a text document nested at `location`; `resolve` renders it again.
@@ -226,9 +349,12 @@ class Nest:
         """List the segments of a document nested at `location` that the caller keeps itself.
 
         Their fields go under `field>`, or stay as they are when `field` is "" (see `child`).
+        Its names (and segments inside them) are listed with the names; one like an earlier one
+        is its alias (see the class).
         """
         self._heads.add(location)
-        self.segments.extend(prefixed(location + SEP, field and field + SEP, segments))
+        for segment in prefixed(location + SEP, field and field + SEP, segments):
+            self._list(segment, self.values)
         self.uninspectable.extend(location + SEP + u for u in uninspectable)
 
     def split(
@@ -236,21 +362,30 @@ class Nest:
     ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
         """Own replacements, and the replacements for each nested document by its location.
 
-        A whole-value replacement of a location wins over replacements inside it.
+        A whole-value replacement of a location wins over replacements inside it; a name's
+        replacement is its aliases' too, unless they have their own.
         """
         own: dict[str, str] = {}
         nested: dict[str, dict[str, str]] = {}
         for location, text in replacements.items():
-            head, sep, rest = location.partition(SEP)
-            if sep and head in self._heads:
-                nested.setdefault(head, {})[rest] = text
-            elif not sep and location in self._slots:
-                own[location] = text
-            else:
-                raise KeyError(f"no segment at {location!r}")
+            self._route(location, text, own, nested)
+            for alias in self._aliases.get(location, ()):
+                if alias not in replacements:
+                    self._route(alias, text, own, nested)
         for location in own:
             nested.pop(location, None)
         return own, nested
+
+    def _route(
+        self, location: str, text: str, own: dict[str, str], nested: dict[str, dict[str, str]]
+    ) -> None:
+        head, sep, rest = location.partition(SEP)
+        if sep and head in self._heads:
+            nested.setdefault(head, {})[rest] = text
+        elif not sep and location in self._slots:
+            own[location] = text
+        else:
+            raise KeyError(f"no segment at {location!r}")
 
     def resolve(self, replacements: Mapping[str, str]) -> dict[str, str]:
         """The new text of every own value that changes, nested documents rendered anew."""
@@ -297,7 +432,7 @@ def _json_inside(text: str, context: tuple[str, ...], depth: int) -> Node | None
     if (stripped[:1], stripped[-1:]) not in (("{", "}"), ("[", "]")):
         return None
     try:
-        data = json.loads(stripped)
+        data = load_json(stripped)
         return JsonNode(data, context, depth) if data else None
     except (ValueError, RecursionError, UndecodableBody):
         return None  # not JSON after all, or too deep: it stays one text segment
@@ -482,21 +617,122 @@ def _utf8_size(char: str) -> int:
 # --- JSON and text nodes -------------------------------------------------------------------------
 
 
-class JsonNode:
-    """Parsed JSON: every string value, and integers that look like identifiers.
+class JsonMembers(dict[str, Any]):
+    """A JSON object that repeats a key: `pairs` holds every member, in document order.
 
-    Locations are JSON paths (`$.customer.ssn`, `$.items[0]`, `$["key with space"]`); fields
-    the same paths with every list index `[*]` (`$.items[*]`). Values of a list inherit their
-    list's key as context; the root's context is `context`.
+    As a dict it holds the last value of each key, as `json.loads` would; `items` gives every
+    pair, so `json.dumps` writes each occurrence back.
+    """
+
+    __slots__ = ("pairs",)
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        super().__init__(pairs)
+        self.pairs = pairs
+
+    # A list, not a view: json's encoder (C and Python) writes a dict subclass from `items()`.
+    def items(self) -> list[tuple[str, Any]]:  # type: ignore[override]
+        """Every member, repeats included, in document order."""
+        return self.pairs
+
+
+class IntegralFloat(float):
+    """A JSON number written with a fraction or an exponent whose value is a whole number.
+
+    `digits` is that number written out exactly from its literal (`4.539148803436467e15` is
+    `4539148803436467`): what a reader that takes it for an integer sees. It is written back as
+    the float it is.
+    """
+
+    __slots__ = ("digits",)
+    digits: str
+
+
+def integral_digits(literal: str) -> str | None:
+    """The integer a JSON number literal is exactly, if it has IDENTIFIER_DIGITS digits or more.
+
+    `219099999.0` and `2.19099999E8` are `219099999`; `4.5`, `1e3` and `1e400` are None (not
+    whole, too short, over IDENTIFIER_MAX_DIGITS).
+    """
+    sign, digits, exponent = Decimal(literal).as_tuple()
+    if not isinstance(exponent, int) or exponent > IDENTIFIER_MAX_DIGITS:
+        return None
+    if exponent < 0:
+        if any(digits[exponent:]):
+            return None
+        digits = digits[:exponent]
+    head = "".join(map(str, digits)).lstrip("0")
+    whole = head + "0" * max(exponent, 0)
+    if not head or not IDENTIFIER_DIGITS <= len(whole) <= IDENTIFIER_MAX_DIGITS:
+        return None
+    return "-" + whole if sign else whole
+
+
+def _json_float(literal: str) -> float:
+    if "e" not in literal and "E" not in literal:
+        whole, _, fraction = literal.partition(".")
+        if fraction.strip("0") or len(whole) < IDENTIFIER_DIGITS:
+            return float(literal)  # the usual `12.5`: not whole, or too short
+    digits = integral_digits(literal)
+    if digits is None:
+        return float(literal)
+    number = IntegralFloat(literal)
+    number.digits = digits
+    return number
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members = dict(pairs)
+    return members if len(members) == len(pairs) else JsonMembers(pairs)
+
+
+def load_json(text: str | bytes) -> Any:
+    """JSON text parsed, keeping what `json.loads` drops.
+
+    Every repeat of a key in an object is kept (`JsonMembers`), and the exact digits of whole
+    numbers written as floats (`IntegralFloat`). Raises what `json.loads` raises.
+    """
+    return json.loads(text, object_pairs_hook=_json_object, parse_float=_json_float)
+
+
+# Where a JSON value sits: its container (None for the root), its key or index, its position
+# among the object's members, and whether the slot is the member's name rather than its value.
+_JsonSlot = tuple[_Container | None, str | int, int, bool]
+
+
+class JsonNode:
+    """Parsed JSON (read with `load_json`): every key and string value, identifier-like numbers.
+
+    Locations are JSON paths (`$.customer.ssn`, `$.items[0]`, `$["key with space"]`); a key is
+    located at its value's location with `#name` (`$.customer.ssn#name`), whatever its value
+    is. A key repeated in one object is located `$.a`, then `$.a[dup1]`, `$.a[dup2]` ... (no list
+    index or quoted key is written so), every repeat with the field `$.a`. Fields are the paths
+    with every list index `[*]` (`$.items[*]`, `$.items[*].sku#name`). Values of a list inherit
+    their list's key as context, a key its object's context; the root's context is `context`.
+    Integers of IDENTIFIER_DIGITS digits or more are segments, and so are whole numbers written
+    as floats (`219099999.0`), as the integer's digits.
+
+    Keys repeat (every record of a list has the same ones): only the first key of each field is
+    a segment (`$.customers[0].email#name`, for the field `$.customers[*].email#name`, whose
+    keys all have the same text); replacing it renames that key in every record.
+
+    `render` writes compact JSON: a replaced value becomes a string (a number too), a replaced
+    key renames its member in place, and every repeat of a key is written again. A rename
+    that would give two members of one object that had different names the same name (two
+    keys redacted alike) raises `UndecodableBody`: the vendor would read only one of them.
     """
 
     def __init__(self, data: Any, context: tuple[str, ...] = (), depth: int = 0) -> None:
         self._data = data
-        self._slots: dict[str, tuple[_Container | None, str | int]] = {}
+        self._slots: dict[str, _JsonSlot] = {}
         self._words = WordCache()
+        self._steps: dict[str, str] = {}  # json_path("", key) of keys that repeat
+        # The first key of each field (by its value's field), and the other keys of that field.
+        self._names: dict[str, str] = {}
+        self._aliases: dict[str, list[dict[str, Any]]] = {}  # the objects holding each first key
         self._nest = Nest(depth)
-        self._walk(data, "$", "$", None, 0, context, 0)
-        self.segments = tuple(self._nest.segments)
+        self._walk(data, "$", "$", None, 0, -1, context, 0)
+        self.segments = self._nest.segments
         self.uninspectable = tuple(self._nest.uninspectable)
 
     def _walk(
@@ -506,59 +742,141 @@ class JsonNode:
         field: str,
         parent: _Container | None,
         key: str | int,
+        member: int,
         context: tuple[str, ...],
         level: int,
     ) -> None:
         if isinstance(value, dict):
-            if level >= MAX_DEPTH:
-                raise UndecodableBody(
-                    f"JSON body is nested too deeply to inspect (over {MAX_DEPTH} levels)"
-                )
-            for k, v in value.items():
-                step = json_path("", k)
-                self._walk(v, path + step, field + step, value, k, self._words[k], level + 1)
+            _check_depth(level)
+            repeats: dict[str, int] | None = {} if isinstance(value, JsonMembers) else None
+            for i, (k, v) in enumerate(value.items()):
+                step = self._steps.get(k) or self._steps.setdefault(k, json_path("", k))
+                location = path + step
+                if repeats is not None:
+                    seen = repeats.get(k, 0)
+                    repeats[k] = seen + 1
+                    location += f"[dup{seen}]" if seen else ""
+                inner = field + step
+                first = self._names.get(inner)
+                if first is None:  # the first key of its field: a segment
+                    name = self._names[inner] = name_location(location)
+                    self._slots[name] = (value, k, i, True)
+                    self._aliases[name] = [value]
+                    self._nest.name(name, k, context, field=name_location(inner))
+                elif self._aliases[first][-1] is not value:  # the same key in another record
+                    self._aliases[first].append(value)
+                self._walk(v, location, inner, value, k, i, self._words[k], level + 1)
         elif isinstance(value, list):
-            if level >= MAX_DEPTH:
-                raise UndecodableBody(
-                    f"JSON body is nested too deeply to inspect (over {MAX_DEPTH} levels)"
-                )
+            _check_depth(level)
             for i, v in enumerate(value):
-                self._walk(v, f"{path}[{i}]", f"{field}[*]", value, i, context, level + 1)
+                self._walk(v, f"{path}[{i}]", f"{field}[*]", value, i, i, context, level + 1)
         elif isinstance(value, str):
-            self._slots[path] = (parent, key)
+            self._slots[path] = (parent, key, member, False)
             self._nest.value(path, value, context, field=field)
-        elif (
-            isinstance(value, int)
-            and not isinstance(value, bool)
-            and len(str(abs(value))) >= IDENTIFIER_DIGITS
-        ):
-            self._slots[path] = (parent, key)
-            self._nest.segment(path, str(value), context, field=field)
+        elif isinstance(value, IntegralFloat):
+            self._slots[path] = (parent, key, member, False)
+            self._nest.segment(path, value.digits, context, field=field)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            digits = str(value)
+            # A short number is listed for joins only: a card one digit per array element.
+            long_enough = len(digits.lstrip("-")) >= IDENTIFIER_DIGITS
+            if long_enough or value >= 0:
+                self._slots[path] = (parent, key, member, False)
+                self._nest.segment(path, digits, context, field=field, analyzed=long_enough)
 
     def render(self, replacements: Mapping[str, str]) -> str:
-        """Compact JSON with the replaced values (numbers replaced become strings)."""
+        """Compact JSON with the replaced values and keys (numbers replaced become strings)."""
         data = self._data
-        originals: list[tuple[_Container, str | int, Any]] = []
+        undo: list[Callable[[], None]] = []
+        renames: dict[int, tuple[dict[str, Any], dict[int, str]]] = {}
         try:
             for location, text in self._nest.resolve(replacements).items():
-                parent, key = self._slots[location]
+                parent, key, member, is_name = self._slots[location]
                 if parent is None:
                     data = text
+                elif is_name and isinstance(key, str):
+                    for members in self._aliases[location]:  # the key wherever it is
+                        names = renames.setdefault(id(members), (members, {}))[1]
+                        names.update(
+                            (i, text) for i, (k, _) in enumerate(members.items()) if k == key
+                        )
                 else:
-                    originals.append((parent, key, parent[key]))  # type: ignore[index]
-                    parent[key] = text  # type: ignore[index]
+                    undo.append(_put(parent, key, member, text))
+            for members, names in renames.values():
+                undo.append(_renamed(members, names))
             return dumps_json(data)
         finally:
             # The parsed data is shared by every call: put back what this call changed.
-            for parent, key, value in reversed(originals):
-                parent[key] = value
+            for restore in reversed(undo):
+                restore()
+
+
+def _check_depth(level: int) -> None:
+    if level >= MAX_DEPTH:
+        raise UndecodableBody(
+            f"JSON body is nested too deeply to inspect (over {MAX_DEPTH} levels)"
+        )
+
+
+def _put(parent: _Container, key: str | int, member: int, text: str) -> Callable[[], None]:
+    """Set one value to `text`; the function returned puts the old value back."""
+    if isinstance(parent, JsonMembers):
+        pairs = parent.pairs
+        old_pair = pairs[member]
+        pairs[member] = (old_pair[0], text)
+        return lambda: pairs.__setitem__(member, old_pair)
+    if isinstance(parent, list) and isinstance(key, int):
+        items = parent
+        old_item = items[key]
+        items[key] = text
+        return lambda: items.__setitem__(key, old_item)
+    assert isinstance(parent, dict), "slots are made by _walk"
+    assert isinstance(key, str), "slots are made by _walk"
+    values = parent
+    old_value = values[key]
+    values[key] = text
+    return lambda: values.__setitem__(key, old_value)
+
+
+def _renamed(members: dict[str, Any], names: Mapping[int, str]) -> Callable[[], None]:
+    """Rename the members at the positions in `names`, order kept; returns how to undo it.
+
+    Members that had one name may keep sharing one (a repeated key renamed alike); members that
+    had different names must not end up with the same one.
+    """
+    before = list(members.items())
+    after = [(names.get(i, k), v) for i, (k, v) in enumerate(before)]
+    origin: dict[str, str] = {}
+    for (old, _), (new, _) in zip(before, after, strict=True):
+        if origin.setdefault(new, old) != old:
+            raise UndecodableBody(
+                "a replacement would give two members of one JSON object the same name (keys "
+                "redacted alike, or a key renamed to another's name), and the vendor would "
+                "read only one of them: encrypt such keys instead of redacting them"
+            )
+    if isinstance(members, JsonMembers):
+        saved = members.pairs
+        members.pairs = after
+
+        def restore_pairs() -> None:
+            members.pairs = saved
+
+        return restore_pairs
+    members.clear()
+    members.update(after)
+
+    def restore() -> None:
+        members.clear()
+        members.update(before)
+
+    return restore
 
 
 def json_path(path: str, key: str) -> str:
-    """`path.key`, or `path["key"]` for keys that are not identifiers (`>` escaped)."""
+    """`path.key`, or `path["key"]` for keys that are not identifiers (`>` and `#` escaped)."""
     if _IDENTIFIER.fullmatch(key):
         return f"{path}.{key}"
-    quoted = json.dumps(key, ensure_ascii=False).replace(SEP, "\\u003e")
+    quoted = json.dumps(key, ensure_ascii=False).replace(SEP, "\\u003e").replace("#", "\\u0023")
     return f"{path}[{quoted}]"
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from dlp_proxy.core.codecs import Segment
+from dlp_proxy.core.codecs import NAME_MARK, Segment
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -17,6 +17,27 @@ FORM = "application/x-www-form-urlencoded"
 def by_location(segments: tuple[Segment, ...]) -> dict[str, str]:
     """Segment texts keyed by location."""
     return {s.location: s.text for s in segments}
+
+
+def values_only(segments: tuple[Segment, ...]) -> tuple[Segment, ...]:
+    """The values recognizers read: no name (`#name`), multipart header, filename or preamble,
+    and no short number listed only for joining split identifiers (`analyzed=False`).
+
+    No location holds `#` but those marks: names holding it are written `%23` or `\\u0023`.
+    """
+    return tuple(s for s in segments if "#" not in s.location and s.analyzed)
+
+
+def names_only(segments: tuple[Segment, ...]) -> tuple[Segment, ...]:
+    """The segments that are names (`...#name`) or inside one (`...#name>url>text:0`)."""
+    return tuple(
+        s for s in segments if s.location.endswith(NAME_MARK) or NAME_MARK + ">" in s.location
+    )
+
+
+def rewritable(segments: tuple[Segment, ...]) -> dict[str, str]:
+    """The texts of the segments a replacement may be given for, by location."""
+    return {s.location: s.text for s in segments if s.rewritable}
 
 
 json_values = st.recursive(

@@ -17,7 +17,10 @@ from dlp_proxy.errors import UndecodableBody
 from tests.core.codecs.support import (
     XmlTree,
     by_location,
+    names_only,
     pick_replacements,
+    rewritable,
+    values_only,
     write_xml,
     xml_replacement_texts,
     xml_trees,
@@ -38,7 +41,8 @@ def test_xml_segments_locations_and_context() -> None:
     """Text, tails, attributes and comments are segments located by local names."""
     doc = parse_body("application/xml", XML_BODY)
     assert isinstance(doc, XmlDocument)
-    assert [(s.location, s.text, s.context) for s in doc.segments] == [
+    assert [(s.location, s.text, s.context) for s in values_only(doc.segments)] == [
+        ("xml:/root/@xmlns:a", "urn:x", ("xmlns",)),
         ("xml:/root/customer[1]/@id", "C-1234567", ("id",)),
         ("xml:/root/customer[1]/@kind", "vip", ("kind",)),
         ("xml:/root/customer[1]/ssn", "078-05-1120", ("ssn",)),
@@ -71,7 +75,7 @@ def test_xml_rebuild_splices_in_escaped_text_and_keeps_everything_else() -> None
         b"<!--<C- -C>- --></p></customer>\n"
         b"</root>"
     )
-    again = by_location(parse_body("application/xml", rebuilt).segments)
+    again = by_location(values_only(parse_body("application/xml", rebuilt).segments))
     assert again["xml:/root/customer[1]/@id"] == "a\"b'\nc"
     assert again["xml:/root/customer[2]/p/b/tail()"] == " M <E>\r"
 
@@ -83,7 +87,9 @@ def test_xml_repeated_names_and_namespaced_attributes_get_distinct_locations() -
         b'<a>x1</a><b>y</b><a>x2</a><c p:id="A-1" q:id="B-2"/></r>'
     )
     doc = parse_body("text/xml", body)
-    assert by_location(doc.segments) == {
+    assert by_location(values_only(doc.segments)) == {
+        "xml:/r/@xmlns:p": "urn:p",
+        "xml:/r/@xmlns:q": "urn:q",
         "xml:/r/a[1]": "x1",
         "xml:/r/b": "y",
         "xml:/r/a[2]": "x2",
@@ -95,7 +101,7 @@ def test_xml_repeated_names_and_namespaced_attributes_get_distinct_locations() -
 def test_xml_cdata_and_character_references_are_read_and_replaced_whole() -> None:
     """Text with entities and CDATA reads decoded; its replacement is plain escaped text."""
     doc = parse_body("application/soap+xml", b"<r><n>a &amp; <![CDATA[<b>]]> &#67;</n></r>")
-    assert by_location(doc.segments) == {"xml:/r/n": "a & <b> C"}
+    assert by_location(values_only(doc.segments)) == {"xml:/r/n": "a & <b> C"}
     assert doc.rebuild({"xml:/r/n": "x<y"}) == b"<r><n>x&lt;y</n></r>"
 
 
@@ -114,11 +120,13 @@ def test_xml_in_utf16_or_with_a_bom_round_trips(encoding: str) -> None:
     if encoding == "utf-16-be":
         body = b"\xfe\xff" + body
     doc = parse_body("application/xml", body)
-    assert by_location(doc.segments) == {"xml:/r/ssn": "078-05-1120"}
+    assert by_location(values_only(doc.segments)) == {"xml:/r/ssn": "078-05-1120"}
     assert doc.rebuild({}) == body
     rebuilt = doc.rebuild({"xml:/r/ssn": "<SSN>"})
     assert rebuilt[:2] == body[:2]
-    assert by_location(parse_body("application/xml", rebuilt).segments) == {"xml:/r/ssn": "<SSN>"}
+    assert by_location(values_only(parse_body("application/xml", rebuilt).segments)) == {
+        "xml:/r/ssn": "<SSN>"
+    }
 
 
 @pytest.mark.parametrize(
@@ -165,16 +173,16 @@ def test_xml_round_trip(tree: XmlTree, data: st.DataObject) -> None:
     body = ('<?xml version="1.0" encoding="UTF-8"?>\n' + write_xml(tree, root=True)).encode()
     doc = parse_body("application/xml", body)
     assert doc.rebuild({}) == body
-    original = by_location(doc.segments)
-    assert len(original) == len(doc.segments)
-    replacements = pick_replacements(data, list(original), xml_replacement_texts)
+    assert len(by_location(doc.segments)) == len(doc.segments)
+    original = by_location(values_only(doc.segments))
+    replacements = pick_replacements(data, list(rewritable(doc.segments)), xml_replacement_texts)
     rebuilt = doc.rebuild(replacements)
     assert rebuilt.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n')
     assert [e.tag for e in ET.fromstring(rebuilt).iter()] == [
         e.tag for e in ET.fromstring(body).iter()
     ]
     again = parse_body("application/xml", rebuilt)
-    assert by_location(again.segments) == {**original, **replacements}
+    assert by_location(values_only(again.segments)) == {**original, **replacements}
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])
@@ -182,5 +190,105 @@ def test_xml_round_trip(tree: XmlTree, data: st.DataObject) -> None:
 def test_xml_field_is_the_location_without_indexes(tree: XmlTree) -> None:
     """For any XML document, every segment's field is its location with each `[n]` removed."""
     doc = parse_body("application/xml", write_xml(tree, root=True).encode())
+    assert doc.segments
     for segment in doc.segments:
         assert segment.field == re.sub(r"\[\d+\]", "", segment.location)
+
+
+# --- names, namespaces, processing instructions -----------------------------------------------
+
+NAMED_XML = (
+    b'<?xml version="1.0"?>\n<?app-078-05-1120 data 219-09-9999?>'
+    b'<r xmlns="urn:default" xmlns:x078-05-1120="urn:ssn:078-05-1120" blank="" x078-05-1120:id="7">'
+    b"<x078-05-1120:ssn>v</x078-05-1120:ssn><!-- note --></r>"
+)
+
+
+def test_xml_names_namespaces_and_instructions_are_segments() -> None:
+    """Element, attribute and declaration names, namespace URIs and PI targets are inspected."""
+    doc = parse_body("application/xml", NAMED_XML)
+    assert [(s.location, s.text, s.rewritable) for s in values_only(doc.segments)] == [
+        ("xml:/processing-instruction()", "data 219-09-9999", True),
+        ("xml:/r/@xmlns", "urn:default", False),
+        ("xml:/r/@xmlns:x078-05-1120", "urn:ssn:078-05-1120", False),
+        ("xml:/r/ssn", "v", True),
+        ("xml:/r/comment()", " note ", True),
+    ]
+    assert [(s.location, s.text, s.context, s.field) for s in names_only(doc.segments)] == [
+        (
+            "xml:/processing-instruction()#name",
+            "app-078-05-1120",
+            (),
+            "xml:/processing-instruction()#name",
+        ),
+        ("xml:/r#name", "r", (), "xml:/r#name"),
+        ("xml:/r/@xmlns#name", "xmlns", ("r",), "xml:/r/@xmlns#name"),
+        (
+            "xml:/r/@xmlns:x078-05-1120#name",
+            "xmlns:x078-05-1120",
+            ("r",),
+            "xml:/r/@xmlns:x078-05-1120#name",
+        ),
+        ("xml:/r/@blank#name", "blank", ("r",), "xml:/r/@blank#name"),  # whatever the value
+        ("xml:/r/@id#name", "x078-05-1120:id", ("r",), "xml:/r/@id#name"),
+        ("xml:/r/ssn#name", "x078-05-1120:ssn", ("r",), "xml:/r/ssn#name"),
+    ]
+    assert not any(s.rewritable for s in names_only(doc.segments))
+
+
+@pytest.mark.parametrize(
+    "location",
+    ["xml:/r#name", "xml:/r/ssn#name", "xml:/r/@id#name", "xml:/r/@xmlns:x078-05-1120"],
+)
+def test_xml_names_and_namespaces_take_no_replacement(location: str) -> None:
+    """A tag renamed `<US_SSN>` would be no XML: names (and namespace URIs) are never rewritten."""
+    doc = parse_body("application/xml", NAMED_XML)
+    with pytest.raises(KeyError, match="no segment at"):
+        doc.rebuild({location: "x"})
+
+
+def test_xml_instruction_data_is_rewritten_and_cannot_end_early() -> None:
+    """PI data is spliced like text; a `?>` in the replacement cannot close the instruction."""
+    doc = parse_body("application/xml", NAMED_XML)
+    rebuilt = doc.rebuild({"xml:/processing-instruction()": "a ?> <b>"})
+    assert rebuilt == NAMED_XML.replace(b"data 219-09-9999?>", b"a ? > <b>?>")
+    assert (
+        by_location(values_only(parse_body("application/xml", rebuilt).segments))[
+            "xml:/processing-instruction()"
+        ]
+        == "a ? > <b>"
+    )
+
+
+def test_xml_instruction_data_expat_reads_otherwise_is_not_rewritten() -> None:
+    """Data with CRLF (read as LF) cannot be spliced back whole: it is inspected, not rewritten."""
+    doc = parse_body("application/xml", b"<r><?t a\r\nb?></r>")
+    [pi] = values_only(doc.segments)
+    assert (pi.location, pi.text, pi.rewritable) == (
+        "xml:/r/processing-instruction()",
+        "a\nb",
+        False,
+    )
+
+
+def test_xml_attributes_are_numbered_whatever_their_values() -> None:
+    """`@id[2]` is the second attribute named `id`, even when the first has nothing to inspect."""
+    doc = parse_body("application/xml", b'<r xmlns:p="urn:p" xmlns:q="urn:q" p:id="" q:id="B-2"/>')
+    assert by_location(values_only(doc.segments))["xml:/r/@id[2]"] == "B-2"
+    assert by_location(names_only(doc.segments))["xml:/r/@id#name"] == "p:id"
+    assert by_location(names_only(doc.segments))["xml:/r/@id[2]#name"] == "q:id"
+
+
+def qualified_names(tree: XmlTree) -> set[str]:
+    """Every element and attribute name in a tree, as written."""
+    name, attributes, _, children = tree
+    return {name, *attributes}.union(*(qualified_names(child) for child, _ in children))
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(tree=xml_trees())
+def test_every_xml_name_is_a_name_segment(tree: XmlTree) -> None:
+    """For any XML document, each element and attribute name as written is a name's text."""
+    doc = parse_body("application/xml", write_xml(tree, root=True).encode())
+    names = {s.text for s in names_only(doc.segments)}
+    assert names == qualified_names(tree) | {"xmlns:x", "xmlns:y"}

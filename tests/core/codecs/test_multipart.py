@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dlp_proxy.core.codecs import (
+    SEP,
     MultipartDocument,
     QueryDocument,
     parse_body,
@@ -24,6 +25,7 @@ from tests.core.codecs.support import (
     json_values,
     multipart,
     pick_replacements,
+    values_only,
     write_csv,
 )
 
@@ -32,7 +34,7 @@ def test_multipart_fields_and_files() -> None:
     """Fields are values; files are documents by type or extension; binary is uninspectable."""
     doc = parse_body(UPLOAD_TYPE, UPLOAD)
     assert isinstance(doc, MultipartDocument)
-    assert [(s.location, s.text, s.context) for s in doc.segments] == [
+    assert [(s.location, s.text, s.context) for s in values_only(doc.segments)] == [
         ("multipart:email", "maria@example.com", ("email",)),
         ("multipart:file>csv:r1.c0", "Maria Gonzalez", ("name",)),
         ("multipart:file>csv:r1.c1", "078-05-1120", ("ssn",)),
@@ -68,7 +70,7 @@ def test_multipart_unnamed_parts_lf_endings_and_preamble() -> None:
         + b"epilogue\n"
     )
     doc = parse_body('multipart/mixed; boundary="b1"', body)
-    assert by_location(doc.segments) == {
+    assert by_location(values_only(doc.segments)) == {
         "multipart:[0]": "maria@example.com",
         "multipart:[1]>$.ssn": "078-05-1120",
         "multipart:[2]": "just text",
@@ -100,7 +102,7 @@ def test_multipart_parts_that_cannot_be_read_are_listed() -> None:
         "multipart:f",
     )
     # A type guessed from the filename that turns out wrong falls back to text.
-    assert by_location(doc.segments) == {"multipart:e>text:0": "not json: m@x.example"}
+    assert by_location(values_only(doc.segments)) == {"multipart:e>text:0": "not json: m@x.example"}
 
 
 def test_multipart_nested_multipart_and_encoded_filenames() -> None:
@@ -114,7 +116,7 @@ def test_multipart_nested_multipart_and_encoded_filenames() -> None:
         b"boundary=inner\r\n\r\n" + inner,
     )
     doc = parse_body(UPLOAD_TYPE, body)
-    assert by_location(doc.segments) == {
+    assert by_location(values_only(doc.segments)) == {
         'multipart:a "b">multipart:[0]>text:0': "maria@example.com"
     }
     rebuilt = doc.rebuild({'multipart:a "b">multipart:[0]>text:0': "<E>"})
@@ -129,7 +131,7 @@ def test_multipart_empty_parts_are_kept_and_only_well_formed_ones_take_content()
         b'Content-Disposition: form-data; name="y"\r\n\r\n--b--'
     )
     doc = parse_body("multipart/form-data; boundary=b", body)
-    assert doc.segments == ()
+    assert values_only(doc.segments) == ()
     assert doc.rebuild({}) == body
     assert doc.rebuild({"multipart:x": "v"}) == body.replace(b'"x"\r\n\r\n', b'"x"\r\n\r\nv')
     for location in ("multipart:[0]", "multipart:y"):
@@ -213,7 +215,7 @@ def test_multipart_round_trip(items: list[tuple[str, str, Any]], data: st.DataOb
     doc = parse_body(content_type, body)
     assert doc.rebuild({}) == body
     assert len(doc.uninspectable) == sum(kind == "binary" for kind, _, _ in items)
-    original = by_location(doc.segments)
+    original = by_location(values_only(doc.segments))
     replacements = pick_replacements(data, list(original))
     rebuilt = doc.rebuild(replacements)
     old_parts, new_parts = split_parts(body), split_parts(rebuilt)
@@ -225,10 +227,143 @@ def test_multipart_round_trip(items: list[tuple[str, str, Any]], data: st.DataOb
         if location not in changed:
             assert new == old
     again = parse_body(content_type, rebuilt)
-    assert by_location(again.segments) == {**original, **replacements}
+    assert by_location(values_only(again.segments)) == {**original, **replacements}
 
 
 def doc_part_locations(items: list[tuple[str, str, Any]]) -> list[str]:
     """The location each part of `items` has: its name, `[1]`, `[2]` ... for repeats."""
     locations = QueryDocument([(name, "x") for _, name, _ in items]).locations
     return ["multipart:" + location.removeprefix("query:") for location in locations]
+
+
+# --- names, filenames, part headers, preamble and epilogue ------------------------------------
+
+AROUND = (
+    b"preamble for 078-05-1120\r\n--b\r\n"
+    b'Content-Disposition: form-data; name="078-05-1120"; filename="maria@example.com.txt"; '
+    b"filename*=UTF-8''caf%C3%A9.txt\r\n"
+    b"X-Note: call maria@example.com\r\n back\r\n"
+    b"Content-Type: text/plain\r\nContent-Length: 5\r\n\r\n"
+    b"hello\r\n--b\r\n"
+    b"Content-Disposition: form-data; name=tag; creation-date=219-09-9999\r\n\r\nvip"
+    b"\r\n--b--\r\nepilogue li@example.com\r\n"
+)
+
+
+def test_multipart_names_filenames_headers_and_surroundings_are_segments() -> None:
+    """Field names, filenames, every header (name and value), preamble and epilogue are read."""
+    doc = parse_body("multipart/form-data; boundary=b", AROUND)
+    part = "multipart:078-05-1120"
+    found = [(s.location, s.text, s.rewritable) for s in doc.segments]
+    assert found == [
+        (f"{part}>text:0", "hello", True),
+        (f"{part}#filename", "maria@example.com.txt", True),
+        (f"{part}#filename*", "café.txt", True),
+        (f"{part}#header:x-note", "call maria@example.com back", True),
+        (f"{part}#header:content-type", "text/plain", False),
+        (f"{part}#header:content-length", "5", False),
+        ("multipart:tag", "vip", True),
+        # What is left of a Content-Disposition without its name and filenames, when not bare.
+        ("multipart:tag#header:content-disposition", "form-data; creation-date=219-09-9999", False),
+        ("multipart:#preamble", "preamble for 078-05-1120", True),
+        ("multipart:#epilogue", "epilogue li@example.com\r\n", True),
+        (f"{part}#name", "078-05-1120", True),
+        (f"{part}#header:content-disposition#name", "Content-Disposition", False),
+        (f"{part}#header:x-note#name", "X-Note", False),
+        (f"{part}#header:content-type#name", "Content-Type", False),
+        (f"{part}#header:content-length#name", "Content-Length", False),
+        ("multipart:tag#name", "tag", True),
+        ("multipart:tag#header:content-disposition#name", "Content-Disposition", False),
+    ]
+    fields = {s.location: s.field for s in doc.segments}
+    assert fields[f"{part}#filename"] == f"{part}#filename"
+    assert fields["multipart:#preamble"] == "multipart:#preamble"
+
+
+def test_multipart_renamed_field_and_filenames_rewrite_the_disposition() -> None:
+    """New names and filenames are quoted (`filename*` percent-encoded); the rest stays."""
+    doc = parse_body("multipart/form-data; boundary=b", AROUND)
+    part = "multipart:078-05-1120"
+    rebuilt = doc.rebuild(
+        {f"{part}#name": "<SSN>", f"{part}#filename": 'a"b\\c\r\nd', f"{part}#filename*": "é x"}
+    )
+    assert rebuilt == AROUND.replace(
+        b'name="078-05-1120"; filename="maria@example.com.txt"; filename*=UTF-8\'\'caf%C3%A9.txt',
+        b'name="<SSN>"; filename="a\\"b\\\\c  d"; filename*=UTF-8\'\'%C3%A9%20x',
+    )
+    again = parse_body("multipart/form-data; boundary=b", rebuilt)
+    assert by_location(again.segments)["multipart:<SSN%3E#filename"] == 'a"b\\c  d'
+    assert by_location(again.segments)["multipart:<SSN%3E#filename*"] == "é x"
+    assert doc.rebuild({"multipart:tag#name": "t2"}).count(b'name="t2"; creation-date=') == 1
+
+
+def test_multipart_header_values_are_rewritten_on_one_line() -> None:
+    """A replaced header value replaces its (folded) lines; framing headers refuse rewrites."""
+    doc = parse_body("multipart/form-data; boundary=b", AROUND)
+    part = "multipart:078-05-1120"
+    rebuilt = doc.rebuild({f"{part}#header:x-note": "call <E>\nlater", f"{part}>text:0": "hi"})
+    assert rebuilt == AROUND.replace(
+        b"X-Note: call maria@example.com\r\n back\r\n", b"X-Note: call <E> later\r\n"
+    ).replace(b"Content-Length: 5\r\n\r\nhello", b"Content-Length: 2\r\n\r\nhi")
+    for location in (f"{part}#header:content-type", f"{part}#header:x-note#name"):
+        with pytest.raises(KeyError, match="no segment at"):
+            doc.rebuild({location: "x"})
+
+
+def test_multipart_preamble_and_epilogue_are_rewritten_or_dropped() -> None:
+    """A replaced preamble or epilogue takes its place; an empty replacement drops it."""
+    doc = parse_body("multipart/form-data; boundary=b", AROUND)
+    rebuilt = doc.rebuild({"multipart:#preamble": "", "multipart:#epilogue": "<E>"})
+    assert rebuilt == AROUND.removeprefix(b"preamble for 078-05-1120").replace(
+        b"epilogue li@example.com\r\n", b"<E>"
+    )
+    assert values_only(parse_body("multipart/form-data; boundary=b", rebuilt).segments)
+    with pytest.raises(UndecodableBody, match="boundary inside a part"):
+        doc.rebuild({"multipart:#preamble": "x\r\n--b\r\n"})
+
+
+def test_multipart_headers_that_are_not_utf8_are_read_but_not_rewritten() -> None:
+    """A header that is not UTF-8 is read as Latin-1; a rewrite could not keep its other bytes."""
+    body = b'--b\r\nContent-Disposition: form-data; name="caf\xe9"\r\nX-A: Zo\xeb\r\n\r\nv\r\n--b--'
+    doc = parse_body("multipart/form-data; boundary=b", body)
+    texts = {s.location: (s.text, s.rewritable) for s in doc.segments}
+    assert texts["multipart:caf\xe9#header:x-a"] == ("Zo\xeb", False)
+    assert texts["multipart:caf\xe9#name"] == ("caf\xe9", False)
+    assert texts["multipart:caf\xe9"] == ("v", True)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(items=st.lists(parts, min_size=1, max_size=4), data=st.data())
+def test_multipart_name_rewrites_round_trip(
+    items: list[tuple[str, str, Any]], data: st.DataObject
+) -> None:
+    """Renamed fields and filenames read back as the new text; the parts' contents stay."""
+    body = b"\r\n" + multipart(*(write_part(*item) for item in items), boundary=MULTIPART_BOUNDARY)
+    content_type = f"multipart/form-data; boundary={MULTIPART_BOUNDARY}"
+    doc = parse_body(content_type, body)
+    around = [
+        s.location
+        for s in doc.segments
+        if s.rewritable and SEP not in s.location and s.location.endswith(("#name", "#filename"))
+    ]
+    chosen = data.draw(st.lists(st.sampled_from(around), unique=True, min_size=1))
+    replacements = {location: f'~{i} x"\\y' for i, location in enumerate(chosen)}
+    rebuilt = doc.rebuild(replacements)
+    again = parse_body(content_type, rebuilt)
+    names = [s.text for s in again.segments if s.location.endswith(("#name", "#filename"))]
+    for new in replacements.values():
+        assert new in names
+    old_contents = [p.partition(b"\r\n\r\n")[2] for p in split_parts(body)]
+    assert [p.partition(b"\r\n\r\n")[2] for p in split_parts(rebuilt)] == old_contents
+
+
+def test_multipart_odd_header_lines_and_binary_preamble_are_still_read() -> None:
+    """A header line without a colon and a preamble that is not UTF-8 are inspected, not lost."""
+    body = b"\xff\xfe pre 078-05-1120\r\n--b\r\nContent-Disposition: form-data; name=a\r\n"
+    body += b"078-05-1120\r\n\r\nv\r\n--b--"
+    doc = parse_body("multipart/form-data; boundary=b", body)
+    texts = {s.location: (s.text, s.rewritable) for s in doc.segments}
+    assert texts["multipart:a#header:"] == ("078-05-1120", False)
+    assert texts["multipart:#preamble"] == ("\xff\xfe pre 078-05-1120", True)
+    assert doc.uninspectable == ()
+    assert doc.rebuild({"multipart:#preamble": "x"}) == b"x" + body[body.index(b"\r\n--b") :]

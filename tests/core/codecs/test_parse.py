@@ -36,7 +36,10 @@ from tests.core.codecs.support import (
     json_body,
     json_values,
     multipart,
+    names_only,
+    rewritable,
     shape,
+    values_only,
 )
 
 TICKET: dict[str, Any] = {
@@ -60,10 +63,10 @@ TICKET: dict[str, Any] = {
 
 
 def test_json_segments_are_strings_and_long_integers() -> None:
-    """Strings and integers of 6+ digits are segments; short ints, bools, floats, null are not."""
+    """Strings and integers of 6+ digits are values; short ints, bools, floats, null are not."""
     doc = parse_body("application/json", json.dumps(TICKET).encode())
     assert isinstance(doc, JsonDocument)
-    assert [(s.location, s.text) for s in doc.segments] == [
+    assert [(s.location, s.text) for s in values_only(doc.segments)] == [
         ("$.ticket.customer.name", "Maria Gonzalez"),
         ("$.ticket.customer.cardNumber", "4111111111111111"),
         ("$.ticket.customer.tags[0]", "vip"),
@@ -92,7 +95,7 @@ def test_json_path_quotes_keys_that_are_not_identifiers() -> None:
     """Keys with spaces, dots, quotes or a leading digit are written `$["..."]` as JSON strings."""
     body = {"a.b": "1", "2x": "2", 'q"uote': "3", "_ok9": "4", "café": "5"}
     doc = parse_body("application/json", json.dumps(body).encode())
-    assert [s.location for s in doc.segments] == [
+    assert [s.location for s in values_only(doc.segments)] == [
         '$["a.b"]',
         '$["2x"]',
         '$["q\\"uote"]',
@@ -248,10 +251,10 @@ def test_unknown_type_that_is_text_is_inspected_as_text() -> None:
         ("text/markdown; charset=ascii", "é".encode(), r"text body is not valid ascii \(byte 0\)"),
         (
             "application/octet-stream",
-            b"\x89PNG\r\n\x1a\n\x00\xff\xfe",
+            b"PK\x03\x04\x00\xff\xfe",
             "cannot inspect a application/octet-stream body: it is not text in a supported format",
         ),
-        ("", b"\xff\xd8\xff\xe0", "cannot inspect a untyped body: it is not text"),
+        ("", b"\x7fELF\x02\x01\xff", "cannot inspect a untyped body: it is not text"),
         ("image/png; charset=nope", b"abc", "cannot inspect a image/png body"),
     ],
     ids=[
@@ -287,17 +290,17 @@ def test_json_rebuild_without_replacements_equals_the_original(value: Any) -> No
 
 @given(value=json_values, data=st.data())
 def test_json_rebuild_with_replacements_keeps_shape(value: Any, data: st.DataObject) -> None:
-    """Replacing any segments gives valid JSON of the same shape with just those values changed."""
+    """Replacing any values gives valid JSON of the same shape with just those values changed."""
     doc = JsonDocument(json.dumps(value).encode())
-    original = by_location(doc.segments)
-    assert len(original) == len(doc.segments), "two segments share a location"
+    assert len(by_location(doc.segments)) == len(doc.segments), "two segments share a location"
+    original = by_location(values_only(doc.segments))
     chosen = data.draw(
         st.lists(st.sampled_from(sorted(original)), unique=True) if original else st.just([])
     )
     replacements = {loc: data.draw(st.text(), label=loc) for loc in chosen}
     rebuilt = json.loads(doc.rebuild(replacements))
     assert shape(rebuilt) == shape(value)
-    assert by_location(JsonDocument(json.dumps(rebuilt).encode()).segments) == {
+    assert by_location(values_only(JsonDocument(json.dumps(rebuilt).encode()).segments)) == {
         **original,
         **replacements,
     }
@@ -355,7 +358,7 @@ def test_untyped_json_and_xml_bodies_are_read_as_such(content_type: str) -> None
     """A body of no specific type that is JSON, or XML with a declaration, is read as such."""
     doc = parse_body(content_type, b' {"email": "m@x.example"}')
     assert isinstance(doc, JsonDocument)
-    assert by_location(doc.segments) == {"$.email": "m@x.example"}
+    assert by_location(values_only(doc.segments)) == {"$.email": "m@x.example"}
     xml = parse_body(content_type, b'<?xml version="1.0"?><r><ssn>078-05-1120</ssn></r>')
     assert isinstance(xml, XmlDocument)
 
@@ -393,13 +396,17 @@ FUZZ_TYPES = [
 
 
 def parse_and_rebuild(content_type: str, body: bytes) -> None:
-    """Parse `body`; if it is a document, rebuild it unchanged and with every segment replaced."""
+    """Parse `body`; if it is a document, rebuild it unchanged and with every segment replaced.
+
+    Every rewritable segment, names too, each with a text of its own (two keys of one JSON
+    object redacted alike could not both be written).
+    """
     try:
         doc = parse_body(content_type, body)
     except UndecodableBody:
         return
     doc.rebuild({})
-    doc.rebuild({s.location: "<X>" for s in doc.segments})
+    doc.rebuild({location: f"<X{i}>" for i, location in enumerate(rewritable(doc.segments))})
 
 
 @given(content_type=st.sampled_from(FUZZ_TYPES), body=st.binary(max_size=300))
@@ -576,6 +583,8 @@ FIELD_MIXED = multipart(
         (
             lambda: parse_body("application/xml", FIELD_XML),
             {
+                "xml:/root/@xmlns:a": "xml:/root/@xmlns:a",
+                "xml:/root/@xmlns:b": "xml:/root/@xmlns:b",
                 "xml:/root/customer[1]/@id": "xml:/root/customer/@id",
                 "xml:/root/customer[1]/@id[2]": "xml:/root/customer/@id",
                 "xml:/root/customer[1]/ssn": "xml:/root/customer/ssn",
@@ -643,6 +652,7 @@ FIELD_MIXED = multipart(
             ),
             {
                 "header:x-customer-email": "header:x-customer-email",
+                "header:authorization>credentials": "header:authorization>credentials",
                 "header:x-customer-email[1]": "header:x-customer-email",
             },
         ),
@@ -671,7 +681,7 @@ def test_every_format_gives_each_segment_its_field(
     make: Callable[[], codecs.Document], expected: dict[str, str]
 ) -> None:
     """Each format's field is its location without record numbers and repeat indexes."""
-    assert fields_by_location(make().segments) == expected
+    assert fields_by_location(values_only(make().segments)) == expected
 
 
 def test_every_text_chunk_has_the_field_text(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -749,3 +759,193 @@ def test_one_key_in_different_list_elements_shares_a_field(
     assert len(found) == count
     assert len({s.location for s in found}) == count
     assert len({s.field for s in found}) == 1
+
+
+# --- JSON names, repeated keys, numbers ---------------------------------------------------------
+
+
+def test_json_keys_are_names_at_every_depth_whatever_their_value() -> None:
+    """Every key is a name segment `<value location>#name`, with its object's context."""
+    doc = parse_body("application/json", json.dumps(TICKET).encode())
+    names = [(s.location, s.text, s.context, s.field) for s in names_only(doc.segments)]
+    assert names == [
+        ("$.ticket#name", "ticket", (), "$.ticket#name"),
+        ("$.ticket.customer#name", "customer", ("ticket",), "$.ticket.customer#name"),
+        *(
+            (f"$.ticket.customer.{k}#name", k, ("customer",), f"$.ticket.customer.{k}#name")
+            for k in TICKET["ticket"]["customer"]  # objects, lists, null, bools, numbers too
+        ),
+        (
+            '$.ticket["key with space"]#name',
+            "key with space",
+            ("ticket",),
+            '$.ticket["key with space"]#name',
+        ),
+        ('$.ticket[""]#name', "", ("ticket",), '$.ticket[""]#name'),
+        ("$.items#name", "items", (), "$.items#name"),
+        ("$.items[0].sku#name", "sku", ("items",), "$.items[*].sku#name"),
+    ]
+    assert all(s.rewritable for s in doc.segments)
+    assert [s.location for s in doc.segments][-len(names) :] == [n[0] for n in names]
+
+
+def test_json_renamed_key_keeps_its_place_and_value() -> None:
+    """A replaced key renames its member in place: order, value and other keys unchanged."""
+    body = b'{"a": 1, "078-05-1120": {"x": [1, 2]}, "c": null}'
+    doc = parse_body("application/json", body)
+    rebuilt = doc.rebuild({'$["078-05-1120"]#name': "<US_SSN>", "$.c#name": "d"})
+    assert rebuilt == b'{"a":1,"<US_SSN>":{"x":[1,2]},"d":null}'
+    assert doc.rebuild({}) == b'{"a":1,"078-05-1120":{"x":[1,2]},"c":null}'
+
+
+def test_json_rename_onto_another_key_is_refused() -> None:
+    """Two members of one object with different names may not be given the same one."""
+    doc = parse_body("application/json", b'{"078-05-1120": 1, "219-09-9999": 2, "n": 3}')
+    both = {'$["078-05-1120"]#name': "<US_SSN>", '$["219-09-9999"]#name': "<US_SSN>"}
+    with pytest.raises(UndecodableBody, match="two members of one JSON object the same name") as e:
+        doc.rebuild(both)
+    assert "078" not in str(e.value)
+    with pytest.raises(UndecodableBody, match="the same name"):
+        doc.rebuild({"$.n#name": "219-09-9999"})
+    # Swapping two names is no collision, and a failed rebuild leaves nothing behind.
+    swapped = doc.rebuild({'$["078-05-1120"]#name': "219-09-9999", '$["219-09-9999"]#name': "n2"})
+    assert swapped == b'{"219-09-9999":1,"n2":2,"n":3}'
+    assert doc.rebuild({}) == b'{"078-05-1120":1,"219-09-9999":2,"n":3}'
+
+
+def test_short_json_numbers_are_listed_for_joins_but_not_analyzed() -> None:
+    """`[4, 5, 3, 9]`: each digit is a segment recognizers skip; split ids join them."""
+    doc = parse_body("application/json", b'{"d": [4, 5, 39], "big": 1234567, "neg": -3}')
+    listed = {s.location: (s.text, s.analyzed) for s in doc.segments if "#" not in s.location}
+    assert listed == {
+        "$.d[0]": ("4", False),
+        "$.d[1]": ("5", False),
+        "$.d[2]": ("39", False),
+        "$.big": ("1234567", True),
+    }
+    assert doc.rebuild({"$.d[1]": "x"}) == b'{"d":[4,"x",39],"big":1234567,"neg":-3}'
+
+
+def test_json_repeated_keys_are_each_inspected_and_kept() -> None:
+    """Each repeat of a key is a value of its own, `[dup<n>]`; rebuild writes every repeat."""
+    body = b'{"ssn": "078-05-1120", "n": 1, "ssn": "219-09-9999", "ssn": {"ssn": "x"}}'
+    doc = parse_body("application/json", body)
+    assert [(s.location, s.text, s.field) for s in doc.segments if s.analyzed] == [
+        ("$.ssn", "078-05-1120", "$.ssn"),
+        ("$.ssn[dup1]", "219-09-9999", "$.ssn"),
+        ("$.ssn[dup2].ssn", "x", "$.ssn.ssn"),
+        ("$.ssn#name", "ssn", "$.ssn#name"),  # one name for the three: the same text
+        ("$.n#name", "n", "$.n#name"),
+        ("$.ssn[dup2].ssn#name", "ssn", "$.ssn.ssn#name"),
+    ]
+    assert doc.rebuild({}) == b'{"ssn":"078-05-1120","n":1,"ssn":"219-09-9999","ssn":{"ssn":"x"}}'
+    assert doc.rebuild({"$.ssn[dup1]": "<SSN>"}) == (
+        b'{"ssn":"078-05-1120","n":1,"ssn":"<SSN>","ssn":{"ssn":"x"}}'
+    )
+    # Renamed alike, the repeats stay repeats: that is no collision.
+    assert doc.rebuild({"$.ssn#name": "id"}) == (
+        b'{"id":"078-05-1120","n":1,"id":"219-09-9999","id":{"ssn":"x"}}'
+    )
+
+
+def test_json_keys_of_every_record_are_one_name() -> None:
+    """The key of a list's records is one segment for its field, renamed in every record."""
+    records = [{"078-05-1120": i, "id": f"r{i}"} for i in range(3)]
+    doc = parse_body("application/json", json_body({"rows": records}))
+    assert [(s.location, s.field) for s in names_only(doc.segments)] == [
+        ("$.rows#name", "$.rows#name"),
+        ('$.rows[0]["078-05-1120"]#name', '$.rows[*]["078-05-1120"]#name'),
+        ("$.rows[0].id#name", "$.rows[*].id#name"),
+    ]
+    rebuilt = json.loads(doc.rebuild({'$.rows[0]["078-05-1120"]#name': "<SSN>"}))
+    assert rebuilt == {"rows": [{"<SSN>": i, "id": f"r{i}"} for i in range(3)]}
+
+
+@pytest.mark.parametrize(
+    ("literal", "text"),
+    [
+        ("219099999.0", "219099999"),
+        ("4.539148803436467e15", "4539148803436467"),
+        ("2.19099999E8", "219099999"),
+        ("-4.111111111111111E15", "-4111111111111111"),
+    ],
+)
+def test_json_whole_floats_are_read_as_integers(literal: str, text: str) -> None:
+    """A float that is a whole identifier-length number is a segment of its digits, in lists too."""
+    doc = parse_body("application/json", f'{{"ssn": {literal}, "l": [1.5, {literal}]}}'.encode())
+    assert by_location(values_only(doc.segments)) == {"$.ssn": text, "$.l[1]": text}
+    rebuilt = json.loads(doc.rebuild({"$.l[1]": "<X>"}))
+    assert rebuilt == {"ssn": float(literal), "l": [1.5, "<X>"]}  # a replaced number: a string
+
+
+def test_json_fractions_and_short_floats_are_no_segments() -> None:
+    """Amounts and rates are not identifiers, however they are written."""
+    doc = parse_body("application/json", b'{"a": 4.5, "b": 219099999.5, "c": 1e3, "d": 1e400}')
+    assert values_only(doc.segments) == ()
+
+
+# Keys no document is found in (no `%`, nothing that starts JSON or is long enough for base64).
+name_keys = st.text(alphabet=st.sampled_from('ab_#>."\\ 19é'), max_size=5)
+named_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | plain_strings,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(name_keys, children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def ordered(value: Any) -> Any:
+    """JSON data with objects as lists of (key, value) pairs, so that order counts."""
+    if isinstance(value, dict):
+        return [(k, ordered(v)) for k, v in value.items()]
+    if isinstance(value, list):
+        return [ordered(v) for v in value]
+    return value
+
+
+def renamed(value: Any, field: str, target: str, new: str) -> Any:
+    """`ordered(value)` with every key whose field (`$.a[*].b`, as JsonNode writes) is `target`
+    renamed to `new`: the oracle of a rename."""
+    if isinstance(value, dict):
+        out = []
+        for k, v in value.items():
+            inner = codecs.values.json_path(field, k)
+            out.append((new if inner == target else k, renamed(v, inner, target, new)))
+        return out
+    if isinstance(value, list):
+        return [renamed(v, f"{field}[*]", target, new) for v in value]
+    return value
+
+
+def all_keys(value: Any) -> set[str]:
+    """Every key of every object in `value`."""
+    if isinstance(value, dict):
+        return set(value).union(*(all_keys(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(all_keys(v) for v in value))
+    return set()
+
+
+@given(value=named_json)
+def test_every_json_key_is_a_name_segment(value: Any) -> None:
+    """For any JSON document, each key is the text of a name whose field is its location starred."""
+    doc = JsonDocument(json_body(value))
+    names = names_only(doc.segments)
+    assert {s.text for s in names} == all_keys(value)
+    for segment in names:
+        assert segment.location.endswith("#name")
+        assert segment.field == starred(segment.location)
+    assert json.loads(doc.rebuild({})) == json.loads(json_body(value))
+
+
+@given(value=named_json.filter(lambda v: bool(all_keys(v))), data=st.data())
+def test_renaming_a_key_renames_it_in_its_field_only(value: Any, data: st.DataObject) -> None:
+    """A renamed key parses back as the new key, in place, wherever its field has it."""
+    doc = JsonDocument(json_body(value))
+    name = data.draw(st.sampled_from(names_only(doc.segments)))
+    rebuilt = doc.rebuild({name.location: "~new~"})
+    target = name.field.removesuffix("#name")
+    expected = renamed(json.loads(json_body(value)), "$", target, "~new~")
+    assert ordered(json.loads(rebuilt, object_pairs_hook=dict)) == expected
+    assert rebuilt.count(b'"~new~":') >= 1

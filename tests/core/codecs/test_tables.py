@@ -22,8 +22,10 @@ from tests.core.codecs.support import (
     by_location,
     csv_tables,
     json_values,
+    names_only,
     pick_replacements,
     shape,
+    values_only,
     write_csv,
 )
 
@@ -33,7 +35,7 @@ def test_ndjson_records_are_json_documents() -> None:
     body = b'{"email":"maria@example.com"}\r\n\n  {"n": [1, "x"]}  \n"top"'
     doc = parse_body("application/x-ndjson", body)
     assert isinstance(doc, NdjsonDocument)
-    assert [(s.location, s.text, s.context) for s in doc.segments] == [
+    assert [(s.location, s.text, s.context) for s in values_only(doc.segments)] == [
         ("l0>$.email", "maria@example.com", ("email",)),
         ("l2>$.n[1]", "x", ("n",)),
         ("l3>$", "top", ()),
@@ -48,14 +50,14 @@ def test_ndjson_records_are_json_documents() -> None:
 def test_json_lines_types(content_type: str) -> None:
     """JSON Lines media types are read as NDJSON."""
     doc = parse_body(content_type, b'{"a":"b"}\n{"a":"c"}\n')
-    assert by_location(doc.segments) == {"l0>$.a": "b", "l1>$.a": "c"}
+    assert by_location(values_only(doc.segments)) == {"l0>$.a": "b", "l1>$.a": "c"}
 
 
 def test_json_text_sequence() -> None:
     """`application/json-seq` records start with RS; rebuild keeps the separators."""
     body = b'\x1e{"a":"b"}\n\x1e{"a": "c"}\n'
     doc = parse_body("application/json-seq", body)
-    assert by_location(doc.segments) == {"l0>$.a": "b", "l1>$.a": "c"}
+    assert by_location(values_only(doc.segments)) == {"l0>$.a": "b", "l1>$.a": "c"}
     assert doc.rebuild({"l1>$.a": "<C>"}) == b'\x1e{"a":"b"}\n\x1e{"a":"<C>"}\n'
 
 
@@ -91,7 +93,7 @@ def test_csv_cells_are_segments_with_their_column_names_as_context() -> None:
     """Data cells are `csv:r<row>.c<col>`; the header gives context; short numbers are skipped."""
     doc = parse_body("text/csv", CSV_BODY)
     assert isinstance(doc, CsvDocument)
-    assert [(s.location, s.text, s.context) for s in doc.segments] == [
+    assert [(s.location, s.text, s.context) for s in values_only(doc.segments)] == [
         ("csv:r1.c0", "Maria Gonzalez", ("name",)),
         ("csv:r1.c1", "maria@example.com", ("email",)),
         ("csv:r1.c3", 'called, twice\nabout "card"', ("notes",)),
@@ -115,7 +117,7 @@ def test_csv_rebuild_keeps_quoting_bom_and_line_endings() -> None:
     """A file quoting every field keeps doing so; the BOM, LF endings and last line stay."""
     body = '\ufeff"name","email"\n"Maria","m@x.example"\n"John","j@x.example"'.encode()
     doc = parse_body("text/csv", body)
-    assert by_location(doc.segments)["csv:r2.c1"] == "j@x.example"
+    assert by_location(values_only(doc.segments))["csv:r2.c1"] == "j@x.example"
     assert doc.segments[0].context == ("name",)
     assert doc.rebuild({"csv:r2.c1": "<E>"}) == (
         '\ufeff"name","email"\n"Maria","m@x.example"\n"John","<E>"'.encode()
@@ -152,16 +154,19 @@ def test_csv_first_row_is_inspected_unless_it_is_a_header(
     content_type: str, body: bytes, expected: dict[str, str]
 ) -> None:
     """A first row that does not look like column names (or `header=absent`) is data."""
-    assert by_location(parse_body(content_type, body).segments) == expected
+    assert by_location(values_only(parse_body(content_type, body).segments)) == expected
 
 
 def test_tsv_and_sniffed_delimiters() -> None:
     """TSV splits on tabs only; a CSV's delimiter is read from its first line."""
     tsv = parse_body("text/tab-separated-values", b"name\temail\nMaria, G.\tm@x.example\n")
-    assert by_location(tsv.segments) == {"csv:r1.c0": "Maria, G.", "csv:r1.c1": "m@x.example"}
+    assert by_location(values_only(tsv.segments)) == {
+        "csv:r1.c0": "Maria, G.",
+        "csv:r1.c1": "m@x.example",
+    }
     body = b"name;iban\nMaria;DE89 3704 0044 0532 0130 00\n"
     semi = parse_body("text/csv", body)
-    assert by_location(semi.segments) == {
+    assert by_location(values_only(semi.segments)) == {
         "csv:r1.c0": "Maria",
         "csv:r1.c1": "DE89 3704 0044 0532 0130 00",
     }
@@ -172,7 +177,10 @@ def test_csv_cells_can_hold_nested_documents() -> None:
     """A cell holding JSON or base64 is a nested document like any other value."""
     body = b'id,payload\nA-1,"{""ssn"": ""078-05-1120""}"\n'
     doc = parse_body("text/csv", body)
-    assert by_location(doc.segments) == {"csv:r1.c0": "A-1", "csv:r1.c1>$.ssn": "078-05-1120"}
+    assert by_location(values_only(doc.segments)) == {
+        "csv:r1.c0": "A-1",
+        "csv:r1.c1>$.ssn": "078-05-1120",
+    }
     assert doc.rebuild({"csv:r1.c1>$.ssn": "<SSN>"}) == (b'id,payload\nA-1,"{""ssn"":""<SSN>""}"\n')
 
 
@@ -205,10 +213,11 @@ def test_a_one_megabyte_csv_is_parsed_and_rebuilt_quickly() -> None:
     body = out.getvalue().encode()
     start = time.perf_counter()
     doc = parse_body("text/csv", body)
-    replacements = {s.location: "<X>" for s in doc.segments[::5]}
+    replacements = {s.location: "<X>" for s in values_only(doc.segments)[::5]}
     rebuilt = doc.rebuild(replacements)
     assert time.perf_counter() - start < 5
-    assert len(doc.segments) == 4 * i
+    assert len(values_only(doc.segments)) == 4 * i
+    assert len(names_only(doc.segments)) == 5
     assert rebuilt.count(b"\r\n") == body.count(b"\r\n")
 
 
@@ -219,7 +228,7 @@ def test_ndjson_round_trip(values: list[Any], data: st.DataObject) -> None:
     text = "".join(json.dumps(v) + e for v, e in zip(values, endings, strict=True))
     doc = parse_body("application/x-ndjson", text.encode())
     assert doc.rebuild({}) == text.encode()
-    original = by_location(doc.segments)
+    original = by_location(values_only(doc.segments))
     replacements = pick_replacements(data, list(original))
     rebuilt = doc.rebuild(replacements).decode()
     old_lines, new_lines = text.split("\n"), rebuilt.split("\n")
@@ -231,7 +240,7 @@ def test_ndjson_round_trip(values: list[Any], data: st.DataObject) -> None:
         elif old.strip():
             assert shape(json.loads(new)) == shape(json.loads(old))
     again = parse_body("application/x-ndjson", rebuilt.encode())
-    assert by_location(again.segments) == {**original, **replacements}
+    assert by_location(values_only(again.segments)) == {**original, **replacements}
 
 
 def csv_records(text: str, delimiter: str) -> list[tuple[list[str], str]]:
@@ -254,7 +263,7 @@ def test_csv_round_trip(table: tuple[list[list[str]], str, str], data: st.DataOb
     text = write_csv(rows, delimiter, ending)
     doc = parse_body(content_type, text.encode())
     assert doc.rebuild({}) == text.encode()
-    original = by_location(doc.segments)
+    original = by_location(values_only(doc.segments))
     replacements = pick_replacements(data, list(original))
     rebuilt = doc.rebuild(replacements).decode()
     expected = [list(row) for row in rows]
@@ -266,7 +275,7 @@ def test_csv_round_trip(table: tuple[list[list[str]], str, str], data: st.DataOb
     for (fields, raw), (old_fields, old_raw) in zip(records, old_records, strict=True):
         if fields == old_fields:
             assert raw == old_raw
-    assert by_location(parse_body(content_type, rebuilt.encode()).segments) == {
+    assert by_location(values_only(parse_body(content_type, rebuilt.encode()).segments)) == {
         **original,
         **replacements,
     }
@@ -278,6 +287,68 @@ def test_csv_field_is_the_column_name(table: tuple[list[list[str]], str, str]) -
     rows, delimiter, ending = table
     content_type = "text/tab-separated-values" if delimiter == "\t" else "text/csv"
     doc = parse_body(content_type, write_csv(rows, delimiter, ending).encode())
-    for segment in doc.segments:
+    for segment in values_only(doc.segments):
         column = int(segment.location.partition(".c")[2])
         assert segment.field == f"csv:{rows[0][column]}"
+
+
+# --- names ---------------------------------------------------------------------------------------
+
+
+def test_csv_header_names_are_segments_that_can_be_renamed() -> None:
+    """Each header cell is the name of its column, `csv:c<column>#name`; a rename rewrites it."""
+    doc = parse_body("text/csv", CSV_BODY)
+    assert [(s.location, s.text, s.field, s.rewritable) for s in names_only(doc.segments)] == [
+        ("csv:c0#name", "name", "csv:name#name", True),
+        ("csv:c1#name", "email", "csv:email#name", True),
+        ("csv:c2#name", "amount", "csv:amount#name", True),
+        ("csv:c3#name", "notes", "csv:notes#name", True),
+    ]
+    assert doc.rebuild({"csv:c1#name": "e, mail"}) == CSV_BODY.replace(
+        b"name,email,", b'name,"e, mail",'
+    )
+
+
+def test_a_declared_header_is_inspected_as_names() -> None:
+    """With `header=present`, a first row that holds data is still read, as the column names."""
+    doc = parse_body("text/csv; header=present", b"4111111111111111,x\nab,cd\n")
+    assert by_location(names_only(doc.segments)) == {
+        "csv:c0#name": "4111111111111111",
+        "csv:c1#name": "x",
+    }
+    assert doc.rebuild({"csv:c0#name": "<CARD>"}) == b"<CARD>,x\nab,cd\n"
+
+
+def test_ndjson_keys_are_one_name_for_every_record() -> None:
+    """A key every record has is inspected once; renaming it rewrites each record holding it."""
+    body = b'{"ssn": "1", "a": 2}\n{"b": 3}\n{"a": 4, "ssn": "5"}\n'
+    doc = parse_body("application/x-ndjson", body)
+    assert [(s.location, s.field) for s in names_only(doc.segments)] == [
+        ("l0>$.ssn#name", "$.ssn#name"),
+        ("l0>$.a#name", "$.a#name"),
+        ("l1>$.b#name", "$.b#name"),
+    ]
+    assert doc.rebuild({"l0>$.ssn#name": "<K>"}) == (
+        b'{"<K>":"1","a":2}\n{"b": 3}\n{"a":4,"<K>":"5"}\n'
+    )
+
+
+@given(table=csv_tables(), data=st.data())
+def test_csv_header_rename_round_trip(
+    table: tuple[list[list[str]], str, str], data: st.DataObject
+) -> None:
+    """Renamed header cells read back as the new names; the data rows stay byte for byte."""
+    rows, delimiter, ending = table
+    content_type = "text/tab-separated-values" if delimiter == "\t" else "text/csv"
+    text = write_csv(rows, delimiter, ending)
+    doc = parse_body(content_type, text.encode())
+    names = by_location(names_only(doc.segments))
+    assert sorted(names.values()) == sorted(rows[0])
+    replacements = pick_replacements(data, list(names))
+    rebuilt = doc.rebuild(replacements).decode()
+    header = list(rows[0])
+    for location, new in replacements.items():
+        header[int(location.removeprefix("csv:c").removesuffix("#name"))] = new
+    records = csv_records(rebuilt, delimiter)
+    assert records[0][0] == header
+    assert [raw for _, raw in records[1:]] == [raw for _, raw in csv_records(text, delimiter)[1:]]

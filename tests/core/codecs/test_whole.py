@@ -25,8 +25,10 @@ def test_structured_bodies_are_read_whole_as_well(content_type: str, body: bytes
     """Every structured format gets one read-only segment holding all of its text."""
     document = parse_body(content_type, body)
     (segment,) = whole_text_segments(document, body, content_type)
-    assert segment.location == "whole:0" and segment.field == "whole"
-    assert segment.text == body.decode() and segment.rewritable is False
+    assert segment.location == "whole:0"
+    assert segment.field == "whole"
+    assert segment.text == body.decode()
+    assert segment.rewritable is False
 
 
 @pytest.mark.parametrize(
