@@ -3,7 +3,10 @@
 Every inspected message gives one `decision` event in `<data-dir>/decisions.jsonl`; every
 blocked transfer (or `would_block` in monitor mode) also gives an `incident` event in
 `<data-dir>/incidents.jsonl`. Events carry counts, rule ids and keyed fingerprints; never a
-raw value from a message. Query values are stripped from logged paths for the same reason.
+raw value from a message. For the same reason a logged path holds only what was inspected and
+found clean: a path segment or query name with a finding is `<ENTITY>`, query values are left
+out, a query piece with no `=` is `<v>`, the fragment is never written (see `path_for_logs`);
+a logged host has `<ENTITY>` for a DNS label a finding is in.
 
 Operational events go to `decisions.jsonl` too: the proxy's (`policy_loaded`, `proxy_ready`)
 and those of the commands that touch keys (`keyring_created`, `key_rotated`, `key_retired`,
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import secrets
 import sys
 from collections.abc import Iterator, Mapping
@@ -23,10 +27,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
-from urllib.parse import parse_qsl, urlencode
 
 import structlog
 
+from dlp_proxy.core.codecs import parse_target
 from dlp_proxy.core.inspect import Decision
 from dlp_proxy.errors import UsageError
 from dlp_proxy.incidents.store import Incident, IncidentFinding, utc_now
@@ -38,8 +42,9 @@ __all__ = [
     "command_audit_log",
     "current_user",
     "incident_record",
+    "logged_path",
     "new_incident_id",
-    "strip_query_values",
+    "path_for_logs",
 ]
 
 
@@ -70,13 +75,14 @@ def current_user() -> str:
         return f"uid:{os.getuid()}"
 
 
-def strip_query_values(path: str) -> str:
-    """`/a?email=x&id=3` -> `/a?email=&id=`: keys say what was sent, values may be PII."""
-    base, sep, query = path.partition("?")
-    if not sep:
-        return path
-    keys = [(k, "") for k, _ in parse_qsl(query, keep_blank_values=True)]
-    return f"{base}?{urlencode(keys)}"
+def path_for_logs(path: str) -> str:
+    """A request target as a log may show it when the core did not read it (no finding known).
+
+    `/a;s=1?email=x&id=3&219099999#f` -> `/a;s=?email=&id=&<v>`: names say what was sent;
+    values, bare query pieces and the fragment may be PII and are left out.
+    """
+    path_doc, query_doc = parse_target(path)
+    return path_doc.logged_path({}) + query_doc.logged_query({})
 
 
 class _JsonLinesWriter:
@@ -195,9 +201,9 @@ def incident_record(
         outcome=outcome,
         client=flow.client,
         vendor=decision.vendor,
-        host=flow.host,
+        host=_host_for_logs(flow.host, decision),
         method=flow.method,
-        path=_path_for_logs(flow.path, decision),
+        path=logged_path(flow, decision),
         direction=flow.direction,
         rules=rules,
         blocking_rule=decision.blocking_rule,
@@ -222,10 +228,10 @@ def _decision_fields(
         "flow_id": flow.flow_id,
         "client": flow.client,
         "scheme": flow.scheme,
-        "host": flow.host,
+        "host": _host_for_logs(flow.host, decision),
         "port": flow.port,
         "method": flow.method,
-        "path": _path_for_logs(flow.path, decision),
+        "path": logged_path(flow, decision),
         "direction": flow.direction,
         "vendor": decision.vendor,
         "policy": decision.policy_name,
@@ -265,12 +271,38 @@ def _decision_fields(
     return fields
 
 
-def _path_for_logs(path: str, decision: Decision) -> str:
-    """The request path as it may be logged: query values removed, PII segments replaced."""
-    base, sep, query = strip_query_values(path).partition("?")
+def logged_path(flow: FlowInfo, decision: Decision) -> str:
+    """The request target as the decision's records show it.
+
+    The core's, with its findings marked, when it read the request line; `path_for_logs`
+    otherwise. A response's decision has no reading of its request line: the gateway passes the
+    path its request was logged with as `flow.path`, which `path_for_logs` leaves as it is.
+    """
     if decision.logged_path is not None:
-        base = decision.logged_path
-    return f"{base}{sep}{query}"
+        return decision.logged_path
+    return path_for_logs(flow.path)
+
+
+# A finding in the request's host, or in a Host or :authority header: the label's index.
+_HOST_FINDING = re.compile(r"(?:header:(?:host|:authority)(?:\[\d+\])?>)?host:(\d+)(?:>.*)?")
+
+
+def _host_for_logs(host: str, decision: Decision) -> str:
+    """`host` with each DNS label (IPv6 group) that holds a finding written `<ENTITY>`.
+
+    A finding in a Host header label past the host's own labels hides the whole host.
+    """
+    separator = ":" if host.count(":") > 1 else "."
+    labels = host.split(separator)
+    for finding in decision.findings:
+        match = _HOST_FINDING.fullmatch(finding.location)
+        if match is None:
+            continue
+        index = int(match[1])
+        if index >= len(labels):
+            return f"<{finding.entity}>"
+        labels[index] = f"<{finding.entity}>"
+    return separator.join(labels)
 
 
 def _sorted(counts: Mapping[str, int]) -> list[tuple[str, int]]:

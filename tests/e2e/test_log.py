@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import socket
+from pathlib import Path
 
 import httpx
 
-from tests.e2e.harness import CARD, EMAIL, NAME, PHONE, SSN, Proxy, Vendor, pii_spellings, ticket
+from tests.e2e.harness import (
+    CARD,
+    EMAIL,
+    NAME,
+    PHONE,
+    SSN,
+    Proxy,
+    Vendor,
+    pii_spellings,
+    poll,
+    ticket,
+)
+
+DASHED_SSN = f"{SSN[:3]}-{SSN[3:5]}-{SSN[5:]}"
 
 # Names of the messages each proxy gets below, one decision line each.
 MESSAGES = ("ticket", "blocked", "form", "query", "malformed")
@@ -78,3 +94,90 @@ def test_undecodable_body_error_quotes_none_of_the_body(
     incident = explicit_proxy.incident(decision["incident_id"])
     for logged in (json.dumps(decision), json.dumps(incident)):
         assert EMAIL[:6] not in logged  # "maria." : any quoted prefix of the body
+
+
+def _raw_request(proxy: Proxy, head: str) -> bytes:
+    """Send `head` (request line and headers, CRLF-joined) as it is; the whole answer."""
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=60) as sock:
+        sock.sendall(head.encode() + b"\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def _leaks(paths: list[Path]) -> list[str]:
+    """Every PII spelling found in any of these files (read as bytes: SQLite files too)."""
+    return [
+        f"{spelling!r} in {path}"
+        for path in paths
+        for spelling in pii_spellings()
+        if spelling.encode() in path.read_bytes()
+    ]
+
+
+def test_an_ssn_in_the_request_line_and_headers_is_blocked_and_never_logged(
+    reverse_proxy: Proxy, http_vendor: Vendor, unique_path: str
+) -> None:
+    """Path, matrix parameter, query name, bare query, fragment, header name and values: all
+    inspected; the request is refused, and no decision, incident, store or output holds it."""
+    basic = base64.b64encode(f"maria:{DASHED_SSN}".encode()).decode()
+    target = (
+        f"{unique_path}/customers/{DASHED_SSN}/notes;ssn={DASHED_SSN}"
+        f"?{DASHED_SSN}=1&page=2&{SSN}&{DASHED_SSN}#ssn={DASHED_SSN}"
+    )
+    head = "\r\n".join(
+        [
+            f"GET {target} HTTP/1.1",
+            f"Host: 127.0.0.1:{reverse_proxy.port}",
+            f"X-{DASHED_SSN}: 1",
+            f"Cookie: sid=abc; ssn={DASHED_SSN}",
+            f"Authorization: Basic {basic}",
+            f"Referer: http://shop.example/{DASHED_SSN}?ssn={DASHED_SSN}",
+            f"User-Agent: agent/1.0 ({DASHED_SSN})",
+            "Connection: close",
+        ]
+    )
+    answer = _raw_request(reverse_proxy, head)
+    assert answer.startswith(b"HTTP/1.1 403"), answer[:200]
+    assert not [r for r in http_vendor.requests if r.path.startswith(unique_path)]
+
+    def mine() -> list[dict[str, object]]:
+        return [d for d in reverse_proxy.decisions() if str(d["path"]).startswith(unique_path)]
+
+    (decision,) = poll(f"the decision for {unique_path}", mine)
+    assert decision["outcome"] == "blocked"
+    assert decision["path"] == (
+        f"{unique_path}/customers/%3CUS_SSN%3E/notes;ssn=?%3CUS_SSN%3E=&page=&<v>&<v>"
+    )
+    incident = reverse_proxy.incident(str(decision["incident_id"]))
+    locations = {f["location"] for f in incident["findings"]}  # type: ignore[attr-defined]
+    assert {"fragment", "header:authorization>basic:password", "header:cookie>cookie:ssn"} <= (
+        locations
+    )
+    files = [p for p in reverse_proxy.data_dir.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".db" for p in files)  # the incident store is scanned too
+    assert _leaks([*files, reverse_proxy.stdout_path, reverse_proxy.stderr_path]) == []
+
+
+def test_userinfo_in_an_absolute_request_line_never_reaches_the_vendor(
+    explicit_proxy: Proxy, http_vendor: Vendor, unique_path: str
+) -> None:
+    """mitmproxy refuses `GET http://user:pass@host/` (400): the credentials go nowhere."""
+    authority = http_vendor.origin.removeprefix("http://")
+    head = "\r\n".join(
+        [
+            f"GET http://maria:{DASHED_SSN}@{authority}{unique_path} HTTP/1.1",
+            f"Host: {authority}",
+            "Connection: close",
+        ]
+    )
+    answer = _raw_request(explicit_proxy, head)
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    assert http_vendor.received(unique_path) == []
+    outputs = [
+        explicit_proxy.decisions_path,
+        explicit_proxy.stdout_path,
+        explicit_proxy.stderr_path,
+    ]
+    assert _leaks(outputs) == []

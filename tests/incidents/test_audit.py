@@ -11,15 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from dlp_proxy.core.inspect import Decision, FindingRecord
+from dlp_proxy.core.inspect import Decision, FindingRecord, Message, inspect
+from dlp_proxy.crypto.keys import DataKey, Keyring
 from dlp_proxy.incidents.audit import (
     AuditLog,
     FlowInfo,
     current_user,
+    incident_record,
     new_incident_id,
-    strip_query_values,
+    path_for_logs,
 )
-from dlp_proxy.policy.model import Action, Mode, Severity
+from dlp_proxy.policy.loader import parse_policy
+from dlp_proxy.policy.model import Action, Direction, Mode, Severity
+from tests.support import ScriptedDetector
 
 FLOW = FlowInfo(
     flow_id="f-1",
@@ -66,13 +70,113 @@ def _lines(path: Path) -> list[dict[str, object]]:
     [
         ("/a", "/a"),
         ("/a?email=maria%40example.com&id=3", "/a?email=&id="),
-        ("/a?flag", "/a?flag="),
-        ("/a?", "/a?"),
+        ("/a?219099999", "/a?<v>"),
+        ("/a?a&&219-09-9999&b=1", "/a?<v>&&<v>&b="),
+        ("/a?", "/a"),
+        ("/a#219099999", "/a"),
+        ("/a?x=1#219099999", "/a?x="),
+        ("/a#f?ssn=219099999", "/a"),
+        ("/a/b;ssn=219099999;219099999/c", "/a/b;ssn=;<v>/c"),
+        ("/c/%3CUS_SSN%3E?%3CUS_SSN%3E=&q=&<v>", "/c/%3CUS_SSN%3E?%3CUS_SSN%3E=&q=&<v>"),
     ],
 )
-def test_query_values_are_stripped_from_logged_paths(path: str, expected: str) -> None:
-    """Query keys stay in the log, their values (possibly PII) do not."""
-    assert strip_query_values(path) == expected
+def test_uninspected_paths_are_logged_without_values_bare_pieces_or_fragments(
+    path: str, expected: str
+) -> None:
+    """Names stay in the log; values, bare query pieces and the fragment (maybe PII) do not."""
+    assert path_for_logs(path) == expected
+
+
+def test_the_cores_logged_path_is_logged_as_it_is(tmp_path: Path) -> None:
+    """A decision that read the request target says how it is logged; the raw path is unused."""
+    flow = replace(FLOW, path="/customers/219099999?219099999#x")
+    decision = replace(_decision(Action.BLOCK), logged_path="/customers/%3CUS_SSN%3E?<v>")
+    with AuditLog(tmp_path) as log:
+        log.decision(flow, decision, 1.0, "inc-9")
+        log.incident(flow, decision, "inc-9")
+    for name in ("decisions.jsonl", "incidents.jsonl"):
+        (line,) = _lines(tmp_path / name)
+        assert line["path"] == "/customers/%3CUS_SSN%3E?<v>"
+    record = incident_record(flow, decision, "inc-9", 10, "body")
+    assert record.path == "/customers/%3CUS_SSN%3E?<v>"
+
+
+@pytest.mark.parametrize(
+    ("host", "location", "expected"),
+    [
+        ("c219099999.vendor.example", "host:0", "<US_SSN>.vendor.example"),
+        ("x.219-09-9999.vendor.example", "header:host>host:1", "x.<US_SSN>.vendor.example"),
+        ("a.vendor.example", "header::authority>host:1", "a.<US_SSN>.example"),
+        ("vendor.example", "header:host>host:5", "<US_SSN>"),
+        ("vendor.example", "$.host", "vendor.example"),
+        ("vendor.example", "header:x-host>host:0", "vendor.example"),
+    ],
+)
+def test_a_host_label_holding_a_finding_is_logged_as_its_entity(
+    tmp_path: Path, host: str, location: str, expected: str
+) -> None:
+    """A finding in the request's host or in a Host header hides that label in every record."""
+    finding = FindingRecord("US_SSN", location, 0.9, "r", "fp:1", "block")
+    decision = replace(_decision(Action.BLOCK), findings=(finding,))
+    flow = replace(FLOW, host=host)
+    with AuditLog(tmp_path) as log:
+        log.decision(flow, decision, 1.0, "inc-8")
+        log.incident(flow, decision, "inc-8")
+    assert _lines(tmp_path / "decisions.jsonl")[0]["host"] == expected
+    assert _lines(tmp_path / "incidents.jsonl")[0]["host"] == expected
+    assert incident_record(flow, decision, "inc-8", 0, "none").host == expected
+
+
+KEYRING = Keyring(keys=(DataKey(id="ktest", created="x", state="active", secret=b"\x07" * 32),))
+SSN = "219-09-9999"
+BLOCK_SSN = """
+version: 1
+name: block-ssn
+vendors: [{id: acme, hosts: ["*.vendor.example"]}]
+rules:
+  - {id: block-ssn, entities: [US_SSN], action: block}
+"""
+
+
+def test_an_ssn_anywhere_in_the_request_line_or_headers_reaches_no_record(tmp_path: Path) -> None:
+    """Path, matrix parameter, query name, bare query, fragment, header name and values, host:
+    the decision, incident line and incident record hold none of the SSN."""
+    target = f"/customers/{SSN}/notes;ssn={SSN};{SSN}/x?{SSN}=1&q=2&{SSN}#ssn={SSN}"
+    headers = (
+        ("Host", f"{SSN}.vendor.example"),
+        (f"X-{SSN}", "1"),
+        ("Cookie", f"sid=abc; ssn={SSN}"),
+        ("Referer", f"https://shop.example/{SSN}?ssn={SSN}"),
+        ("User-Agent", f"agent {SSN}"),
+    )
+    message = Message(
+        Direction.REQUEST,
+        "GET",
+        f"{SSN}.vendor.example",
+        target.split("?")[0],
+        headers=headers,
+        request_target=target,
+    )
+    policy = parse_policy(BLOCK_SSN)
+    decision = inspect(message, policy, detector=ScriptedDetector(), keyring=KEYRING)
+    assert decision.action is Action.BLOCK
+    flow = replace(FLOW, host=message.host, method="GET", path=target)
+    with AuditLog(tmp_path) as log:
+        log.decision(flow, decision, 1.0, "inc-7")
+        log.incident(flow, decision, "inc-7")
+    record = incident_record(flow, decision, "inc-7", 0, "body")
+    logged = [
+        (tmp_path / "decisions.jsonl").read_text(),
+        (tmp_path / "incidents.jsonl").read_text(),
+        repr(record),
+    ]
+    for text in logged:
+        for spelling in (SSN, SSN.replace("-", "")):
+            assert spelling not in text
+    (line,) = _lines(tmp_path / "decisions.jsonl")
+    assert line["path"] == "/customers/%3CUS_SSN%3E/notes;ssn=;<v>/x?%3CUS_SSN%3E=&q=&<v>"
+    assert line["host"] == "<US_SSN>.vendor.example"
+    assert len(decision.findings) >= 9  # path, matrix, query, fragment, host, headers
 
 
 def test_incident_ids_are_unique_and_time_sortable() -> None:

@@ -20,7 +20,14 @@ import unicodedata
 from dlp_proxy.core.codecs.values import PRINTABLE_SHARE
 from dlp_proxy.errors import UndecodableBody
 
-__all__ = ["NUL_SHARE", "SNIFF_BYTES", "mostly_printable", "sniff_text"]
+__all__ = [
+    "NUL_SHARE",
+    "SIGNATURES",
+    "SNIFF_BYTES",
+    "mostly_printable",
+    "signature_matches",
+    "sniff_text",
+]
 
 # The NUL pattern of UTF-16 is looked for in this many bytes at the start of a body.
 SNIFF_BYTES = 1024
@@ -98,3 +105,40 @@ def _utf16_by_nuls(body: bytes) -> str | None:
     if even_share >= NUL_SHARE and odd_share <= OTHER_NUL_SHARE:
         return "utf-16-be"
     return None
+
+
+# The first bytes of formats a policy may let through unread (`binary: allow`): a body claiming one
+# of these types must start like it. Each is (offset, bytes); one match is enough.
+SIGNATURES: dict[str, tuple[tuple[int, bytes], ...]] = {
+    "image/tiff": ((0, b"II*\x00"), (0, b"MM\x00*")),
+    "image/bmp": ((0, b"BM"),),
+    "image/x-icon": ((0, b"\x00\x00\x01\x00"),),
+    "image/vnd.microsoft.icon": ((0, b"\x00\x00\x01\x00"),),
+    "image/heic": ((4, b"ftypheic"), (4, b"ftypheix"), (4, b"ftypmif1"), (4, b"ftypmsf1")),
+    "image/heif": ((4, b"ftypmif1"), (4, b"ftypheic"), (4, b"ftypmsf1")),
+    "image/avif": ((4, b"ftypavif"), (4, b"ftypavis")),
+    "image/png": ((0, b"\x89PNG\r\n\x1a\n"),),
+    "image/jpeg": ((0, b"\xff\xd8\xff"),),
+    "image/gif": ((0, b"GIF87a"), (0, b"GIF89a")),
+    "image/webp": ((8, b"WEBP"),),
+    "application/pdf": ((0, b"%PDF-"),),
+    "application/zip": ((0, b"PK\x03\x04"), (0, b"PK\x05\x06")),
+    "application/gzip": ((0, b"\x1f\x8b"),),
+    "audio/mpeg": ((0, b"ID3"), (0, b"\xff\xfb"), (0, b"\xff\xf3"), (0, b"\xff\xf2")),
+    "audio/wav": ((8, b"WAVE"),),
+    "audio/x-wav": ((8, b"WAVE"),),
+    "audio/ogg": ((0, b"OggS"),),
+    "video/mp4": ((4, b"ftyp"),),
+}
+
+
+def signature_matches(content_type: str, body: bytes) -> bool | None:
+    """Whether `body` starts as `content_type`'s format does; None when no signature is known.
+
+    `content_type` may carry parameters and any case; only its essence (`image/tiff`) counts.
+    """
+    essence = content_type.split(";", 1)[0].strip().lower()
+    signatures = SIGNATURES.get(essence)
+    if signatures is None:
+        return None
+    return any(body[offset : offset + len(magic)] == magic for offset, magic in signatures)
