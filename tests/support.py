@@ -55,6 +55,7 @@ class ScriptedDetector:
         """Every match of a requested entity's regex (or custom detector) scoring >= `min_score`."""
         self.calls.append((entities, min_score))
         self.seen.extend(s.location for s in segments)
+        segments = [s for s in segments if s.analyzed]  # as every real detector does
         found = [
             Finding(entity, s.location, m.start(), m.end(), score, "Scripted", "scripted pattern")
             for s in segments

@@ -8,10 +8,11 @@ A message nothing fires on keeps its exact bytes.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from dlp_proxy.core.actions import Change, fingerprint, rewrite
 from dlp_proxy.core.codecs import (
@@ -19,6 +20,7 @@ from dlp_proxy.core.codecs import (
     WHOLE_PREFIX,
     Document,
     HeadersDocument,
+    HostDocument,
     PathDocument,
     QueryDocument,
     Segment,
@@ -26,14 +28,11 @@ from dlp_proxy.core.codecs import (
     parse_headers,
     parse_path,
     parse_query,
+    parse_target,
+    signature_matches,
     whole_text_segments,
 )
 from dlp_proxy.core.compression import decode_body, encode_body
-from dlp_proxy.core.identifiers import (
-    bare_path_identifiers,
-    named_identifiers,
-    split_identifiers,
-)
 from dlp_proxy.core.normalize import Normalized, embedded_encodings, normalize
 from dlp_proxy.crypto.keys import Keyring
 from dlp_proxy.crypto.tokens import TOKEN_PATTERN, restore_tokens
@@ -50,6 +49,8 @@ from dlp_proxy.policy.model import (
     OUTSIDE_CONTRACT,
     Action,
     AllowEntry,
+    BinaryAction,
+    BinaryEntry,
     CustomDetector,
     Direction,
     Mode,
@@ -77,6 +78,9 @@ __all__ = [
 ]
 
 ON_ERROR_RULE = "on_error"
+# The blocking rule of a body a policy's `binary` entry refuses, and the mark of one it allows.
+BINARY_RULE = "binary"
+BINARY_ALLOW = "binary"
 UNKNOWN_DESTINATION_RULE = "unknown_destination"
 
 
@@ -86,6 +90,9 @@ class Message:
 
     `body` is still compressed per `content_encoding`; the core decodes it within the policy's
     limits and encodes the rewritten body the same way.
+
+    `request_target` is the request target as sent (path, `?query`, `#fragment`, every byte);
+    when it is set, the path, query and fragment are read from it (`path` and `query` route).
     """
 
     direction: Direction
@@ -97,6 +104,7 @@ class Message:
     body: bytes = b""
     content_encoding: str = ""
     headers: tuple[tuple[str, str], ...] = ()
+    request_target: str = ""
 
     @classmethod
     def for_url(
@@ -128,6 +136,7 @@ class Message:
             body=body,
             content_encoding=header("content-encoding"),
             headers=tuple(headers),
+            request_target=urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment)),
         )
 
     @property
@@ -263,9 +272,17 @@ def route(message: Message, policy: Policy) -> Route:
     )
 
 
-def error_decision(policy: Policy, reason: str, vendor: str | None = None) -> Decision:
-    """The decision for a message that could not be inspected, as `on_error` says."""
-    blocked = policy.on_error is OnError.BLOCK
+def error_decision(
+    policy: Policy, reason: str, vendor: str | None = None, rules: tuple[Rule, ...] = ()
+) -> Decision:
+    """The decision for a message that could not be inspected, as `on_error` says.
+
+    When `rules` (those that apply) are all on trial (`mode: monitor`) in an enforcing policy,
+    nothing would have been enforced had the message been read: the error is recorded and the
+    message goes on, as a trial rule never changes traffic.
+    """
+    trial_only = bool(rules) and all(r.mode is Mode.MONITOR for r in rules)
+    blocked = policy.on_error is OnError.BLOCK and not (trial_only and policy.mode is Mode.ENFORCE)
     return Decision(
         action=Action.BLOCK if blocked else Action.ALLOW,
         mode=policy.mode,
@@ -308,11 +325,11 @@ def evaluate(
     try:
         return _inspect_content(message, where, base, detector, keyring, policy)
     except InspectionError as e:
-        error = error_decision(policy, f"{e.reason}: {e}", base.vendor)
+        error = error_decision(policy, f"{e.reason}: {e}", base.vendor, _deciding(where))
         return Evaluation(error, rules=_outcomes(policy, where, {}, (), ()))
     except KeyringError as e:
         # A rule names a key this keyring lacks (or no longer has): nothing can be encrypted.
-        error = error_decision(policy, f"keyring: {e}", base.vendor)
+        error = error_decision(policy, f"keyring: {e}", base.vendor, _deciding(where))
         return Evaluation(error, rules=_outcomes(policy, where, {}, (), ()))
 
 
@@ -328,10 +345,11 @@ def segment_texts(message: Message, policy: Policy) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class _MessageParts:
-    """A message parsed: its body (or why it cannot be read), query, path and headers.
+    """A message parsed: its body (or why it cannot be read), query, path, host and headers.
 
     `whole` is the second reading of a structured body: all of its text at once, as a reader
-    that ignores the format would see it (see `whole_text_segments`).
+    that ignores the format would see it (see `whole_text_segments`); `unread` the decoded
+    body when no format could read it (see `_Body`).
     """
 
     body: Document
@@ -339,36 +357,47 @@ class _MessageParts:
     query: QueryDocument
     path: PathDocument
     headers: HeadersDocument
+    host: HostDocument
     whole: tuple[Segment, ...] = ()
+    unread: bytes | None = None
 
     @classmethod
     def read(cls, message: Message, policy: Policy) -> _MessageParts:
         """Parse each part; the request line is a request's own (a response has none)."""
-        body, body_error, whole = _read_body(message, policy)
+        body = _read_body(message, policy)
         is_request = message.direction is Direction.REQUEST
+        path, query = _request_line(message) if is_request else (parse_path(""), parse_query(()))
         return cls(
-            body=body,
-            body_error=body_error,
-            query=parse_query(message.query if is_request else ()),
-            path=parse_path(message.path if is_request else ""),
+            body=body.document,
+            body_error=body.error,
+            query=query,
+            path=path,
             headers=parse_headers(message.headers),
-            whole=whole,
+            host=HostDocument(message.host if is_request else ""),
+            whole=body.whole,
+            unread=body.unread,
         )
 
     @property
     def structured(self) -> tuple[Segment, ...]:
-        """The segments the formats give: body, query, path, headers."""
+        """The segments the formats give: body, query, path, headers, host."""
         return (
             *self.body.segments,
             *self.query.segments,
             *self.path.segments,
             *self.headers.segments,
+            *self.host.segments,
         )
 
     @property
     def segments(self) -> tuple[Segment, ...]:
         """Every segment: the structured ones, then the body's second reading."""
         return (*self.structured, *self.whole)
+
+
+def _deciding(where: Route) -> tuple[Rule, ...]:
+    """The rules a message's inspection serves; none when restoring tokens (always enforced)."""
+    return () if where.restore else where.rules
 
 
 def _base_decision(where: Route, policy: Policy) -> Decision:
@@ -408,10 +437,29 @@ def _inspect_content(
     segments = _not_exempt(every, where.allow, used)
     texts = {s.location: s.text for s in every}
     found = _detect(detector, segments, rules, policy.detectors, parts.structured) if rules else []
+    binary = _binary_entry(message, parts, where, policy) if body_error is not None else None
+    if binary is not None and binary.action is BinaryAction.ALLOW:
+        # A format the policy lets through unread: the rest of the message is still judged.
+        essence = message.content_type.split(";", 1)[0].strip().lower()
+        used[f"{BINARY_ALLOW}:{essence}"] = binary.reason
+        body_error = None
+    elif binary is not None:
+        blocked = replace(
+            base,
+            action=Action.BLOCK,
+            blocking_rule=BINARY_RULE,
+            error=f"{body_error}; the policy's binary entry refuses this type",
+            logged_path=_path_for_logs(parts, found),
+        )
+        return Evaluation(
+            blocked, tuple(segments), tuple(found), rules=_outcomes(policy, where, {}, (), ())
+        )
     if body_error is not None:
         # The body cannot be inspected; the rest was, so the log can name the path safely.
-        error = error_decision(policy, f"{body_error.reason}: {body_error}", base.vendor)
-        error = replace(error, logged_path=_path_for_logs(path_doc, found))
+        error = error_decision(
+            policy, f"{body_error.reason}: {body_error}", base.vendor, _deciding(where)
+        )
+        error = replace(error, logged_path=_path_for_logs(parts, found))
         return Evaluation(
             error, tuple(segments), tuple(found), rules=_outcomes(policy, where, {}, (), ())
         )
@@ -423,7 +471,7 @@ def _inspect_content(
     contract_segments = [
         s
         for s in (*body_doc.segments, *query_doc.segments)
-        if s.location in inspected and not s.location.endswith(NAME_MARK)
+        if s.location in inspected and NAME_MARK not in s.location
     ]
     hits = {r.id: _hits(r, findings, contract_segments, where) for r in rules}
     fired = tuple(r for r in rules if _fires(r, hits[r.id]))
@@ -437,16 +485,21 @@ def _inspect_content(
     stuck = _unchangeable(counted, acting, hit_sets, fixed)
     stuck_shadow = _unchangeable(counted, shadow, hit_sets, fixed)
     action = Action.BLOCK if stuck else max((r.action for r in acting), default=Action.ALLOW)
+    hidden = _names_found(counted, texts)
     records = tuple(
         FindingRecord(
             entity=f.entity,
-            location=f.location,
+            location=_scrubbed(f.location, hidden),
             score=round(f.score, 3),
             recognizer=f.recognizer,
             fingerprint=fingerprint(texts[f.location][f.start : f.end], keyring),
             action=_strictest(f, acting, hit_sets, fixed).label,
-            why=_why(
-                f, f.location in fixed and _strictest(f, acting, hit_sets, fixed) is Action.BLOCK
+            why=_scrubbed(
+                _why(
+                    f,
+                    f.location in fixed and _strictest(f, acting, hit_sets, fixed) is Action.BLOCK,
+                ),
+                hidden,
             ),
             start=f.start,
             end=f.end,
@@ -460,7 +513,7 @@ def _inspect_content(
         entity_counts=dict(Counter(f.entity for f in counted)),
         findings=records,
         inspected=True,
-        logged_path=_path_for_logs(path_doc, counted),
+        logged_path=_path_for_logs(parts, counted),
         severity=max((r.severity for r in acting), default=None),
         shadow_action=Action.BLOCK
         if stuck_shadow
@@ -678,10 +731,24 @@ def _split_by_mode(
     return acting, shadow
 
 
-def _read_body(
-    message: Message, policy: Policy
-) -> tuple[Document, InspectionError | None, tuple[Segment, ...]]:
+@dataclass(frozen=True)
+class _Body:
+    """A body read: its document and second reading, or why it cannot be read.
+
+    `unread` is the decoded body when no format dlp-proxy knows could read it at all (not a
+    format with parts it cannot read, such as an image with an archive after its end): only
+    such a body may be let through by a policy's `binary` entry.
+    """
+
+    document: Document
+    error: InspectionError | None = None
+    whole: tuple[Segment, ...] = ()
+    unread: bytes | None = None
+
+
+def _read_body(message: Message, policy: Policy) -> _Body:
     """The parsed body and its second reading, or an empty document and why it cannot be read."""
+    empty = parse_body("", b"")
     try:
         if len(message.body) > policy.max_body_bytes:
             raise BodyTooLarge(
@@ -694,25 +761,54 @@ def _read_body(
             policy.max_body_bytes,
             policy.max_decompression_ratio,
         )
-        document = parse_body(message.content_type, body)
-        if document.uninspectable:
-            raise UndecodableBody(
-                f"parts that cannot be inspected: {', '.join(document.uninspectable)}"
-            )
     except InspectionError as e:
-        return parse_body("", b""), e, ()
-    return document, None, whole_text_segments(document, body, message.content_type)
+        return _Body(empty, e)
+    try:
+        document = parse_body(message.content_type, body)
+    except UndecodableBody as e:
+        return _Body(empty, e, unread=body)
+    if document.uninspectable:
+        error = UndecodableBody(
+            f"parts that cannot be inspected: {', '.join(document.uninspectable)}"
+        )
+        return _Body(empty, error)
+    return _Body(document, whole=whole_text_segments(document, body, message.content_type))
 
 
-def _path_for_logs(path_doc: PathDocument, findings: list[Finding]) -> str | None:
-    """The path with each segment that holds PII replaced by `<ENTITY>`; `None` if it has none.
+def _binary_entry(
+    message: Message, parts: _MessageParts, where: Route, policy: Policy
+) -> BinaryEntry | None:
+    """The policy's `binary` entry for a body no format could read, if one applies.
+
+    An entry lets a body through only when its first bytes are those of the type it claims
+    (where dlp-proxy knows that type's signature): an archive labelled `image/tiff` is not a
+    TIFF, whatever the entry says.
+    """
+    if parts.unread is None:
+        return None
+    entry = policy.binary_for(message.content_type, where.vendor)
+    if entry is None or entry.action is BinaryAction.BLOCK:
+        return entry
+    return entry if signature_matches(message.content_type, parts.unread) is not False else None
+
+
+def _request_line(message: Message) -> tuple[PathDocument, QueryDocument]:
+    """A request's path and query: from the target as sent if there is one (every byte)."""
+    if message.request_target:
+        return parse_target(message.request_target)
+    return parse_path(message.path), parse_query(message.query)
+
+
+def _path_for_logs(parts: _MessageParts, findings: list[Finding]) -> str | None:
+    """The request target as a log may show it; `None` for a response (it has none).
 
     Logs must never hold a raw value, whatever the action (a blocked or monitored request keeps
-    its original path).
+    its original path): each path segment, matrix parameter or query name that holds a finding
+    is `<ENTITY>`, query and matrix values are left out, bare query pieces are `<v>`, and the
+    fragment is never written.
     """
-    locations = {s.location for s in path_doc.segments}
-    marked = {f.location: f"<{f.entity}>" for f in findings if f.location in locations}
-    return path_doc.replaced_path(marked) if marked else None
+    marks = {f.location: f.entity for f in findings}
+    return parts.path.logged_path(marks) + parts.query.logged_query(marks) or None
 
 
 def _detect(
@@ -742,7 +838,6 @@ def _detect(
     hidden = _encoded_words(structured)
     found = _analyze(detector, [*structured, *hidden], entities, min_score, wanted)
     found = [_unhidden(f) for f in found]
-    found.extend(f for f in _structural(structured) if f.entity in entities)
     if whole:
         every = [*read, *structured]
         texts = {v.location: v.text for v in structured}
@@ -779,14 +874,14 @@ def _whole_findings(
 ) -> list[Finding]:
     """What the second reading finds that no single structured segment holds.
 
-    `earlier` are the texts the structured reading found.
-
-    Only the types of rules that block or encrypt are asked (what must never leave as it is),
-    and of those only pattern-based ones: names, places and dates need NER, which the
+    `entities` are those of rules that block or encrypt (what must never leave as it is); of
+    those only pattern-based types are asked: names, places and dates need NER, which the
     structured reading runs. Contact details and the like are the structured reading's alone:
-    looked for in a whole body, their patterns cost most and match across values. A finding whose value, letters and digits only, lies within one structured
-    segment's text was that segment's to find (or to exempt); what is left lies where the
-    format's reading did not look, or across its values.
+    looked for in a whole body, their patterns cost most and match across values.
+
+    A finding whose value, letters and digits only, is one the structured reading found
+    (`earlier`) or lies within one structured segment's text was that segment's to find (or to
+    exempt); what is left lies where the format's reading did not look, or across its values.
     """
     asked = entities - WHOLE_READING_SKIPS
     if not asked:
@@ -817,15 +912,6 @@ def _letters_and_digits(text: str) -> str:
 
 def _is_whole(location: str) -> bool:
     return location.startswith(WHOLE_PREFIX)
-
-
-def _structural(segments: Sequence[Segment]) -> list[Finding]:
-    """Identifiers only the message's structure shows: split over fields, named, in the path."""
-    return [
-        *split_identifiers(segments),
-        *named_identifiers(segments),
-        *bare_path_identifiers(segments),
-    ]
 
 
 _HIDDEN = "#encoded@"
@@ -937,6 +1023,33 @@ def _unchangeable(
         if strictest is not None and strictest.action in _REWRITES:
             return strictest
     return None
+
+
+def _names_found(findings: Sequence[Finding], texts: Mapping[str, str]) -> dict[str, str]:
+    """What was found in names (JSON keys, field names, tags), with its entity.
+
+    Locations are made of names: a key that is an SSN is in the location of its own value and
+    of everything under it. These are the texts to keep out of logged locations.
+    """
+    return {
+        texts[f.location][f.start : f.end]: f.entity
+        for f in findings
+        if f.location.endswith(NAME_MARK) and f.end > f.start
+    }
+
+
+def _scrubbed(text: str, hidden: Mapping[str, str]) -> str:
+    """`text` (a location, a why) with every value found in a name written `<ENTITY>`.
+
+    Both the value as it is and as a JSON string writes it (a quoted key in a JSON path).
+    """
+    for value in sorted(hidden, key=len, reverse=True):
+        placeholder = f"<{hidden[value]}>"
+        text = text.replace(value, placeholder)
+        escaped = json.dumps(value, ensure_ascii=False)[1:-1]
+        if escaped != value:
+            text = text.replace(escaped, placeholder)
+    return text
 
 
 def _why(finding: Finding, stuck: bool) -> str:

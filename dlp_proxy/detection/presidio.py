@@ -130,8 +130,8 @@ class PresidioDetector:
             contradicted_by_field,
             field_findings,
             plausible,
-            split_card_findings,
         )
+        from dlp_proxy.detection.structure import path_findings, split_findings
 
         custom = self.custom_recognizers(detectors)
         unknown = entities - self._supported - custom.entities
@@ -140,10 +140,11 @@ class PresidioDetector:
                 f"no recognizer for entity types {', '.join(sorted(unknown))}: pass the "
                 f"policy's custom detectors to detect()"
             )
+        everything, segments = segments, [s for s in segments if s.analyzed]
         findings = field_findings(segments, entities)
         settled = _settled_by_field(findings)
-        if "CREDIT_CARD" in entities:
-            findings.extend(split_card_findings(segments))
+        findings.extend(split_findings(everything, entities))
+        findings.extend(path_findings(segments, entities))
         by_location = {s.location: s for s in segments}
         # The plausibility filters are tuned to the false positives of Presidio's built-in
         # recognizers (phones in order numbers, "names" with digits); a policy author's own

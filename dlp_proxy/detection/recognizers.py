@@ -8,7 +8,6 @@ Presidio's predefined recognizers do most of the work. These add what call-centr
 - `field_findings`: a value whose field name says what it is (`ssn`, `card_number`, `dob`,
   `routing_number`, `first_name` ...) and whose shape and checksum agree, counts as that entity
   even without a word of context around it;
-- `split_card_findings`: a card number cut across two adjacent fields;
 - `DetectorRecognizers`: a policy's custom detectors as Presidio recognizers, with their
   checksums (`validator_accepts`).
 """
@@ -17,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -55,7 +53,6 @@ __all__ = [
     "luhn_ok",
     "phone_windows",
     "quick_phone_recognizer",
-    "split_card_findings",
     "ssn_ok",
     "validator_accepts",
 ]
@@ -709,7 +706,12 @@ FIELD_RULES: tuple[FieldRule, ...] = (
     FieldRule(
         "US_SSN",
         _name(
-            r"(^|_)(?P<word>ssn|ssns|social_security(_number|_no)?|socialsecurity|tax_id_ssn)($|_)"
+            r"(^|_)(?P<word>ssn|ssns|social_security(_number|_no)?|socialsecurity|tax_id_ssn|"
+            # Taxpayer and national ids: nine digits there are an SSN or TIN to the reader.
+            r"tin|itin|taxpayer|taxpayer_id|tax_id|taxid|tax_number|national_id|nationalid|"
+            r"national_insurance|nin|sozialversicherungsnummer|svnr|steuer_id|steuerid|bsn|"
+            r"burgerservicenummer|personnummer|cpr|hetu|henkilotunnus|pesel|codice_fiscale|nif|"
+            r"nie|dni|nss|insee|nir)($|_)"
         ),
         lambda v: ssn_shape_ok(digits_of(v)) and len(v.strip()) <= 11,
         0.9,
@@ -819,44 +821,6 @@ def field_findings(segments: Iterable[Segment], entities: frozenset[str]) -> lis
                     Finding(rule.entity, segment.location, start, end, rule.score, RECOGNIZER, why)
                 )
     return found
-
-
-def split_card_findings(segments: Sequence[Segment]) -> list[Finding]:
-    """A card number cut across two adjacent fields of one record, e.g. `card_1` + `card_2`."""
-    found: list[Finding] = []
-    for first, second in itertools.pairwise(segments):
-        a, b = first.text.replace(" ", ""), second.text.replace(" ", "")
-        if not (a.isascii() and a.isdigit() and b.isascii() and b.isdigit()):
-            continue  # only ASCII digits (and spaces) in each part
-        if not (4 <= len(a) <= 15 and 4 <= len(b) <= 15):
-            continue
-        if _parent(first.location) != _parent(second.location):
-            continue
-        if card_number_ok(a + b):
-            why = (
-                f"split card across fields {first.location}, {second.location}; "
-                "card network prefix and length, Luhn checksum passed"
-            )
-            for segment in (first, second):
-                start, end = _trimmed(segment.text)
-                found.append(
-                    Finding(
-                        "CREDIT_CARD",
-                        segment.location,
-                        start,
-                        end,
-                        0.9,
-                        "SplitCardRecognizer",
-                        why,
-                    )
-                )
-    return found
-
-
-def _parent(location: str) -> str:
-    """`$.payment.card_1` -> `$.payment`; `form:card[1]` -> `form:`."""
-    match = re.match(r"(.*?)(?:\.[^.\[\]]+|\[[^\]]*\]|:[^:>]*)$", location)
-    return match.group(1) if match else location
 
 
 def _trimmed(text: str) -> tuple[int, int]:

@@ -40,7 +40,7 @@ def test_validate_accepts_the_shipped_policies(capsys: pytest.CaptureFixture[str
         == 0
     )
     out = capsys.readouterr().out
-    assert "policies/default.yaml: ok (default, 6 rules, enforce)" in out
+    assert "policies/default.yaml: ok (default, 7 rules, enforce)" in out
     assert "policies/acme-contact-centre.yaml: ok" in out
 
 

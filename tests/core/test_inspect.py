@@ -687,21 +687,44 @@ def test_blocked_request_still_gets_a_safe_logged_path() -> None:
 
 
 def test_custom_headers_are_inspected_and_standard_ones_left_alone() -> None:
-    """X-Customer-Email is masked in place; Content-Type and Authorization are untouched."""
+    """X-Customer-Email is masked in place; Content-Type and a clean Authorization untouched."""
     message = replace(
         json_message({"n": 1}),
         headers=(
             ("Content-Type", "application/json"),
-            ("Authorization", f"Bearer {EMAIL}"),
+            ("Authorization", "Bearer opaque-token-48213"),
             ("X-Customer-Email", EMAIL),
+            ("Cookie", f"sid=abc; email={EMAIL}"),
         ),
     )
     decision = run(message)
     assert decision.headers == (
         ("Content-Type", "application/json"),
-        ("Authorization", f"Bearer {EMAIL}"),
+        ("Authorization", "Bearer opaque-token-48213"),
         ("X-Customer-Email", "<EMAIL_ADDRESS>"),
+        ("Cookie", "sid=abc; email=<EMAIL_ADDRESS>"),
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("Authorization", f"Bearer {EMAIL}"),
+        ("Authorization", "Basic " + base64.b64encode(f"{EMAIL}:pw".encode()).decode()),
+        ("Proxy-Authorization", f"Digest username={EMAIL}"),
+        ("Host", f"{SSN}.api.vendor.example"),
+        (f"X-{SSN}", "1"),
+        ("Content-Length", EMAIL),
+    ],
+)
+def test_a_finding_in_a_credential_name_host_or_protocol_header_blocks(
+    name: str, value: str
+) -> None:
+    """What cannot be rewritten (a credential, a header name, the Host) blocks instead."""
+    message = replace(json_message({"n": 1}), headers=((name, value),))
+    decision = run(message)
+    assert decision.action is Action.BLOCK
+    assert decision.headers is None
 
 
 def test_response_headers_are_inspected_but_not_the_request_line() -> None:
@@ -1522,7 +1545,8 @@ def test_a_rewrite_where_the_format_cannot_carry_it_blocks() -> None:
     assert decision.action is Action.BLOCK
     assert decision.blocking_rule == "encrypt-cards"
     (record,) = decision.findings
-    assert record.action == "block" and "cannot carry changed" in record.why
+    assert record.action == "block"
+    assert "cannot carry changed" in record.why
 
 
 def test_the_second_reading_does_not_find_again_what_a_value_holds() -> None:
@@ -1532,18 +1556,164 @@ def test_the_second_reading_does_not_find_again_what_a_value_holds() -> None:
     assert [f.location for f in decision.findings] == ["$.note"]
 
 
-def test_an_ssn_split_over_three_fields_blocks() -> None:
+def test_presidio_an_ssn_split_over_three_fields_blocks(
+    presidio: PresidioDetector, default_policy: Policy
+) -> None:
     """No field holds the SSN; joined they pass the SSA rules, and every field is a finding."""
-    decision = run(json_message({"ssn_area": "219", "ssn_group": "09", "ssn_serial": "9999"}))
-    assert decision.action is Action.BLOCK and decision.blocking_rule == "block-ssn"
+    body = {"ssn_area": "536", "ssn_group": "90", "ssn_serial": "4399", "note": "see file"}
+    decision = run(json_message(body), default_policy, presidio)
+    assert decision.action is Action.BLOCK
+    assert decision.blocking_rule == "block-ssn-and-bank-numbers"
     assert {f.location for f in decision.findings} == {"$.ssn_area", "$.ssn_group", "$.ssn_serial"}
 
 
-def test_a_card_in_four_fields_is_encrypted_field_by_field() -> None:
+def test_presidio_a_card_in_four_fields_is_encrypted_field_by_field(
+    presidio: PresidioDetector, default_policy: Policy
+) -> None:
     """Each part of a split card number is replaced by a token; none reaches the vendor."""
     card = "4539148803436467"
     parts = {f"c{i}": card[i * 4 : i * 4 + 4] for i in range(4)}
-    decision = run(json_message(parts))
+    decision = run(json_message(parts), default_policy, presidio)
     assert decision.action is Action.ENCRYPT
     sent = json.loads(decision.body or b"")
     assert all(TOKEN_PATTERN.fullmatch(v) for v in sent.values())
+
+
+def test_presidio_nine_digits_in_a_taxpayer_id_field_block(
+    presidio: PresidioDetector, default_policy: Policy
+) -> None:
+    """A field named as a taxpayer or national id holding nine digits is an SSN."""
+    for name in ("taxpayer_id", "national_id", "sozialversicherungsnummer"):
+        decision = run(json_message({name: "536904399"}), default_policy, presidio)
+        assert decision.action is Action.BLOCK, name
+
+
+def test_presidio_a_path_segment_that_is_an_ssn_blocks(
+    presidio: PresidioDetector, default_policy: Policy
+) -> None:
+    """`/customers/536904399/tickets` blocks, and the logged path holds a placeholder."""
+    message = json_message({"status": "open"}, path="/customers/536904399/tickets")
+    decision = run(message, default_policy, presidio)
+    assert decision.action is Action.BLOCK
+    assert decision.logged_path is not None
+    assert "536904399" not in decision.logged_path
+
+
+def test_a_value_found_in_a_name_is_kept_out_of_every_logged_location() -> None:
+    """A JSON key that is an SSN is in its own location and its children's: both are scrubbed."""
+    decision = run(json_message({SSN: {"note": f"mail {EMAIL}"}}))
+    assert decision.action is Action.BLOCK
+    assert decision.blocking_rule == "block-ssn"
+    locations = sorted(f.location for f in decision.findings)
+    assert locations == ['$["<US_SSN>"]#name', '$["<US_SSN>"].note']
+    assert SSN not in repr(replace(decision, body=None))
+
+
+def test_an_error_under_rules_on_trial_only_is_recorded_and_the_message_goes_on() -> None:
+    """Trial rules never change traffic: a body they cannot read is logged, not blocked."""
+    trial = make_policy(
+        rules="""
+  - id: watch
+    entities: [US_SSN]
+    action: block
+    mode: monitor
+"""
+    )
+    enforced = make_policy(
+        rules="""
+  - id: watch
+    entities: [US_SSN]
+    action: block
+    mode: monitor
+  - id: emails
+    entities: [EMAIL_ADDRESS]
+    action: redact
+"""
+    )
+    broken = json_message({}, path="/t")
+    broken = replace(broken, body=b'{"unterminated')
+    relaxed = run(broken, trial)
+    assert relaxed.action is Action.ALLOW
+    assert relaxed.error
+    assert not relaxed.inspected
+    strict = run(broken, enforced)
+    assert strict.action is Action.BLOCK
+    assert strict.blocking_rule == "on_error"
+
+
+BINARY_RULES = """
+binary:
+  - content_types: [image/tiff]
+    action: allow
+    reason: scanned forms, reviewed
+  - content_types: [image/png]
+    action: allow
+    reason: screenshots
+  - content_types: [application/x-7z-compressed]
+    action: block
+rules:
+  - id: block-ssn
+    entities: [US_SSN]
+    action: block
+"""
+
+
+def _binary_policy() -> Policy:
+    text = POLICY_YAML.format(
+        mode="enforce", on_error="block", max_body_bytes=10_000, unknown="inspect"
+    )
+    return parse_policy(text[: text.index("rules:")] + BINARY_RULES.lstrip("\n"))
+
+
+def _upload(content_type: str, body: bytes, headers: Sequence[tuple[str, str]] = ()) -> Message:
+    return Message.for_url(
+        "https://api.vendor.example/upload",
+        headers=[("Content-Type", content_type), *headers],
+        body=body,
+    )
+
+
+TIFF = b"II*\x00" + bytes(range(256)) * 4
+ZIP = b"PK\x03\x04" + bytes(range(256)) * 4
+
+
+def test_a_binary_entry_lets_a_body_of_its_type_through_with_its_reason() -> None:
+    """A TIFF no format reads goes on; the entry and its reason are in the decision."""
+    decision = run(_upload("image/tiff", TIFF), _binary_policy())
+    assert decision.action is Action.ALLOW
+    assert decision.body is None
+    assert decision.allowed_by == ("binary:image/tiff",)
+    assert decision.allow_reasons == {"binary:image/tiff": "scanned forms, reviewed"}
+
+
+def test_a_binary_entry_does_not_pass_a_body_whose_bytes_say_otherwise() -> None:
+    """An archive labelled image/tiff is not a TIFF: on_error decides."""
+    decision = run(_upload("image/tiff", ZIP), _binary_policy())
+    assert decision.action is Action.BLOCK
+    assert decision.blocking_rule == "on_error"
+
+
+def test_a_binary_entry_does_not_pass_what_was_read_in_part() -> None:
+    """A PNG with an archive after its end was read as a PNG: its trailer goes to on_error."""
+    png = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    )
+    decision = run(_upload("image/png", png + ZIP), _binary_policy())
+    assert decision.action is Action.BLOCK
+    assert decision.blocking_rule == "on_error"
+
+
+def test_a_binary_entry_still_judges_the_rest_of_the_message() -> None:
+    """The body passes unread, but an SSN in a header of the same request blocks it."""
+    decision = run(_upload("image/tiff", TIFF, [("X-Ref", SSN)]), _binary_policy())
+    assert decision.action is Action.BLOCK
+    assert decision.blocking_rule == "block-ssn"
+
+
+def test_a_binary_block_entry_refuses_whatever_on_error_says() -> None:
+    """A type an entry refuses is blocked under the rule `binary`."""
+    decision = run(
+        _upload("application/x-7z-compressed", b"7z\xbc\xaf\x27\x1c" + bytes(64)), _binary_policy()
+    )
+    assert decision.action is Action.BLOCK
+    assert decision.blocking_rule == "binary"

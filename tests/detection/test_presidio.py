@@ -501,7 +501,7 @@ def test_why_names_each_kind_of_evidence(detector: PresidioDetector) -> None:
     assert whys[("EMAIL_ADDRESS", "FieldNameRecognizer")] == (
         "field name 'email'; value: shaped like an email address"
     )
-    assert whys[("CREDIT_CARD", "SplitCardRecognizer")].startswith(
+    assert whys[("CREDIT_CARD", "SplitValueRecognizer")].startswith(
         "split card across fields $.pay.card_1, $.pay.card_2"
     )
     assert "context word 'customer' nearby" in whys[(ACME.entity, "custom:acme-customer-id")]

@@ -1,5 +1,5 @@
-"""Tests for dlp_proxy/detection/recognizers.py: checksums, own recognizers, field names, split
-cards, custom detectors' recognizers and validators."""
+"""Tests for dlp_proxy/detection/recognizers.py: checksums, own recognizers, field names,
+custom detectors' recognizers and validators."""
 
 from __future__ import annotations
 
@@ -28,7 +28,6 @@ from dlp_proxy.detection.recognizers import (
     phone_windows,
     plausible,
     quick_phone_recognizer,
-    split_card_findings,
     ssn_ok,
     ssn_shape_ok,
     validator_accepts,
@@ -189,30 +188,6 @@ def test_field_rules_only_for_requested_entities() -> None:
     """Field rules for entities no rule asks for are not run."""
     segment = Segment("$.ssn", "536904399", ("ssn",))
     assert field_findings([segment], frozenset({"EMAIL_ADDRESS"})) == []
-
-
-def test_split_card_across_adjacent_fields() -> None:
-    """Two digit fields of one record that together form a card number are both findings."""
-    segments = [
-        Segment("$.payment.card_1", "4111 1111", ("card_1",)),
-        Segment("$.payment.card_2", "1111 1111", ("card_2",)),
-        Segment("$.other.card_2", "1111 1111", ("card_2",)),
-    ]
-    found = split_card_findings(segments)
-    assert [(f.entity, f.location) for f in found] == [
-        ("CREDIT_CARD", "$.payment.card_1"),
-        ("CREDIT_CARD", "$.payment.card_2"),
-    ]
-
-
-def test_split_card_ignores_unrelated_numbers() -> None:
-    """Adjacent numbers that do not make a valid card are left alone."""
-    segments = [Segment("$.a", "12345678", ("a",)), Segment("$.b", "87654321", ("b",))]
-    assert split_card_findings(segments) == []
-    # Only ASCII digits and spaces count as a part: other digits, or letters, do not.
-    for second in ("1111 111\u0661", "1111 111x", "\u00b9111 1111"):
-        pair = [Segment("$.p.card_1", "4111 1111"), Segment("$.p.card_2", second)]
-        assert split_card_findings(pair) == [], second
 
 
 @pytest.mark.parametrize(
@@ -377,19 +352,6 @@ def test_field_findings_say_which_field_word_and_check() -> None:
     (found,) = field_findings([segment], ALL)
     assert found.why.startswith("field name 'card';")
     assert "4111" not in found.why
-
-
-def test_split_card_findings_explain_the_split() -> None:
-    """Both halves of a split card name the two fields and the checksum."""
-    segments = [
-        Segment("$.p.card_1", "4111 1111", ("card_1",)),
-        Segment("$.p.card_2", "1111 1111", ("card_2",)),
-    ]
-    whys = {f.why for f in split_card_findings(segments)}
-    assert whys == {
-        "split card across fields $.p.card_1, $.p.card_2; "
-        "card network prefix and length, Luhn checksum passed"
-    }
 
 
 # --- the quick phone recognizer ---------------------------------------------------------------
