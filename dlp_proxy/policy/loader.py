@@ -31,6 +31,8 @@ from dlp_proxy.policy.model import (
     SCHEMA_VERSION,
     Action,
     AllowEntry,
+    BinaryAction,
+    BinaryEntry,
     Contract,
     CustomDetector,
     DetectorPattern,
@@ -46,6 +48,8 @@ from dlp_proxy.policy.model import (
     RedactOptions,
     Rule,
     Severity,
+    TunnelAction,
+    Tunnels,
     UnknownDestinations,
     Validator,
     Vendor,
@@ -56,6 +60,10 @@ __all__ = ["load_policy", "parse_policy"]
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _ENTITY_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 _HOST_RE = re.compile(r"^[a-z0-9*?\[\]._-]+(:[0-9]+)?$")
+# A content type in a `binary` entry: `type/subtype` or `type/*`, without parameters.
+_CONTENT_TYPE_RE = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/([A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*|\*)$"
+)
 _METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
 )
@@ -74,6 +82,8 @@ _TOP_KEYS = (
     "max_decompression_ratio",
     "unknown_destinations",
     "evidence",
+    "tunnels",
+    "binary",
     "include",
     "detectors",
     "allow",
@@ -81,7 +91,9 @@ _TOP_KEYS = (
     "rules",
 )
 _INCLUDED_KEYS = ("version", "description", "include", "detectors", "allow")
-_VENDOR_KEYS = ("id", "name", "hosts", "contracts")
+_VENDOR_KEYS = ("id", "name", "hosts", "contracts", "tunnels", "binary")
+_TUNNEL_KEYS = ("action", "reason")
+_BINARY_KEYS = ("content_types", "action", "reason")
 _CONTRACT_KEYS = ("id", "paths", "methods", "direction", "fields", "entities")
 _DETECTOR_KEYS = (
     "id",
@@ -270,6 +282,8 @@ class _Checker:
             data, (), "unknown_destinations", UnknownDestinations, UnknownDestinations.INSPECT
         )
         evidence = self.choice(data, (), "evidence", Evidence, Evidence.BODY)
+        tunnels = self.tunnels(data, ()) or Tunnels()
+        binary = self.binary(data, ())
         max_body = self.integer(data, (), "max_body_bytes", DEFAULT_MAX_BODY_BYTES, minimum=1)
         max_ratio = self.integer(
             data, (), "max_decompression_ratio", DEFAULT_MAX_DECOMPRESSION_RATIO, minimum=1
@@ -307,6 +321,8 @@ class _Checker:
             max_decompression_ratio=max_ratio,
             unknown_destinations=unknown,
             evidence=evidence,
+            tunnels=tunnels,
+            binary=binary,
             detectors=detectors,
             allow=allow,
             source=self.source,
@@ -540,7 +556,97 @@ class _Checker:
             if (c := self.contract(raw, (*path, "contracts", i), entities)) is not None
         )
         self.unique(contract_items, "contracts", prefix=path)
-        return Vendor(id=vid, name=name, hosts=hosts, contracts=contracts)
+        tunnels = self.tunnels(item, path)
+        binary = self.binary(item, path)
+        return Vendor(
+            id=vid, name=name, hosts=hosts, contracts=contracts, tunnels=tunnels, binary=binary
+        )
+
+    # --- tunnels and binary bodies -------------------------------------------------------------
+
+    def tunnels(self, item: Mapping[str, Any], path: YamlPath) -> Tunnels | None:
+        """`tunnels: refuse|inspect` or `tunnels: {action: ..., reason: ...}`; None if absent."""
+        if item.get("tunnels") is None:
+            return None
+        value = item["tunnels"]
+        where = (*path, "tunnels")
+        names = [a.value for a in TunnelAction]
+        if isinstance(value, str):
+            value = {"action": value}
+            at: YamlPath = where
+        elif isinstance(value, dict):
+            self.keys(value, where, _TUNNEL_KEYS)
+            at = (*where, "action")
+        else:
+            self.fail(
+                where,
+                f"must be one of {'|'.join(names)}, or a mapping like "
+                f"{{action: allow, reason: ...}} (got {value!r})",
+            )
+            return None
+        action = value.get("action")
+        if action is None:
+            self.fail(where, f"needs `action`, one of {'|'.join(names)}")
+            return None
+        if action not in names:
+            self.fail(
+                at,
+                f"must be one of {'|'.join(names)} (got {action!r})"
+                + _suggestion(str(action), names),
+            )
+            return None
+        reason = self.string(value, where, "reason") if isinstance(item["tunnels"], dict) else ""
+        if action == TunnelAction.ALLOW.value and not reason.strip():
+            self.fail(
+                where,
+                "`allow` needs a reason, logged with every tunnel it lets through uninspected: "
+                'write `tunnels: {action: allow, reason: "why these bytes may pass unread"}`',
+            )
+            return None
+        return Tunnels(action=TunnelAction(action), reason=reason)
+
+    def binary(self, item: Mapping[str, Any], path: YamlPath) -> tuple[BinaryEntry, ...]:
+        """The `binary` entries: content types whose uninspectable bodies pass or are refused."""
+        entries = []
+        for i, raw in enumerate(self.sequence(item, path, "binary")):
+            entry = self.binary_entry(raw, (*path, "binary", i))
+            if entry is not None:
+                entries.append(entry)
+        return tuple(entries)
+
+    def binary_entry(self, item: Any, path: YamlPath) -> BinaryEntry | None:
+        if not isinstance(item, dict):
+            self.fail(
+                path,
+                "must be a mapping like {content_types: [image/png], action: allow, reason: ...}",
+            )
+            return None
+        before = len(self.problems)
+        self.keys(item, path, _BINARY_KEYS)
+        types = self.strings(item, path, "content_types", required=True)
+        for i, text in enumerate(types):
+            if not _CONTENT_TYPE_RE.fullmatch(text):
+                self.fail(
+                    (*path, "content_types", i),
+                    "must be a content type like image/png or image/*, without parameters "
+                    f"(got {text!r})",
+                )
+        names = [a.value for a in BinaryAction]
+        if item.get("action") is None:
+            self.fail(path, f"needs `action`, one of {'|'.join(names)}")
+        action = self.optional_choice(item, path, "action", BinaryAction)
+        reason = self.string(item, path, "reason")
+        if action is BinaryAction.ALLOW and not reason.strip():
+            self.fail(
+                path,
+                "needs `reason`: say why these bodies may pass uninspected; it is logged "
+                "whenever one does",
+            )
+        if len(self.problems) > before or action is None:
+            return None
+        return BinaryEntry(
+            content_types=tuple(t.lower() for t in types), action=action, reason=reason
+        )
 
     def contract(self, item: Any, path: YamlPath, entities: frozenset[str]) -> Contract | None:
         if not isinstance(item, dict):

@@ -20,6 +20,8 @@ __all__ = [
     "OUTSIDE_CONTRACT",
     "Action",
     "AllowEntry",
+    "BinaryAction",
+    "BinaryEntry",
     "Contract",
     "CustomDetector",
     "DetectorPattern",
@@ -34,6 +36,8 @@ __all__ = [
     "Rule",
     "Severity",
     "Target",
+    "TunnelAction",
+    "Tunnels",
     "UnknownDestinations",
     "Validator",
     "Vendor",
@@ -165,6 +169,27 @@ class UnknownDestinations(enum.StrEnum):
     BLOCK = "block"
 
 
+class TunnelAction(enum.StrEnum):
+    """What happens to a connection that is neither HTTP nor TLS the gateway can open.
+
+    Raw TCP after `CONNECT` (the client or the server speaking first), UDP, DNS and raw QUIC
+    streams: mitmproxy would relay them byte for byte. `refuse` closes them before a byte
+    passes, `inspect` reads each message as text under the policy's rules, `allow` relays them
+    uninspected with the reason logged.
+    """
+
+    REFUSE = "refuse"
+    INSPECT = "inspect"
+    ALLOW = "allow"
+
+
+class BinaryAction(enum.StrEnum):
+    """What happens to a body of a listed content type that cannot be inspected."""
+
+    ALLOW = "allow"  # forwarded unchanged, the entry's reason logged
+    BLOCK = "block"  # refused, whatever `on_error` says
+
+
 class Severity(enum.IntEnum):
     """How serious a rule's finding is; carried into the decision log and incidents."""
 
@@ -239,7 +264,8 @@ class FieldSelector:
     Field paths are the codecs' (`Segment.field`): locations with record numbers and array
     indexes dropped. In a selector `*` stands for any part of one name, `**` for anything, and
     an index `[3]` means any index. A selector matches its field and everything inside it:
-    `$.agent` matches `$.agent.email` and `$.agent>$.x`, but not `$.agents`.
+    `$.agent` matches `$.agent.email`, `$.agent>$.x` and the field's name `$.agent#name` (a
+    multipart field's `#filename` and `#header:...` too), but not `$.agents`.
     """
 
     text: str
@@ -261,10 +287,10 @@ class FieldSelector:
             elif token == "**":
                 parts.append(".*")
             elif token == "*":
-                parts.append(r"[^.>/\[\]]*")
+                parts.append(r"[^.>/#\[\]]*")
             else:
                 parts.append(re.escape(token))
-        return cls(text, re.compile("".join(parts) + r"(?:$|(?=[.\[>/]))"))
+        return cls(text, re.compile("".join(parts) + r"(?:$|(?=[.\[>/#]))"))
 
     def matches(self, field_path: str) -> bool:
         """True when `field_path` is this field or inside it."""
@@ -323,13 +349,51 @@ class Contract:
 
 
 @dataclass(frozen=True)
+class Tunnels:
+    """The policy for tunnels (see `TunnelAction`); `reason` is logged with every decision.
+
+    An `allow` always has a reason: the loader refuses one without.
+    """
+
+    action: TunnelAction = TunnelAction.REFUSE
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class BinaryEntry:
+    """Bodies of `content_types` that cannot be inspected: forwarded (`allow`) or refused.
+
+    Without an entry such a body is handled by `on_error`. A content type is `type/subtype`
+    or `type/*`, lower case, without parameters.
+    """
+
+    content_types: tuple[str, ...]
+    action: BinaryAction
+    reason: str = ""
+
+    def matches(self, content_type: str) -> bool:
+        """True when `content_type` (a header value, parameters and case ignored) is listed."""
+        essence = content_type.split(";", 1)[0].strip().lower()
+        if "/" not in essence:
+            return False
+        family = essence.split("/", 1)[0] + "/*"
+        return essence in self.content_types or family in self.content_types
+
+
+@dataclass(frozen=True)
 class Vendor:
-    """A named recipient, recognised by the hosts it is reached at."""
+    """A named recipient, recognised by the hosts it is reached at.
+
+    `tunnels` overrides the policy's for this vendor's hosts (`None`: the policy's applies);
+    `binary` entries come before the policy's.
+    """
 
     id: str
     name: str
     hosts: tuple[str, ...]
     contracts: tuple[Contract, ...] = ()
+    tunnels: Tunnels | None = None
+    binary: tuple[BinaryEntry, ...] = ()
 
     def matches_host(self, host: str) -> bool:
         """True when `host` matches one of this vendor's host patterns."""
@@ -469,6 +533,8 @@ class Policy:
     max_decompression_ratio: int = DEFAULT_MAX_DECOMPRESSION_RATIO
     unknown_destinations: UnknownDestinations = UnknownDestinations.INSPECT
     evidence: Evidence = Evidence.BODY
+    tunnels: Tunnels = field(default_factory=Tunnels)
+    binary: tuple[BinaryEntry, ...] = ()
     detectors: tuple[CustomDetector, ...] = ()
     allow: tuple[AllowEntry, ...] = ()
     source: str = "<memory>"
@@ -483,6 +549,17 @@ class Policy:
     def rules_for(self, target: Target, vendor: Vendor | None) -> tuple[Rule, ...]:
         """The rules that apply to a message going to `target`."""
         return tuple(r for r in self.rules if r.applies_to(target, vendor))
+
+    def tunnels_for(self, vendor: Vendor | None) -> Tunnels:
+        """The tunnel policy for `vendor`'s hosts: its own if it has one, else the policy's."""
+        if vendor is not None and vendor.tunnels is not None:
+            return vendor.tunnels
+        return self.tunnels
+
+    def binary_for(self, content_type: str, vendor: Vendor | None) -> BinaryEntry | None:
+        """The first binary entry listing `content_type`: the vendor's first, then the policy's."""
+        entries = (*(vendor.binary if vendor is not None else ()), *self.binary)
+        return next((e for e in entries if e.matches(content_type)), None)
 
 
 def _host_matches(host: str, patterns: Iterable[str]) -> bool:

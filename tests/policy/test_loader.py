@@ -15,6 +15,8 @@ from dlp_proxy.policy.model import (
     CONTRACT_ENTITIES,
     KNOWN_ENTITIES,
     Action,
+    BinaryAction,
+    BinaryEntry,
     CustomDetector,
     DetectorPattern,
     Direction,
@@ -29,6 +31,8 @@ from dlp_proxy.policy.model import (
     RedactOptions,
     Rule,
     Severity,
+    TunnelAction,
+    Tunnels,
     UnknownDestinations,
     Validator,
     Vendor,
@@ -54,7 +58,7 @@ def load_error(tmp_path: Path, text: str) -> PolicyError:
 
 
 def test_default_policy_loads() -> None:
-    """policies/default.yaml is valid and has the documented six rules."""
+    """policies/default.yaml is valid: six request rules and one response rule on trial."""
     policy = load_policy(POLICIES / "default.yaml")
     assert policy.name == "default"
     assert policy.mode is Mode.ENFORCE
@@ -67,7 +71,9 @@ def test_default_policy_loads() -> None:
         ("redact-ip-addresses", Action.REDACT),
         ("redact-addresses-and-birth-dates", Action.REDACT),
         ("redact-names", Action.REDACT),
+        ("watch-responses", Action.BLOCK),
     ]
+    assert policy.rules[-1].mode is Mode.MONITOR
     assert "ABA_ROUTING_NUMBER" in policy.rules[0].entities
     assert policy.rules[1].encrypt == EncryptOptions(mode=EncryptMode.DETERMINISTIC)
 
@@ -645,7 +651,8 @@ def test_rule_error_names_file_line_and_field(
             """,
             "x.yaml:3:1: rulez is not a known key here; did you mean 'rules'?; allowed: version, "
             "name, description, mode, on_error, max_body_bytes, max_decompression_ratio, "
-            "unknown_destinations, evidence, include, detectors, allow, vendors, rules",
+            "unknown_destinations, evidence, tunnels, binary, include, detectors, allow, vendors, "
+            "rules",
             id="unknown-top-level-key",
         ),
         pytest.param(
@@ -1155,6 +1162,187 @@ def test_encryption_key_id_is_checked_against_the_keyring(tmp_path: Path) -> Non
     assert "(its keys: k2024, k2026); did you mean 'k2026'?" in str(info.value)
 
 
+# --- tunnels and binary bodies -----------------------------------------------------------------
+
+CHANNELS_POLICY = """
+    version: 1
+    name: t
+    tunnels: inspect
+    binary:
+      - content_types: [image/png, "IMAGE/*"]
+        action: allow
+        reason: Product photos carry no customer data.
+    vendors:
+      - id: sftp
+        hosts: [files.vendor.example]
+        tunnels: {action: allow, reason: "SFTP drop box, end-to-end encrypted under contract 17"}
+        binary:
+          - {content_types: application/pdf, action: block}
+      - id: chat
+        hosts: [chat.vendor.example]
+        tunnels: refuse
+      - id: plain
+        hosts: [plain.vendor.example]
+    rules: [{id: r, entities: [PERSON], action: block}]
+"""
+
+
+def test_tunnels_and_binary_entries_are_parsed_at_the_top_and_per_vendor(tmp_path: Path) -> None:
+    """Both forms of `tunnels`, and `binary` entries, land in the policy and its vendors."""
+    policy = load_policy(write(tmp_path, CHANNELS_POLICY))
+    assert policy.tunnels == Tunnels(TunnelAction.INSPECT)
+    assert policy.binary == (
+        BinaryEntry(
+            ("image/png", "image/*"), BinaryAction.ALLOW, "Product photos carry no customer data."
+        ),
+    )
+    sftp, chat, plain = policy.vendors
+    assert sftp.tunnels == Tunnels(
+        TunnelAction.ALLOW, "SFTP drop box, end-to-end encrypted under contract 17"
+    )
+    assert sftp.binary == (BinaryEntry(("application/pdf",), BinaryAction.BLOCK),)
+    assert chat.tunnels == Tunnels(TunnelAction.REFUSE)
+    assert (plain.tunnels, plain.binary) == (None, ())
+    assert policy.tunnels_for(plain) == Tunnels(TunnelAction.INSPECT)
+
+
+def test_tunnels_are_refused_and_binary_bodies_left_to_on_error_by_default(
+    tmp_path: Path,
+) -> None:
+    """A policy that says nothing refuses tunnels and lists no binary content types."""
+    policy = load_policy(
+        write(
+            tmp_path, "version: 1\nname: m\nrules: [{id: a, entities: [PERSON], action: block}]\n"
+        )
+    )
+    assert policy.tunnels == Tunnels(TunnelAction.REFUSE, "")
+    assert policy.binary == ()
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        pytest.param(
+            "tunnels: allow",
+            "x.yaml:3:1: tunnels `allow` needs a reason, logged with every tunnel it lets "
+            'through uninspected: write `tunnels: {action: allow, reason: "why these bytes may '
+            'pass unread"}`',
+            id="allow-without-reason",
+        ),
+        pytest.param(
+            "tunnels: {action: allow, reason: '  '}",
+            "x.yaml:3:1: tunnels `allow` needs a reason",
+            id="allow-with-blank-reason",
+        ),
+        pytest.param(
+            "tunnels: pass",
+            "x.yaml:3:1: tunnels must be one of refuse|inspect|allow (got 'pass')",
+            id="unknown-action",
+        ),
+        pytest.param(
+            "tunnels: {action: refuze}",
+            "x.yaml:3:11: tunnels.action must be one of refuse|inspect|allow (got 'refuze'); "
+            "did you mean 'refuse'?",
+            id="misspelt-action",
+        ),
+        pytest.param(
+            "tunnels: {reason: why}",
+            "x.yaml:3:1: tunnels needs `action`, one of refuse|inspect|allow",
+            id="no-action",
+        ),
+        pytest.param(
+            "tunnels: {action: inspect, why: x}",
+            "x.yaml:3:28: tunnels.why is not a known key here; allowed: action, reason",
+            id="unknown-key",
+        ),
+        pytest.param(
+            "tunnels: [refuse]",
+            "x.yaml:3:1: tunnels must be one of refuse|inspect|allow, or a mapping like "
+            "{action: allow, reason: ...} (got ['refuse'])",
+            id="a-list",
+        ),
+        pytest.param(
+            "tunnels: {action: allow, reason: 7}",
+            "x.yaml:3:26: tunnels.reason must be text (got 7)",
+            id="reason-not-text",
+        ),
+        pytest.param(
+            "binary: [{content_types: [image/png], action: allow}]",
+            "x.yaml:3:10: binary[0] needs `reason`: say why these bodies may pass uninspected",
+            id="binary-allow-without-reason",
+        ),
+        pytest.param(
+            "binary: [{content_types: ['image/png; q=1'], action: allow, reason: r}]",
+            "x.yaml:3:27: binary[0].content_types[0] must be a content type like image/png or "
+            "image/*, without parameters (got 'image/png; q=1')",
+            id="content-type-with-parameters",
+        ),
+        pytest.param(
+            "binary: [{content_types: ['*/*'], action: allow, reason: r}]",
+            "binary[0].content_types[0] must be a content type like image/png",
+            id="any-content-type",
+        ),
+        pytest.param(
+            "binary: [{content_types: [], action: allow, reason: r}]",
+            "x.yaml:3:11: binary[0].content_types must not be empty",
+            id="no-content-types",
+        ),
+        pytest.param(
+            "binary: [{content_types: [image/png], action: redact}]",
+            "x.yaml:3:39: binary[0].action must be one of allow|block (got 'redact')",
+            id="binary-bad-action",
+        ),
+        pytest.param(
+            "binary: [{content_types: [image/png]}]",
+            "x.yaml:3:10: binary[0] needs `action`, one of allow|block",
+            id="binary-no-action",
+        ),
+        pytest.param(
+            "binary: [{content_types: [image/png], action: block, types: x}]",
+            "x.yaml:3:54: binary[0].types is not a known key here",
+            id="binary-unknown-key",
+        ),
+        pytest.param(
+            "binary: image/png",
+            "x.yaml:3:1: binary must be a list (got str)",
+            id="binary-not-a-list",
+        ),
+    ],
+)
+def test_bad_tunnels_or_binary_settings_are_reported(
+    tmp_path: Path, setting: str, expected: str
+) -> None:
+    """Each mistake in `tunnels` or `binary` is refused with file, line, column and a fix."""
+    text = f"""
+    version: 1
+    name: t
+    {setting}
+    rules: [{{id: r, entities: [PERSON], action: block}}]
+    """
+    assert expected in str(load_error(tmp_path, text))
+
+
+def test_a_vendors_tunnels_and_binary_are_checked_like_the_top_levels(tmp_path: Path) -> None:
+    """Mistakes under a vendor name the vendor's entry and line."""
+    error = str(
+        load_error(
+            tmp_path,
+            """
+            version: 1
+            name: t
+            vendors:
+              - id: acme
+                hosts: [a.example]
+                tunnels: allow
+                binary: [{content_types: [image/png], action: allow, reason: ""}]
+            rules: [{id: r, entities: [PERSON], action: block}]
+            """,
+        )
+    )
+    assert "x.yaml:6:5: vendors[0].tunnels `allow` needs a reason" in error
+    assert "x.yaml:7:14: vendors[0].binary[0] needs `reason`" in error
+
+
 # --- shadowed rules ----------------------------------------------------------------------------
 
 
@@ -1306,6 +1494,8 @@ SCHEMA_OBJECTS = {
     "/$defs/rule": "_RULE_KEYS",
     "/$defs/redact": "_REDACT_KEYS",
     "/$defs/encrypt": "_ENCRYPT_KEYS",
+    "/$defs/tunnels/anyOf/1": "_TUNNEL_KEYS",
+    "/$defs/binaryEntry": "_BINARY_KEYS",
 }
 # Keywords of draft 2020-12 that draft-07 validators (yaml-language-server in VS Code, Neovim,
 # Helix ...) understand too; `$defs` is reached by JSON pointer, which they resolve.
@@ -1472,12 +1662,17 @@ def test_schema_enums_are_the_loaders_values(schema: dict) -> None:
         "validator": [v.value for v in Validator],
         "redactOperator": [o.value for o in RedactOperator],
         "encryptMode": [m.value for m in EncryptMode],
+        "tunnelAction": [a.value for a in TunnelAction],
+        "binaryAction": [a.value for a in BinaryAction],
     }
     assert {name: at(schema, f"/$defs/{name}")["enum"] for name in enums} == enums
     assert at(schema, "/$defs/entity/anyOf/0")["enum"] == sorted(KNOWN_ENTITIES)
     assert set(at(schema, "/$defs/httpMethod/anyOf/0")["enum"]) == policy_module._METHODS
     contract_actions = at(schema, "/$defs/rule/allOf/2/then/properties/action")["enum"]
     assert contract_actions == [a.label for a in Action if a is not Action.ALLOW]
+    # The short form of `tunnels` is every action but allow, which needs a reason.
+    short_tunnels = at(schema, "/$defs/tunnels/anyOf/0")["enum"]
+    assert short_tunnels == [a.value for a in TunnelAction if a is not TunnelAction.ALLOW]
 
 
 def test_schema_patterns_are_the_loaders(schema: dict) -> None:
@@ -1488,6 +1683,8 @@ def test_schema_patterns_are_the_loaders(schema: dict) -> None:
     assert at(schema, "/$defs/entity/anyOf/1")["pattern"] == policy_module._ENTITY_RE.pattern
     entity = at(schema, "/$defs/detector/properties/entity")["pattern"]
     assert entity == policy_module._ENTITY_RE.pattern
+    content_type = at(schema, "/$defs/contentType")["pattern"]
+    assert content_type == policy_module._CONTENT_TYPE_RE.pattern
 
 
 def test_schema_defaults_are_the_loaders(schema: dict, tmp_path: Path) -> None:
@@ -1502,6 +1699,8 @@ def test_schema_defaults_are_the_loaders(schema: dict, tmp_path: Path) -> None:
         "/properties/max_body_bytes": policy.max_body_bytes,
         "/properties/max_decompression_ratio": policy.max_decompression_ratio,
         "/properties/unknown_destinations": policy.unknown_destinations.value,
+        "/properties/tunnels": policy.tunnels.action.value,
+        "/$defs/binary": list(policy.binary),
         "/$defs/rule/properties/direction": "request",
         "/$defs/rule/properties/min_score": rule.min_score,
         "/$defs/rule/properties/min_count": rule.min_count,
@@ -1540,6 +1739,7 @@ def test_shipped_policies_match_the_schema_and_name_it(schema: dict, path: Path)
         pytest.param(ALLOW_POLICY, id="allow"),
         pytest.param(CONTRACT_POLICY, id="contract"),
         pytest.param(ENCRYPT_KEY_POLICY, id="encrypt-key"),
+        pytest.param(CHANNELS_POLICY, id="channels"),
     ],
 )
 def test_valid_policies_of_these_tests_match_the_schema(schema: dict, text: str) -> None:
@@ -1777,6 +1977,60 @@ VENDOR = ("vendors", 0)
             False,
             id="pattern-empty",
         ),
+        pytest.param({("tunnels",): "refuse"}, True, id="tunnels-refuse"),
+        pytest.param({("tunnels",): "inspect"}, True, id="tunnels-inspect"),
+        pytest.param({("tunnels",): "allow"}, False, id="tunnels-allow-short"),
+        pytest.param({("tunnels",): "open"}, False, id="tunnels-unknown"),
+        pytest.param({("tunnels",): {"action": "allow"}}, False, id="tunnels-allow-no-reason"),
+        pytest.param(
+            {("tunnels",): {"action": "allow", "reason": " "}}, False, id="tunnels-blank-reason"
+        ),
+        pytest.param({("tunnels",): {"action": "allow", "reason": "r"}}, True, id="tunnels-allow"),
+        pytest.param({("tunnels",): {"action": "refuse", "reason": "r"}}, True, id="tunnels-map"),
+        pytest.param({("tunnels",): {"reason": "r"}}, False, id="tunnels-no-action"),
+        pytest.param({("tunnels",): {"action": "inspect", "x": 1}}, False, id="tunnels-key"),
+        pytest.param({("tunnels",): ["refuse"]}, False, id="tunnels-list"),
+        pytest.param({(*VENDOR, "tunnels"): "inspect"}, True, id="vendor-tunnels"),
+        pytest.param({(*VENDOR, "tunnels"): "allow"}, False, id="vendor-tunnels-allow-short"),
+        pytest.param(
+            {("binary",): [{"content_types": ["image/png"], "action": "allow", "reason": "r"}]},
+            True,
+            id="binary",
+        ),
+        pytest.param(
+            {("binary",): [{"content_types": "image/*", "action": "block"}]},
+            True,
+            id="binary-family-block",
+        ),
+        pytest.param(
+            {("binary",): [{"content_types": ["image/png"], "action": "allow"}]},
+            False,
+            id="binary-allow-no-reason",
+        ),
+        pytest.param(
+            {("binary",): [{"content_types": ["*/*"], "action": "block"}]},
+            False,
+            id="binary-any-type",
+        ),
+        pytest.param(
+            {("binary",): [{"content_types": ["text/plain;charset=x"], "action": "block"}]},
+            False,
+            id="binary-parameters",
+        ),
+        pytest.param(
+            {("binary",): [{"content_types": [], "action": "block"}]}, False, id="binary-no-types"
+        ),
+        pytest.param({("binary",): [{"content_types": ["a/b"]}]}, False, id="binary-no-action"),
+        pytest.param(
+            {("binary",): [{"content_types": ["a/b"], "action": "redact"}]},
+            False,
+            id="binary-bad-action",
+        ),
+        pytest.param(
+            {(*VENDOR, "binary"): [{"content_types": ["application/pdf"], "action": "block"}]},
+            True,
+            id="vendor-binary",
+        ),
     ],
 )
 def test_schema_and_loader_agree(
@@ -1890,6 +2144,11 @@ def used_keys(policy_data: dict, shared: dict[str, str]) -> dict[str, set[str]]:
         used["_VENDOR_KEYS"] |= set(vendor)
         for contract in vendor.get("contracts", []):
             used["_CONTRACT_KEYS"] |= set(contract)
+    for holder in [policy_data, *policy_data.get("vendors", [])]:
+        tunnels = holder.get("tunnels")
+        used["_TUNNEL_KEYS"] |= set(tunnels) if isinstance(tunnels, dict) else set()
+        for entry in holder.get("binary", []):
+            used["_BINARY_KEYS"] |= set(entry)
     for rule_data in policy_data["rules"]:
         used["_RULE_KEYS"] |= set(rule_data)
         used["_REDACT_KEYS"] |= set(rule_data.get("redact", {}))

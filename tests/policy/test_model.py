@@ -8,11 +8,15 @@ from dlp_proxy.policy.loader import load_policy
 from dlp_proxy.policy.model import (
     KNOWN_ENTITIES,
     Action,
+    BinaryAction,
+    BinaryEntry,
     Direction,
     FieldSelector,
     Policy,
     Rule,
     Target,
+    TunnelAction,
+    Tunnels,
     Vendor,
 )
 from tests.support import POLICIES, target
@@ -257,6 +261,10 @@ def test_known_entities_match_a_real_presidio_registry() -> None:
         ("xml:/root/customer", "xml:/root/customer/@id", True),
         ("header:x-agent-id", "header:x-agent-id", True),
         ("text", "text", True),
+        ("$.customer.ssn", "$.customer.ssn#name", True),
+        ("multipart:file", "multipart:file#filename", True),
+        ("multipart:file", "multipart:files#filename", False),
+        ("form:note_*", "form:note_x#name", True),
     ],
 )
 def test_field_selector_matches_its_field_and_what_is_inside(
@@ -270,3 +278,68 @@ def test_field_selector_refuses_what_is_not_a_field_path() -> None:
     """A selector must start with a format prefix, so a typo cannot silently match nothing."""
     with pytest.raises(ValueError, match=r"must be a field path starting with one of \$, form:"):
         FieldSelector.parse("customer.email")
+
+
+# --- tunnels and binary bodies ---------------------------------------------------------------
+
+
+def test_tunnels_are_refused_unless_the_policy_says_otherwise() -> None:
+    """A policy without `tunnels` refuses them, and a vendor without its own follows the policy."""
+    policy = Policy(name="p", rules=(), vendors=(ACME,))
+    assert policy.tunnels == Tunnels(TunnelAction.REFUSE, "")
+    assert policy.tunnels_for(ACME) is policy.tunnels
+    assert policy.tunnels_for(None) is policy.tunnels
+
+
+def test_a_vendors_tunnel_setting_overrides_the_policys_for_that_vendor_only() -> None:
+    """`vendors[].tunnels` applies to that vendor; other vendors and unknown hosts get the top's."""
+    allowed = Tunnels(TunnelAction.ALLOW, "their SFTP drop box is encrypted end to end")
+    acme = Vendor("acme", "ACME", ("api.acme-cc.example",), tunnels=allowed)
+    policy = Policy(
+        name="p", rules=(), vendors=(acme, OTHER), tunnels=Tunnels(TunnelAction.INSPECT)
+    )
+    assert policy.tunnels_for(policy.vendor_for("api.acme-cc.example")) is allowed
+    assert policy.tunnels_for(policy.vendor_for("other.example")).action is TunnelAction.INSPECT
+    assert policy.tunnels_for(policy.vendor_for("nobody.example")).action is TunnelAction.INSPECT
+
+
+@pytest.mark.parametrize(
+    ("content_type", "listed"),
+    [
+        ("image/png", True),
+        ("IMAGE/PNG", True),
+        ("image/png; name=scan.png", True),
+        (" image/png ", True),
+        ("application/pdf", True),
+        ("application/pdf+x", False),
+        ("image/jpeg", False),
+        ("image", False),
+        ("", False),
+    ],
+)
+def test_a_binary_entry_matches_its_types_whatever_the_case_and_parameters(
+    content_type: str, listed: bool
+) -> None:
+    """Content types compare by their essence (type/subtype), case-insensitively."""
+    entry = BinaryEntry(("image/png", "application/pdf"), BinaryAction.ALLOW, "scans")
+    assert entry.matches(content_type) is listed
+
+
+def test_a_binary_entry_with_a_wildcard_subtype_matches_the_whole_family() -> None:
+    """`image/*` lists every image type, and nothing else."""
+    entry = BinaryEntry(("image/*",), BinaryAction.ALLOW, "product photos")
+    assert entry.matches("image/webp")
+    assert not entry.matches("application/octet-stream")
+
+
+def test_binary_entries_of_the_vendor_come_before_the_policys() -> None:
+    """The vendor's own entry wins for its hosts; the policy's applies to everyone else."""
+    mine = BinaryEntry(("image/png",), BinaryAction.BLOCK)
+    shared = BinaryEntry(("image/*",), BinaryAction.ALLOW, "logos")
+    acme = Vendor("acme", "ACME", ("api.acme-cc.example",), binary=(mine,))
+    policy = Policy(name="p", rules=(), vendors=(acme, OTHER), binary=(shared,))
+    assert policy.binary_for("image/png", acme) is mine
+    assert policy.binary_for("image/gif", acme) is shared
+    assert policy.binary_for("image/png", OTHER) is shared
+    assert policy.binary_for("image/png", None) is shared
+    assert policy.binary_for("application/zip", acme) is None
