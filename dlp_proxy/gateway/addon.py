@@ -21,24 +21,40 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from mitmproxy import ctx, exceptions, http
+from mitmproxy.flow import Flow
 from mitmproxy.websocket import WebSocketMessage
 
-from dlp_proxy.core.inspect import Decision, Message, decide_by_route, error_decision
+from dlp_proxy.core.inspect import Decision, Message, decide_by_route, error_decision, route
 from dlp_proxy.crypto.keys import ENV_PREFIX, Keyring, ensure_keyring, open_keyring
 from dlp_proxy.detection.presidio import DEFAULT_MODEL
 from dlp_proxy.errors import BodyTooLarge, DlpError, InspectionError, PolicyError, UndecodableBody
+from dlp_proxy.gateway.channels import ChannelGuard
+from dlp_proxy.gateway.logs import error_text, exception_report
+from dlp_proxy.gateway.responses import (
+    EVENT_STREAM,
+    ResponseCopy,
+    ResponsePlan,
+    Window,
+    plan_response,
+)
+from dlp_proxy.gateway.trailers import (
+    drop_response_trailers,
+    install_http1_trailers,
+    trailers_decision,
+    trailers_response,
+)
 from dlp_proxy.gateway.workers import InspectorPool, WorkerSettings
 from dlp_proxy.incidents.audit import AuditLog, FlowInfo, incident_record, new_incident_id
 from dlp_proxy.incidents.evidence import evidence_plaintext
 from dlp_proxy.incidents.responders import RESPONDERS_FILE, load_responders, recipients
 from dlp_proxy.incidents.store import INCIDENTS_DB, IncidentWriter
 from dlp_proxy.policy.loader import load_policy
-from dlp_proxy.policy.model import Action, Direction, Policy
+from dlp_proxy.policy.model import Action, Direction, Mode, Policy
 from dlp_proxy.policy.watch import WatchedFiles, parse_interval, policy_files
 
 __all__ = ["DlpAddon", "blocked_response"]
@@ -80,9 +96,13 @@ class DlpAddon:
         self._watcher: asyncio.Task[None] | None = None
         self._sighup_loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Tunnels, protocol upgrades, WebSocket control frames: a child addon (channels.py).
+        self.channels = ChannelGuard(self, blocked_response)
+        self.addons = [self.channels]
 
     def load(self, loader: object) -> None:
-        """Declare the addon's options."""
+        """Declare the addon's options; make mitmproxy's HTTP/1 layer hand trailers on."""
+        install_http1_trailers()  # else a chunked message with trailers hangs its client
         add = loader.add_option  # type: ignore[attr-defined]
         add("dlp_policy", str, "", "The dlp-proxy policy file (YAML) to enforce.")
         add("dlp_data_dir", str, "var", "Directory for decisions.jsonl and incidents.jsonl.")
@@ -314,8 +334,8 @@ class DlpAddon:
             new = await asyncio.to_thread(self._read_policy, path)
         except PolicyError as e:
             problems = [str(p) for p in e.problems]
-        except Exception as e:  # a loader bug must not stop the proxy: the running policy stays
-            logger.exception(f"dlp-proxy: reading policy {path} failed")
+        except Exception as e:  # noqa: BLE001 - a loader bug must not stop the proxy: it is logged
+            logger.error(f"dlp-proxy: reading policy {path} failed\n{exception_report(e)}")
             problems = [f"{path}: cannot be loaded: {type(e).__name__}: {e}"]
         if self.policy is not current or self._policy_path != path:
             return False  # the dlp_policy option changed meanwhile, and configure loaded that
@@ -390,8 +410,10 @@ class DlpAddon:
                 async with self._reload_lock:
                     if await asyncio.to_thread(self._files.changed):
                         await self._reload("file_changed")
-            except Exception:  # logged; the watcher must keep watching
-                logger.exception("dlp-proxy: checking the policy file for changes failed")
+            except Exception as e:  # noqa: BLE001 - logged; the watcher must keep watching
+                logger.error(
+                    "dlp-proxy: checking the policy file for changes failed\n" + exception_report(e)
+                )
 
     def _install_sighup(self, loop: asyncio.AbstractEventLoop) -> None:
         """Reload on SIGHUP, where signals can be handled (POSIX, the main thread)."""
@@ -484,21 +506,60 @@ class DlpAddon:
         flow.request.stream = False
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        """As for requests: response bodies are buffered for inspection."""
-        if flow.response is not None:
+        """Choose how the body is read (`gateway.responses`).
+
+        Passed on unread (no rule covers it), passed on with a copy inspected (only rules on
+        trial do), or held until inspected (a rule that acts does).
+        """
+        if flow.response is None or flow.metadata.get("dlp_blocked"):
+            return
+        policy = self.policy
+        if policy is None:
+            flow.response.stream = False  # idle: mitmproxy's own default
+            return
+        plan = plan_response(_message(flow, Direction.RESPONSE, with_body=False), policy)
+        flow.metadata["dlp_response_plan"] = plan.value
+        if plan is ResponsePlan.PASS:
+            flow.response.stream = True
+        elif plan is ResponsePlan.OBSERVE:
+            flow.response.stream = self._response_copy(flow, policy)
+        else:
             flow.response.stream = False
 
     async def request(self, flow: http.HTTPFlow) -> None:
-        """Inspect a request before it is sent to the vendor."""
+        """Inspect a request before it is sent to the vendor; one with trailers is refused."""
         if flow.response or flow.error or not flow.live:
+            return
+        if flow.request.trailers:
+            await self._refuse_trailers(flow)
             return
         await self._handle_http(flow, Direction.REQUEST)
 
     async def response(self, flow: http.HTTPFlow) -> None:
-        """Inspect a response before the client sees it (only if a rule covers responses)."""
+        """Inspect a response before the client sees it, as its plan says (`responseheaders`)."""
         if flow.response is None or flow.metadata.get("dlp_blocked") or flow.error:
             return
-        await self._handle_http(flow, Direction.RESPONSE)
+        policy = self.policy
+        plan = ResponsePlan(flow.metadata.get("dlp_response_plan", ResponsePlan.HOLD))
+        if "dlp_response_plan" not in flow.metadata and policy is not None:
+            plan = plan_response(_message(flow, Direction.RESPONSE, with_body=False), policy)
+        acts = policy is not None and plan is ResponsePlan.HOLD
+        dropped = drop_response_trailers(flow, rule_acts=acts)
+        if dropped and self.audit:
+            self.audit.event("response_trailers_dropped", flow_id=flow.id, reason=dropped)
+        copy = flow.response.stream
+        if isinstance(copy, ResponseCopy):
+            copy.finish()  # the body went on as it came; its last window is inspected now
+            return
+        if plan is ResponsePlan.PASS and flow.response.raw_content is None:
+            return  # streamed past unread: no rule covers it
+        await self._handle_http(flow, Direction.RESPONSE, observe=plan is ResponsePlan.OBSERVE)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        """A response cut off mid-way: what the client got of an observed one is inspected."""
+        copy = flow.response.stream if flow.response is not None else None
+        if isinstance(copy, ResponseCopy):
+            copy.finish()
 
     async def websocket_message(self, flow: http.HTTPFlow) -> None:
         """Inspect a WebSocket message: client to vendor is a request, vendor to client a response.
@@ -521,20 +582,109 @@ class DlpAddon:
         elif outcome.body is not None:
             frame.content = outcome.body
 
-    async def _handle_http(self, flow: http.HTTPFlow, direction: Direction) -> None:
+    async def _handle_http(
+        self, flow: http.HTTPFlow, direction: Direction, observe: bool = False
+    ) -> None:
         source = _Source(
             head=lambda: _message(flow, direction, with_body=False),
             wire_size=lambda: _wire_size(_part(flow, direction)),
             full=lambda: _message(flow, direction, with_body=True),
         )
-        decision = await self._inspect(flow, direction, source, method=flow.request.method)
+        method = flow.request.method
+        decision = await self._inspect(flow, direction, source, method, observe=observe)
         if decision is not None and decision.enforced:
             _apply(flow, direction, decision, flow.metadata.get("dlp_incident_id"))
 
+    async def _refuse_trailers(self, flow: http.HTTPFlow) -> None:
+        """Answer a request that has trailers with a 400, logged under the rule `trailers`."""
+        incident_id = None
+        if self.policy is not None and self.audit is not None:
+            head = _message(flow, Direction.REQUEST, with_body=False)
+            where = route(head, self.policy)
+            vendor = where.vendor.id if where.vendor else None
+            decision = trailers_decision(self.policy, vendor, head.path)
+            source = _Source(
+                head=lambda: head,
+                wire_size=lambda: _wire_size(flow.request),
+                full=lambda: _message(flow, Direction.REQUEST, with_body=True),
+            )
+            info = _flow_info(flow, Direction.REQUEST, flow.request.method)
+            url = flow.request.pretty_url
+            incident_id = await self._record(flow, info, url, decision, 0.0, source, self.policy)
+        flow.response = trailers_response(incident_id)
+        flow.metadata["dlp_blocked"] = True
+
+    def _response_copy(self, flow: http.HTTPFlow, policy: Policy) -> ResponseCopy:
+        """The stream callable of an observed response, inspecting its windows as they come."""
+        head = _message(flow, Direction.RESPONSE, with_body=False)
+        media_type = head.content_type.split(";", 1)[0].strip().lower()
+        events = media_type == EVENT_STREAM and head.content_encoding.strip() in ("", "identity")
+
+        windows = 0
+
+        def submit(window: Window) -> None:
+            nonlocal windows
+            # The headers are read with the first window only: later ones would count them again.
+            part = head if windows == 0 else replace(head, headers=())
+            windows += 1
+            self._spawn(self._observe(flow, part, window))
+
+        loop = asyncio.get_running_loop()
+        return ResponseCopy(policy.max_body_bytes, events, submit, loop.call_later)
+
+    async def _observe(self, flow: http.HTTPFlow, head: Message, window: Window) -> None:
+        """Inspect one window of an observed response; log what it would have done."""
+
+        def full() -> Message:
+            if window.body is None:
+                raise BodyTooLarge(f"a response of over {window.size} bytes was not copied")
+            return replace(head, body=window.body)
+
+        source = _Source(head=lambda: head, wire_size=lambda: window.size, full=full)
+        await self._inspect(flow, Direction.RESPONSE, source, flow.request.method, observe=True)
+
     async def _inspect(
-        self, flow: http.HTTPFlow, direction: Direction, source: _Source, method: str
+        self,
+        flow: http.HTTPFlow,
+        direction: Direction,
+        source: _Source,
+        method: str,
+        observe: bool = False,
     ) -> Decision | None:
-        """Decide on one message and log it; `None` when there is nothing to do or log."""
+        """Decide on one message and log it; `None` when there is nothing to do or log.
+
+        With `observe` the message has gone on already: the decision is logged as what it
+        would have done (monitor mode).
+        """
+        info = _flow_info(flow, direction, method)
+        return await self._inspect_as(flow, info, flow.request.pretty_url, source, observe)
+
+    async def inspect_channel(
+        self, flow: Flow, info: FlowInfo, url: str, message: Message
+    ) -> Decision | None:
+        """Inspect a message of a tunnel (channels.py) and log it, as HTTP messages are."""
+        source = _Source(
+            head=lambda: replace(message, body=b""),
+            wire_size=lambda: len(message.body),
+            full=lambda: message,
+        )
+        return await self._inspect_as(flow, info, url, source)
+
+    async def record_channel(
+        self, flow: Flow | None, info: FlowInfo, url: str, decision: Decision, message: Message
+    ) -> str | None:
+        """Log a decision channels.py made without inspecting; returns the incident id if any."""
+        policy = self.policy
+        if policy is None or self.audit is None:
+            return None
+        source = _Source(
+            head=lambda: message, wire_size=lambda: len(message.body), full=lambda: message
+        )
+        return await self._record(flow, info, url, decision, 0.0, source, policy)
+
+    async def _inspect_as(
+        self, flow: Flow, info: FlowInfo, url: str, source: _Source, observe: bool = False
+    ) -> Decision | None:
         policy, keyring = self.policy, self.keyring
         if policy is None or keyring is None or self.audit is None:
             return None  # no policy configured: the addon is idle, as mitmproxy addons are
@@ -543,27 +693,46 @@ class DlpAddon:
             decision = await self._decide(source, policy, keyring)
         except InspectionError as e:
             decision = error_decision(policy, f"{e.reason}: {e}")
-        except Exception as e:
-            logger.exception("dlp-proxy failed to inspect a message")
+        except Exception as e:  # noqa: BLE001 - logged without its message (it may quote the body)
+            logger.error(f"dlp-proxy failed to inspect a message\n{exception_report(e)}")
             decision = error_decision(policy, f"internal_error: {type(e).__name__}")
         elapsed_ms = (time.monotonic() - started) * 1000
-        if direction is Direction.RESPONSE and not decision.inspected and not decision.error:
+        if observe and decision.mode is not Mode.MONITOR:
+            decision = replace(decision, mode=Mode.MONITOR)
+        response = info.direction == Direction.RESPONSE.value
+        if response and not decision.inspected and not decision.error:
             return None  # no rule covers this response: nothing to log
+        await self._record(flow, info, url, decision, elapsed_ms, source, policy)
+        return decision
+
+    async def _record(
+        self,
+        flow: Flow | None,
+        info: FlowInfo,
+        url: str,
+        decision: Decision,
+        elapsed_ms: float,
+        source: _Source,
+        policy: Policy,
+    ) -> str | None:
+        """Log a decision; a block (or would_block) is an incident, stored before the answer."""
+        assert self.audit is not None
         # A shadow rule's would_block is an incident too: responders see what it would stop.
         blocks = Action.BLOCK in (decision.action, decision.shadow_action)
         incident_id = new_incident_id() if blocks else None
-        info = _flow_info(flow, direction, method)
         self.audit.decision(info, decision, elapsed_ms, incident_id)
         if incident_id:
             self.audit.incident(info, decision, incident_id)
-            flow.metadata["dlp_incident_id"] = incident_id
-            await self._store_incident(flow, info, decision, incident_id, source, policy)
-        flow.metadata["dlp_outcome"] = decision.outcome
-        return decision
+            if flow is not None:
+                flow.metadata["dlp_incident_id"] = incident_id
+            await self._store_incident(url, info, decision, incident_id, source, policy)
+        if flow is not None:
+            flow.metadata["dlp_outcome"] = decision.outcome
+        return incident_id
 
     async def _store_incident(
         self,
-        flow: http.HTTPFlow,
+        url: str,
         info: FlowInfo,
         decision: Decision,
         incident_id: str,
@@ -580,7 +749,6 @@ class DlpAddon:
             message: Message | None = source.full()
         except DlpError:
             message = None  # a streamed body: nothing to keep but the metadata
-        url = flow.request.pretty_url
         size = len(message.body) if message is not None else (source.wire_size() or 0)
         incident = incident_record(info, decision, incident_id, size, policy.evidence.value)
 
@@ -598,12 +766,12 @@ class DlpAddon:
             kept = "blocked" if blocked else "forwarded"
             logger.error(
                 f"dlp-proxy could NOT store incident {incident_id} "
-                f"({type(e).__name__}: {e}); the transfer was {kept}"
+                f"({error_text(e)}); the transfer was {kept}"
             )
             self.audit.event(
                 "incident_store_failed",
                 incident_id=incident_id,
-                error=f"{type(e).__name__}: {e}",
+                error=error_text(e),
                 transfer=kept,
             )
 
@@ -635,8 +803,8 @@ async def _logged(what: str, reload: Coroutine[Any, Any, bool]) -> None:
     """Await a reload; a failure is logged, and what is running stays."""
     try:
         await reload
-    except Exception:  # logged with its traceback
-        logger.exception(f"dlp-proxy: {what} reload failed")
+    except Exception as e:  # noqa: BLE001 - logged with its traceback (no message)
+        logger.error(f"dlp-proxy: {what} reload failed\n{exception_report(e)}")
 
 
 def _wire_size(part: http.Message) -> int | None:
@@ -685,6 +853,7 @@ def _message(flow: http.HTTPFlow, direction: Direction, with_body: bool) -> Mess
         body=body,
         content_encoding=part.headers.get("content-encoding", ""),
         headers=tuple(part.headers.items(multi=True)),
+        request_target=request.path,
     )
 
 
@@ -726,7 +895,7 @@ def _flow_info(flow: http.HTTPFlow, direction: Direction, method: str) -> FlowIn
         host=flow.request.host,
         port=flow.request.port,
         method=method,
-        path=flow.request.path,
+        path=flow.metadata.get("dlp_logged_path", flow.request.path),  # the request's, as logged
         direction=direction.value,
     )
 

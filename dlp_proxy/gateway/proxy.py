@@ -16,6 +16,7 @@ from mitmproxy import exceptions, options
 from mitmproxy.certs import CertStore
 from mitmproxy.tools.dump import DumpMaster
 
+from dlp_proxy.gateway import logs
 from dlp_proxy.gateway.addon import DlpAddon
 
 __all__ = ["CA_CERT", "ProxySettings", "ensure_ca", "serve"]
@@ -79,8 +80,10 @@ async def serve(settings: ProxySettings) -> int:
     """Run the proxy until SIGINT or SIGTERM and return 0; 2 when an option is refused.
 
     A refused option (a broken policy, an unusable keyring, an unknown `--set`) is said on
-    stderr in one line, `dlp-proxy: ...`, and nothing listens.
+    stderr in one line, `dlp-proxy: ...`, and nothing listens. From here on no log line or
+    traceback of this process quotes traffic (`gateway.logs`).
     """
+    logs.install()
     Path(settings.confdir).mkdir(parents=True, exist_ok=True)
     opts = options.Options(
         listen_host=settings.listen_host,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mitmproxy import exceptions
+from mitmproxy import exceptions, http
 from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.test import taddons, tflow
 
@@ -912,3 +912,221 @@ async def test_sighup_reloads_the_responders(env: tuple[DlpAddon, Any, Path]) ->
         "responders_loaded",
         "responders_refused",
     ]
+
+
+# --- trailers and the response direction (gateway/trailers.py, gateway/responses.py) ---------
+
+WATCHING = """\
+version: 1
+name: watching
+rules:
+  - id: block-ssn
+    entities: [US_SSN]
+    action: block
+  - id: watch-answers
+    direction: response
+    entities: [US_SSN]
+    action: block
+    mode: monitor
+"""
+
+
+def _watching(tctx: Any, addon: DlpAddon, tmp_path: Path, text: str = WATCHING) -> None:
+    """The addon under a policy whose only response rule is on trial."""
+    policy = tmp_path / "watching.yaml"
+    policy.write_text(text)
+    tctx.configure(addon, dlp_policy=str(policy))
+
+
+def _answer(body: bytes, content_type: str = "application/json") -> Any:
+    flow = tflow.tflow(resp=tflow.tresp(content=body))
+    flow.response.headers["content-type"] = content_type
+    return flow
+
+
+async def _settled(addon: DlpAddon) -> None:
+    """Wait for the inspections the addon started in the background (observed windows)."""
+    while addon._tasks:
+        await asyncio.gather(*list(addon._tasks))
+
+
+async def test_a_request_with_trailers_is_refused_with_a_400(
+    env: tuple[DlpAddon, Any, Path],
+) -> None:
+    """Trailers are not inspected or forwarded: a 400 naming the rule, a decision, an incident."""
+    addon, _, tmp_path = env
+    flow = _flow(b'{"note": "hello"}')
+    flow.request.trailers = http.Headers(x_ssn="536-90-4399")
+    await addon.request(flow)
+    assert flow.response.status_code == 400
+    answer = json.loads(flow.response.content)
+    assert answer["rule"] == "trailers"
+    assert "536-90-4399" not in flow.response.text
+    decision = _decisions(tmp_path)[-1]
+    assert (decision["outcome"], decision["blocking_rule"]) == ("blocked", "trailers")
+    assert decision["incident_id"] == answer["incident_id"]
+    assert decision["path"] == "/<withheld>"  # not inspected: the path keeps its shape only
+    assert "536-90-4399" not in (tmp_path / "var" / "decisions.jsonl").read_text()
+
+
+async def test_trailers_are_refused_in_monitor_mode_too(env: tuple[DlpAddon, Any, Path]) -> None:
+    """Monitor mode changes nothing, but trailers cannot be sent on uninspected: refused."""
+    addon, tctx, tmp_path = env
+    _configure(tctx, addon, tmp_path, mode="monitor")
+    flow = _flow(b"{}")
+    flow.request.trailers = http.Headers(x_a="b")
+    await addon.request(flow)
+    assert flow.response.status_code == 400
+    assert _decisions(tmp_path)[-1]["mode"] == "enforce"
+
+
+async def test_an_idle_addon_refuses_trailers_too(tmp_path: Path) -> None:
+    """Without a policy nothing is logged, but trailers still never reach mitmproxy's send."""
+    addon = DlpAddon()
+    with taddons.context(addon, Proxyserver()) as tctx:
+        tctx.configure(addon, dlp_data_dir=str(tmp_path / "var"))
+        try:
+            flow = _flow(b"{}")
+            flow.request.trailers = http.Headers(x_a="b")
+            await addon.request(flow)
+            assert flow.response.status_code == 400
+            assert "incident_id" not in json.loads(flow.response.content)
+        finally:
+            addon.done()
+
+
+async def test_an_answer_no_rule_covers_is_streamed_unread(env: tuple[DlpAddon, Any, Path]) -> None:
+    """Without a response rule for it, the body goes on as it comes and nothing is logged."""
+    addon, tctx, tmp_path = env
+    _watching(tctx, addon, tmp_path, WATCHING.split("  - id: watch-answers")[0])
+    flow = _answer(b'{"ssn": "536-90-4399"}')
+    addon.responseheaders(flow)
+    assert flow.response.stream is True
+    flow.response.data.content = None  # streamed: mitmproxy keeps no body
+    count = len(_decisions(tmp_path))
+    await addon.response(flow)
+    assert len(_decisions(tmp_path)) == count
+
+
+async def test_an_answer_an_acting_rule_covers_is_held(env: tuple[DlpAddon, Any, Path]) -> None:
+    """The test policy masks emails in responses for real: the body is buffered, then masked."""
+    addon, _, _ = env
+    flow = _answer(b'{"email": "maria@example.com"}')
+    addon.responseheaders(flow)
+    assert flow.response.stream is False
+    await addon.response(flow)
+    assert json.loads(flow.response.content) == {"email": "*****@******e.com"}
+
+
+async def _observed(addon: DlpAddon, flow: Any, chunks: list[bytes]) -> list[bytes]:
+    """Stream `chunks` through the addon as mitmproxy does; what the client got."""
+    addon.responseheaders(flow)
+    copy = flow.response.stream
+    assert callable(copy)
+    sent = [copy(chunk) for chunk in chunks]
+    flow.response.data.content = None
+    await addon.response(flow)
+    await _settled(addon)
+    return sent
+
+
+async def test_an_answer_only_a_rule_on_trial_covers_goes_on_and_is_logged(
+    env: tuple[DlpAddon, Any, Path],
+) -> None:
+    """The client gets each chunk as it came; the copy is inspected, a would_block logged."""
+    addon, tctx, tmp_path = env
+    _watching(tctx, addon, tmp_path)
+    chunks = [b'{"ssn": ', b'"536-90-4399"}']
+    flow = _answer(b"")
+    assert await _observed(addon, flow, chunks) == chunks
+    decision = _decisions(tmp_path)[-1]
+    assert decision["direction"] == "response"
+    assert decision["shadow"]["outcome"] == "would_block"
+    assert decision["incident_id"]
+
+
+async def test_an_observed_event_stream_is_inspected_event_by_event(
+    env: tuple[DlpAddon, Any, Path],
+) -> None:
+    """An SSE answer: windows of whole events are inspected while the stream is open."""
+    addon, tctx, tmp_path = env
+    _watching(tctx, addon, tmp_path)
+    flow = _answer(b"", content_type="text/event-stream")
+    addon.responseheaders(flow)
+    copy = flow.response.stream
+    assert copy(b"data: hello\n\ndata: ssn 536-90-") == b"data: hello\n\ndata: ssn 536-90-"
+    copy(b"4399\n\n")
+    await asyncio.sleep(1.2)  # WINDOW_SECONDS: the window of both events is inspected now
+    await _settled(addon)
+    decision = _decisions(tmp_path)[-1]
+    assert decision["shadow"]["outcome"] == "would_block"
+    flow.response.data.content = None
+    await addon.response(flow)
+    await _settled(addon)
+    assert len([d for d in _decisions(tmp_path) if d["direction"] == "response"]) == 1
+
+
+async def test_an_uninspectable_observed_answer_is_logged_not_blocked(
+    env: tuple[DlpAddon, Any, Path],
+) -> None:
+    """A rule on trial never changes an answer: a body it cannot read is logged, no incident."""
+    addon, tctx, tmp_path = env
+    _watching(tctx, addon, tmp_path)
+    image = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+    flow = _answer(b"", content_type="image/png")
+    assert await _observed(addon, flow, [image]) == [image]
+    assert flow.response.status_code == 200
+    decision = _decisions(tmp_path)[-1]
+    assert decision["outcome"] == "allowed"
+    assert decision["error"].startswith("undecodable_body")
+    assert decision.get("incident_id") is None
+
+
+async def test_response_trailers_are_dropped_for_an_http1_client(
+    env: tuple[DlpAddon, Any, Path],
+) -> None:
+    """mitmproxy cannot send trailers to an HTTP/1 client: they are dropped, and that logged."""
+    addon, _, tmp_path = env
+    flow = _answer(b"{}")
+    flow.response.trailers = http.Headers(grpc_status="0")
+    await addon.response(flow)
+    assert flow.response.trailers is None
+    lines = (tmp_path / "var" / "decisions.jsonl").read_text().splitlines()
+    events = [json.loads(line) for line in lines]
+    [dropped] = [e for e in events if e["event"] == "response_trailers_dropped"]
+    assert (dropped["flow_id"], dropped["reason"]) == (flow.id, "http1_client")
+
+
+async def test_response_trailers_reach_an_http2_client_when_no_acting_rule_covers_it(
+    env: tuple[DlpAddon, Any, Path],
+) -> None:
+    """gRPC's status trailer goes on to an HTTP/2 client of an answer nothing inspects."""
+    addon, tctx, tmp_path = env
+    _watching(tctx, addon, tmp_path, WATCHING.split("  - id: watch-answers")[0])
+    flow = _answer(b"{}")
+    flow.request.http_version = "HTTP/2.0"
+    flow.response.trailers = http.Headers(grpc_status="0")
+    await addon.response(flow)
+    assert flow.response.trailers == http.Headers(grpc_status="0")
+
+
+async def test_an_observed_streams_headers_are_read_with_its_first_window_only(
+    env: tuple[DlpAddon, Any, Path],
+) -> None:
+    """A finding in a header is one finding, not one per window of the stream."""
+    addon, tctx, tmp_path = env
+    _watching(tctx, addon, tmp_path)
+    flow = _answer(b"", content_type="text/event-stream")
+    flow.response.headers["x-customer-ssn"] = "536-90-4399"
+    addon.responseheaders(flow)
+    copy = flow.response.stream
+    copy(b"data: one\n\n")
+    await asyncio.sleep(1.2)  # the first window
+    await _settled(addon)
+    copy(b"data: two\n\n")
+    flow.response.data.content = None
+    await addon.response(flow)
+    await _settled(addon)
+    first, second = [d for d in _decisions(tmp_path) if d["direction"] == "response"]
+    assert first["shadow"]["outcome"] == "would_block"
+    assert "shadow" not in second
