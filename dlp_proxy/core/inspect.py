@@ -360,6 +360,7 @@ class _MessageParts:
     host: HostDocument
     whole: tuple[Segment, ...] = ()
     unread: bytes | None = None
+    method: tuple[Segment, ...] = ()
 
     @classmethod
     def read(cls, message: Message, policy: Policy) -> _MessageParts:
@@ -376,6 +377,7 @@ class _MessageParts:
             host=HostDocument(message.host if is_request else ""),
             whole=body.whole,
             unread=body.unread,
+            method=_method_segment(message.method) if is_request else (),
         )
 
     @property
@@ -383,6 +385,7 @@ class _MessageParts:
         """The segments the formats give: body, query, path, headers, host."""
         return (
             *self.body.segments,
+            *self.method,
             *self.query.segments,
             *self.path.segments,
             *self.headers.segments,
@@ -790,6 +793,17 @@ def _binary_entry(
     if entry is None or entry.action is BinaryAction.BLOCK:
         return entry
     return entry if signature_matches(message.content_type, parts.unread) is not False else None
+
+
+METHOD_LOCATION = "method"
+
+
+def _method_segment(method: str) -> tuple[Segment, ...]:
+    """The request method as a segment: any token is a method, a custom one may be data.
+
+    It cannot be rewritten: a finding a rule would redact or encrypt there blocks.
+    """
+    return (Segment(METHOD_LOCATION, method, (), METHOD_LOCATION, rewritable=False),)
 
 
 def _request_line(message: Message) -> tuple[PathDocument, QueryDocument]:

@@ -131,7 +131,7 @@ class PresidioDetector:
             field_findings,
             plausible,
         )
-        from dlp_proxy.detection.structure import path_findings, split_findings
+        from dlp_proxy.detection.structure import request_findings, split_findings
 
         custom = self.custom_recognizers(detectors)
         unknown = entities - self._supported - custom.entities
@@ -144,7 +144,7 @@ class PresidioDetector:
         findings = field_findings(segments, entities)
         settled = _settled_by_field(findings)
         findings.extend(split_findings(everything, entities))
-        findings.extend(path_findings(segments, entities))
+        findings.extend(request_findings(segments, entities))
         by_location = {s.location: s for s in segments}
         # The plausibility filters are tuned to the false positives of Presidio's built-in
         # recognizers (phones in order numbers, "names" with digits); a policy author's own

@@ -10,9 +10,10 @@ A recognizer reads one segment at a time. Two tricks defeat that without any enc
   identifier into *and* the whole passes its check: card network prefix, length and Luhn; SSA
   area, group and serial rules; ABA's weighted checksum; IBAN mod 97. Every field that took
   part is a finding.
-- **Bare path identifiers.** `/customers/219099999/tickets`: a path has no field names, so a
-  segment that is exactly nine digits passing the SSA rules (or the dashed 3-2-4 form) is
-  taken for an SSN (`path_findings`). Nothing a vendor API puts in a path may look like one.
+- **Identifiers in the request line and headers.** `/customers/219099999/tickets`,
+  `X-API-Key: ak_live_219099999`, a host label `c219099999`: there are no field names or
+  sentences there, so nine undashed digits get no context; `request_findings` reads SSN and
+  card shapes in them, glued to letters or not, checked by the SSA rules and Luhn.
 
 The shapes are deliberately narrow: a date split into year, month and day, a phone number into
 3-3-4 or a ZIP+4 never joins, so ordinary records do not turn into findings
@@ -37,14 +38,14 @@ from dlp_proxy.detection.recognizers import (
 __all__ = [
     "MAX_GAP",
     "MAX_PARTS",
-    "PATH_RECOGNIZER",
+    "REQUEST_RECOGNIZER",
     "SPLIT_RECOGNIZER",
-    "path_findings",
+    "request_findings",
     "split_findings",
 ]
 
 SPLIT_RECOGNIZER = "SplitValueRecognizer"
-PATH_RECOGNIZER = "PathIdentifierRecognizer"
+REQUEST_RECOGNIZER = "RequestTokenRecognizer"
 SCORE = 0.9
 # A join is looked for over at most this many parts (one digit per element, a 19-digit card).
 MAX_PARTS = 19
@@ -54,6 +55,8 @@ MAX_GAP = 2
 MAX_PART_DIGITS = 15
 
 _IBAN_GROUP = re.compile(r"[A-Z0-9]{1,4}")
+_DIGIT_GROUPS = re.compile(r"[0-9]+(?:[ .-][0-9]+)*")
+_GROUP_SEPARATOR = re.compile(r"[ .-]")
 _IBAN_HEAD = re.compile(r"[A-Z]{2}\d{2}")
 _SSN_TEXT = re.compile(r"\d{9}|\d{3}([ .-])\d{2}\1\d{4}")
 _PARENT = re.compile(r"(.*?)(?:\.[^.\[\]]+|\[[^\]]*\]|:[^:>]*)$")
@@ -80,7 +83,8 @@ class _Part:
     """A segment that could be one piece of a split value."""
 
     segment: Segment
-    value: str  # its digits (spaces removed), or an IBAN group
+    value: str  # its digits (separators removed), or an IBAN group
+    groups: tuple[int, ...]  # the lengths of its digit groups: `219-09` is (3, 2)
 
 
 def split_findings(segments: Sequence[Segment], entities: frozenset[str]) -> list[Finding]:
@@ -99,21 +103,84 @@ def split_findings(segments: Sequence[Segment], entities: frozenset[str]) -> lis
     return found
 
 
-def path_findings(segments: Iterable[Segment], entities: frozenset[str]) -> list[Finding]:
-    """SSN findings for URL path segments that are exactly an SSN (`path:1` = `219099999`)."""
-    if "US_SSN" not in entities:
-        return []
-    found = []
+def request_findings(segments: Iterable[Segment], entities: frozenset[str]) -> list[Finding]:
+    """SSNs and card numbers written anywhere in the request line or a header, glued or not.
+
+    The method, path, query, host and header values carry no sentences, so Presidio's context
+    words are never there, and nine undashed digits score next to nothing; yet no protocol puts
+    an SSN-shaped number into `X-API-Key: ak_live_219099999` or a host label by chance. Here a
+    run of exactly nine digits passing the SSA rules, or 3-2-4 with one separator (`-./ _:|`),
+    is an SSN; 13 to 19 digits (or groups of four) with a card network's prefix, length and
+    Luhn digit are a card number, whatever letters they are glued to. Digits inside a hex
+    token (a hash, a UUID, a trace id) are not read: they are parts of a random number.
+    """
+    wanted = entities & {"US_SSN", "CREDIT_CARD"}
+    found: list[Finding] = []
+    if not wanted:
+        return found
     for segment in segments:
-        if not segment.location.startswith("path:") or ">" in segment.location:
+        if not segment.location.startswith(REQUEST_PREFIXES) or not segment.analyzed:
             continue
         text = segment.text
-        if _SSN_TEXT.fullmatch(text) and ssn_shape_ok(re.sub(r"\D", "", text)):
-            why = "a URL path segment that is exactly an SSN; SSN area, group and serial rules pass"
-            found.append(
-                Finding("US_SSN", segment.location, 0, len(text), SCORE, PATH_RECOGNIZER, why)
-            )
+        for entity, pattern, check, why in _TOKEN_RULES:
+            if entity not in wanted:
+                continue
+            for match in pattern.finditer(text):
+                digits = re.sub(r"\D", "", match.group())
+                if check(digits) and not _in_hex_token(text, match.start(), match.end()):
+                    found.append(
+                        Finding(
+                            entity,
+                            segment.location,
+                            match.start(),
+                            match.end(),
+                            SCORE,
+                            REQUEST_RECOGNIZER,
+                            why,
+                        )
+                    )
     return found
+
+
+# Where segments of the request line and headers are located (codecs' locations).
+REQUEST_PREFIXES = ("method", "path:", "query:", "host:", "header:")
+_SEPARATOR = r"[-./ _:|]"
+_TOKEN_RULES = (
+    (
+        "US_SSN",
+        re.compile(
+            rf"(?<![0-9])(?:[0-9]{{9}}|[0-9]{{3}}({_SEPARATOR})[0-9]{{2}}\1[0-9]{{4}})(?![0-9])"
+        ),
+        ssn_shape_ok,
+        "an SSN in the request line or a header; SSN area, group and serial rules pass",
+    ),
+    (
+        "CREDIT_CARD",
+        re.compile(
+            rf"(?<![0-9])(?:[0-9]{{13,19}}|[0-9]{{4}}({_SEPARATOR})[0-9]{{4}}(?:\1[0-9]{{4}}){{1,2}}"
+            rf"(?:\1[0-9]{{1,4}})?|[0-9]{{4}}({_SEPARATOR})[0-9]{{6}}\2[0-9]{{5}})(?![0-9])"
+        ),
+        card_number_ok,
+        "a card number in the request line or a header; card network prefix and length, "
+        "Luhn checksum passed",
+    ),
+)
+_HEX_TOKEN = re.compile(r"[0-9A-Fa-f-]")
+# A hex token at least this long, with this many letters in it, is a hash or an id, not a number
+# (a random hex digit is a letter 6 times in 16; `SYNC-4539-...` has one).
+HEX_TOKEN_CHARS = 16
+HEX_TOKEN_LETTERS = 3
+
+
+def _in_hex_token(text: str, start: int, end: int) -> bool:
+    """True when `text[start:end]` lies in a run of hex digits and dashes that is a hash."""
+    while start > 0 and _HEX_TOKEN.match(text[start - 1]):
+        start -= 1
+    while end < len(text) and _HEX_TOKEN.match(text[end]):
+        end += 1
+    token = text[start:end]
+    letters = sum(c in "abcdefABCDEF" for c in token)
+    return len(token.replace("-", "")) >= HEX_TOKEN_CHARS and letters >= HEX_TOKEN_LETTERS
 
 
 def _part(segment: Segment) -> _Part | None:
@@ -121,11 +188,13 @@ def _part(segment: Segment) -> _Part | None:
     if segment.location.endswith("#name") or segment.location.startswith("whole:"):
         return None
     text = segment.text.strip()
-    digits = text.replace(" ", "")
-    if digits.isascii() and digits.isdigit() and len(digits) <= MAX_PART_DIGITS:
-        return _Part(segment, digits)
+    if _DIGIT_GROUPS.fullmatch(text):
+        groups = _GROUP_SEPARATOR.split(text)
+        digits = "".join(groups)
+        if len(digits) <= MAX_PART_DIGITS:
+            return _Part(segment, digits, tuple(len(g) for g in groups))
     if _IBAN_GROUP.fullmatch(text) and any(c.isdigit() for c in text):
-        return _Part(segment, text)
+        return _Part(segment, text, (len(text),))
     return None
 
 
@@ -172,12 +241,15 @@ def _identify(window: list[_Part]) -> str | None:
     if not joined.isdigit():
         is_iban = _IBAN_HEAD.fullmatch(values[0]) and all(n == 4 for n in shape[:-1])
         return "IBAN_CODE" if is_iban and iban_ok(joined) else None
+    # The digit groups across the parts: `219-09` and `9999` are 3-2-4, as `219|09|9999` are.
+    groups = tuple(n for p in window for n in p.groups)
     singles = all(n == 1 for n in shape)
-    if (_card_shape(window, shape) or (singles and 13 <= len(joined) <= 19)) and card_number_ok(
-        joined
-    ):
+    if len(window) == 2 and not _one_record(window):
+        return None
+    card_shaped = groups in _CARD_SHAPES or _card_shape(shape)
+    if (card_shaped or (singles and 13 <= len(joined) <= 19)) and card_number_ok(joined):
         return "CREDIT_CARD"
-    if (shape == (3, 2, 4) or (singles and len(joined) == 9 and not _counting(joined))) and (
+    if (groups == (3, 2, 4) or (singles and len(joined) == 9 and not _counting(joined))) and (
         ssn_shape_ok(joined)
     ):
         return "US_SSN"
@@ -192,16 +264,19 @@ def _counting(digits: str) -> bool:
     return steps in ({1}, {-1})
 
 
-def _card_shape(window: list[_Part], shape: tuple[int, ...]) -> bool:
-    """A card's usual groups, or two halves of one record (other fields may stand between)."""
-    if shape in _CARD_SHAPES:
-        return True
-    if len(window) != 2:
-        return False
-    first, second = window
-    return all(4 <= n <= MAX_PART_DIGITS for n in shape) and _parent(
-        first.segment.location
-    ) == _parent(second.segment.location)
+def _card_shape(shape: tuple[int, ...]) -> bool:
+    """Two halves (of one record: see `_one_record`), 4 to 15 digits each."""
+    return len(shape) == 2 and all(4 <= n <= MAX_PART_DIGITS for n in shape)
+
+
+def _one_record(window: list[_Part]) -> bool:
+    """Whether two parts may be one value: fields of one record, or two headers.
+
+    Other fields may stand between them; two halves anywhere in a document are two numbers.
+    """
+    first, second = (p.segment.location for p in window)
+    both_headers = first.startswith("header:") and second.startswith("header:")
+    return both_headers or _parent(first) == _parent(second)
 
 
 def _parent(location: str) -> str:

@@ -43,6 +43,7 @@ __all__ = [
     "current_user",
     "incident_record",
     "logged_path",
+    "method_for_logs",
     "new_incident_id",
     "path_for_logs",
 ]
@@ -202,7 +203,7 @@ def incident_record(
         client=flow.client,
         vendor=decision.vendor,
         host=_host_for_logs(flow.host, decision),
-        method=flow.method,
+        method=method_for_logs(flow.method),
         path=logged_path(flow, decision),
         direction=flow.direction,
         rules=rules,
@@ -221,6 +222,22 @@ def incident_record(
     )
 
 
+# Methods logged as they are: HTTP's, WebDAV's, and the gateway's own names for other channels.
+LOGGED_METHODS = frozenset(
+    {
+        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+        "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH",
+        "WEBSOCKET", "TCP", "UDP",
+    }
+)  # fmt: skip
+CUSTOM_METHOD = "<custom>"
+
+
+def method_for_logs(method: str) -> str:
+    """The method as a log may show it: a custom token may be data, so it is `<custom>`."""
+    return method if method in LOGGED_METHODS else CUSTOM_METHOD
+
+
 def _decision_fields(
     flow: FlowInfo, decision: Decision, elapsed_ms: float | None, incident_id: str | None
 ) -> dict[str, Any]:
@@ -230,7 +247,7 @@ def _decision_fields(
         "scheme": flow.scheme,
         "host": _host_for_logs(flow.host, decision),
         "port": flow.port,
-        "method": flow.method,
+        "method": method_for_logs(flow.method),
         "path": logged_path(flow, decision),
         "direction": flow.direction,
         "vendor": decision.vendor,

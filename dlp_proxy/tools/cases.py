@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import yaml
 
@@ -240,6 +240,10 @@ def message_for(case: Case) -> Message:
         body=wire,
         content_encoding=encoding,
         headers=part.headers,
+        # The target as the proxy hands it over: every byte of the query (bare pieces too).
+        request_target=urlunsplit(("", "", url.path or "/", url.query, url.fragment))
+        if is_request
+        else "",
     )
 
 

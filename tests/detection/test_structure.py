@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from dlp_proxy.core.codecs import parse_body, parse_path
 from dlp_proxy.detection.detector import Finding, Segment
 from dlp_proxy.detection.recognizers import aba_checksum_ok, card_number_ok, ssn_shape_ok
-from dlp_proxy.detection.structure import path_findings, split_findings
+from dlp_proxy.detection.structure import request_findings, split_findings
 
 CARD = "4539148803436467"
 SSN = "219099999"
@@ -136,8 +136,60 @@ def test_every_join_passes_its_check(parts: list[str]) -> None:
 
 def test_a_path_segment_that_is_an_ssn_is_found() -> None:
     """`/customers/219099999/tickets`: that segment is an SSN; a ticket number is not."""
-    found = path_findings(parse_path(f"/customers/{SSN}/tickets/48213").segments, ALL)
+    found = request_findings(parse_path(f"/customers/{SSN}/tickets/48213").segments, ALL)
     assert [(f.location, f.entity) for f in found] == [("path:1", "US_SSN")]
-    dashed = path_findings(parse_path("/c/219-09-9999").segments, ALL)
+    dashed = request_findings(parse_path("/c/219-09-9999").segments, ALL)
     assert [f.location for f in dashed] == ["path:1"]
-    assert path_findings(parse_path("/orders/000123456/912345678").segments, ALL) == []
+    assert request_findings(parse_path("/orders/000123456/912345678").segments, ALL) == []
+
+
+@pytest.mark.parametrize(
+    ("location", "text", "entity"),
+    [
+        ("header:x-api-key", f"ak_live_{SSN}", "US_SSN"),
+        ("header:host>host:0", f"c{SSN}", "US_SSN"),
+        ("header:range", f"bytes=0-1023, {SSN}-", "US_SSN"),
+        ("method", f"X{SSN}", "US_SSN"),
+        ("path:2", "219/09/9999", "US_SSN"),
+        ("header:via>item:0", "1.1 edge-219_09_9999.acme.internal", "US_SSN"),
+        ("method", "SYNC-4539-1488-0343-6467", "CREDIT_CARD"),
+        ("query:", f"pan{CARD}x", "CREDIT_CARD"),
+    ],
+)
+def test_identifiers_glued_into_request_tokens_are_found(
+    location: str, text: str, entity: str
+) -> None:
+    """No context words in a header or the request line: shapes and checks alone decide."""
+    found = request_findings([Segment(location, text)], ALL)
+    assert [f.entity for f in found] == [entity]
+    assert text[found[0].start : found[0].end].replace("-", "").replace("/", "").replace(
+        "_", ""
+    ) in (SSN, CARD)
+
+
+@pytest.mark.parametrize(
+    ("location", "text"),
+    [
+        ("header:traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        ("header:x-request-id", "3f2b9c1e-1234-4d5e-9a8b-219099999abc"),
+        ("header:if-none-match>item:0", 'W/"a3f219099999c0ffee4d1e2f"'),
+        ("header:x-order", "ORDER-12345678"),
+        ("$.note", f"id {SSN}"),
+        ("header:content-length", "912345678"),
+    ],
+    ids=["traceparent", "uuid", "etag-hash", "order", "body-is-not-request-line", "ssa-invalid"],
+)
+def test_hashes_ids_and_bodies_are_not_request_tokens(location: str, text: str) -> None:
+    """Digits inside a hex hash or UUID are random; a body value is left to the detector."""
+    assert request_findings([Segment(location, text)], ALL) == []
+
+
+def test_a_dashed_ssn_split_over_two_headers_joins() -> None:
+    """`X-Ssn: 219-09` and `X-Ssn: 9999`: the digit groups across parts are 3-2-4."""
+    segments = [Segment("header:x-ssn", "219-09"), Segment("header:x-ssn[1]", "9999")]
+    assert [f.entity for f in split_findings(segments, ALL)] == ["US_SSN", "US_SSN"]
+    crumbs = [
+        Segment("header:cookie>pan_a", "4539 1488"),
+        Segment("header:cookie[1]>pan_b", "0343 6467"),
+    ]
+    assert [f.entity for f in split_findings(crumbs, ALL)] == ["CREDIT_CARD"] * 2

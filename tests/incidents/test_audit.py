@@ -313,3 +313,20 @@ def test_current_user_is_the_os_account(monkeypatch: pytest.MonkeyPatch) -> None
 
     monkeypatch.setattr(getpass, "getuser", nameless)
     assert current_user() == f"uid:{os.getuid()}"
+
+
+@pytest.mark.parametrize(
+    ("method", "logged"),
+    [("POST", "POST"), ("PROPFIND", "PROPFIND"), ("X219099999", "<custom>"), ("sync", "<custom>")],
+)
+def test_a_custom_method_is_logged_as_a_placeholder(
+    tmp_path: Path, method: str, logged: str
+) -> None:
+    """Any token is a method, so a custom one may be data: decisions and incidents say `<custom>`."""
+    flow = replace(FLOW, method=method)
+    log = AuditLog(tmp_path)
+    log.decision(flow, _decision(Action.BLOCK), 1.0, "inc-1")
+    log.close()
+    line = json.loads((tmp_path / "decisions.jsonl").read_text().splitlines()[-1])
+    assert line["method"] == logged
+    assert incident_record(flow, _decision(Action.BLOCK), "inc-1", 10, "none").method == logged

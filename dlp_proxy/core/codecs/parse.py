@@ -113,9 +113,9 @@ def parse_path(path: str) -> PathDocument:
 
 
 def parse_headers(pairs: Sequence[tuple[str, str]]) -> HeadersDocument:
-    """The document for header (name, value) pairs: every name and value, each header read in
-    its own format; protocol headers in `SHAPES` are checked for shape (docs/headers.md).
+    """The document for header (name, value) pairs: every name and value, in its own format.
 
+    Protocol headers in `SHAPES` are checked for shape instead (docs/headers.md).
     `replaced_pairs` gives every pair back, in order, with the replaced values.
     """
     return HeadersDocument(pairs)
