@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from dlp_proxy.core.actions import Change, fingerprint, rewrite
 from dlp_proxy.core.codecs import (
     NAME_MARK,
+    SEP,
     WHOLE_PREFIX,
     Document,
     HeadersDocument,
@@ -93,6 +94,8 @@ class Message:
 
     `request_target` is the request target as sent (path, `?query`, `#fragment`, every byte);
     when it is set, the path, query and fragment are read from it (`path` and `query` route).
+    `authority` is the authority the request itself carries (HTTP/2's `:authority`, an
+    absolute-form target's), which the vendor reads whatever `host` the request is sent to.
     """
 
     direction: Direction
@@ -105,6 +108,7 @@ class Message:
     content_encoding: str = ""
     headers: tuple[tuple[str, str], ...] = ()
     request_target: str = ""
+    authority: str = ""
 
     @classmethod
     def for_url(
@@ -361,6 +365,7 @@ class _MessageParts:
     whole: tuple[Segment, ...] = ()
     unread: bytes | None = None
     method: tuple[Segment, ...] = ()
+    authority: tuple[Segment, ...] = ()
 
     @classmethod
     def read(cls, message: Message, policy: Policy) -> _MessageParts:
@@ -378,6 +383,7 @@ class _MessageParts:
             whole=body.whole,
             unread=body.unread,
             method=_method_segment(message.method) if is_request else (),
+            authority=_authority_segments(message.authority) if is_request else (),
         )
 
     @property
@@ -390,6 +396,7 @@ class _MessageParts:
             *self.path.segments,
             *self.headers.segments,
             *self.host.segments,
+            *self.authority,
         )
 
     @property
@@ -469,6 +476,7 @@ def _inspect_content(
     fields = {s.location: s.field for s in every}
     exempt: list[tuple[Finding, str]] = []
     findings = _allowed_out(found, texts, fields, where.allow, used, exempt)
+    findings = _senders_own(findings, rules, used, exempt)
     inspected = {s.location for s in segments}
     # A contract lists fields by name: the names themselves are no values outside it.
     contract_segments = [
@@ -635,6 +643,46 @@ def _not_exempt(
     return kept
 
 
+# Credentials identify whoever sends: an agent's name or address in its own token.
+CREDENTIAL_PREFIXES = ("header:authorization>", "header:proxy-authorization>")
+SENDER_CREDENTIALS = "sender-credentials"
+SENDER_CREDENTIALS_REASON = (
+    "in the sender's own credentials, which cannot be changed: names and contact details there "
+    "identify whoever sends, identifiers that block or encrypt still do"
+)
+
+
+def _senders_own(
+    findings: list[Finding],
+    rules: tuple[Rule, ...],
+    used: dict[str, str],
+    exempt: list[tuple[Finding, str]],
+) -> list[Finding]:
+    """The findings, less those in credentials that no rule would do more to than redact.
+
+    A token's `name` and `email` claims, a Basic user name, are the agent's own: a credential
+    cannot be redacted without breaking it, and blocking it would refuse every request the
+    agent sends. What a rule blocks or encrypts (an SSN, a card number) still counts there.
+    """
+    kept = []
+    for finding in findings:
+        if finding.location.startswith(CREDENTIAL_PREFIXES):
+            strictest = max(
+                (
+                    r.action
+                    for r in rules
+                    if finding.entity in r.entities and finding.score >= r.min_score
+                ),
+                default=Action.ALLOW,
+            )
+            if strictest is Action.REDACT:
+                used[SENDER_CREDENTIALS] = SENDER_CREDENTIALS_REASON
+                exempt.append((finding, SENDER_CREDENTIALS))
+                continue
+        kept.append(finding)
+    return kept
+
+
 def _allowed_out(
     findings: list[Finding],
     texts: Mapping[str, str],
@@ -796,6 +844,25 @@ def _binary_entry(
 
 
 METHOD_LOCATION = "method"
+AUTHORITY_LOCATION = "authority"
+
+
+def _authority_segments(authority: str) -> tuple[Segment, ...]:
+    """The request's own authority (HTTP/2 `:authority`), label by label: `authority>host:0`.
+
+    It reaches the vendor as the client wrote it, whatever host the request is routed to.
+    """
+    if not authority:
+        return ()
+    labels = HostDocument(authority.rsplit(":", 1)[0] if authority.count(":") == 1 else authority)
+    return tuple(
+        replace(
+            s,
+            location=f"{AUTHORITY_LOCATION}{SEP}{s.location}",
+            field=f"{AUTHORITY_LOCATION}{SEP}{s.field}",
+        )
+        for s in labels.segments
+    )
 
 
 def _method_segment(method: str) -> tuple[Segment, ...]:

@@ -51,6 +51,7 @@ __all__ = [
     "field_findings",
     "iban_ok",
     "luhn_ok",
+    "non_pii_field",
     "phone_windows",
     "quick_phone_recognizer",
     "ssn_ok",
@@ -842,8 +843,14 @@ _AMOUNT = re.compile(r"[$€£]?\s?\d{1,3}(?:[,.]\d{3})*[.,]\d{2}")
 _NON_PII_FIELD = re.compile(
     r"(^|_)(total|amount|price|cost|balance|fee|tax|subtotal|qty|quantity|count|tracking|"
     r"tracking_number|tracking_no|order|order_id|order_number|order_no|sku|ticket|ticket_id|"
-    r"invoice|invoice_number|case_ref|reference|ref|agent_id|parcel|shipment|awb)$"
+    r"invoice|invoice_number|case_ref|reference|ref|agent_id|parcel|shipment|awb|"
+    r"epoch|timestamp|ts|unix_time|unixtime|time_ms|created_at|updated_at|expires_at)$"
 )
+
+
+def non_pii_field(context: Sequence[str]) -> bool:
+    """True when the field name says its values are not personal (an amount, a count, an id)."""
+    return bool(_NON_PII_FIELD.search(field_name(context)))
 
 
 def contradicted_by_field(entity: str, context: Sequence[str]) -> bool:

@@ -32,6 +32,7 @@ from dlp_proxy.detection.recognizers import (
     aba_checksum_ok,
     card_number_ok,
     iban_ok,
+    non_pii_field,
     ssn_shape_ok,
 )
 
@@ -59,7 +60,6 @@ _DIGIT_GROUPS = re.compile(r"[0-9]+(?:[ .-][0-9]+)*")
 _GROUP_SEPARATOR = re.compile(r"[ .-]")
 _IBAN_HEAD = re.compile(r"[A-Z]{2}\d{2}")
 _SSN_TEXT = re.compile(r"\d{9}|\d{3}([ .-])\d{2}\1\d{4}")
-_PARENT = re.compile(r"(.*?)(?:\.[^.\[\]]+|\[[^\]]*\]|:[^:>]*)$")
 # Part lengths people split a card number into, beyond two halves of one record.
 _CARD_SHAPES = frozenset(
     {(4, 4, 4, 4), (4, 4, 4, 1), (4, 4, 4, 2), (4, 4, 4, 3), (4, 4, 4, 4, 3), (4, 6, 5)}
@@ -98,16 +98,17 @@ def split_findings(segments: Sequence[Segment], entities: frozenset[str]) -> lis
     if not wanted:
         return []
     found: list[Finding] = []
-    for run in _runs(segments):
+    for run in (*_record_runs(segments), *_field_runs(segments)):
         found.extend(_joined(run, wanted))
     return found
 
 
 def request_findings(segments: Iterable[Segment], entities: frozenset[str]) -> list[Finding]:
-    """SSNs and card numbers written anywhere in the request line or a header, glued or not.
+    """SSNs and card numbers in the request line, a header or any name, glued or not.
 
     The method, path, query, host and header values carry no sentences, so Presidio's context
-    words are never there, and nine undashed digits score next to nothing; yet no protocol puts
+    words are never there, nor in a JSON key or an XML tag, and nine undashed digits score next
+    to nothing; yet no protocol puts
     an SSN-shaped number into `X-API-Key: ak_live_219099999` or a host label by chance. Here a
     run of exactly nine digits passing the SSA rules, or 3-2-4 with one separator (`-./ _:|`),
     is an SSN; 13 to 19 digits (or groups of four) with a card network's prefix, length and
@@ -119,7 +120,10 @@ def request_findings(segments: Iterable[Segment], entities: frozenset[str]) -> l
     if not wanted:
         return found
     for segment in segments:
-        if not segment.location.startswith(REQUEST_PREFIXES) or not segment.analyzed:
+        located = segment.location
+        if not (located.startswith(REQUEST_PREFIXES) or NAME_MARK in located):
+            continue
+        if not segment.analyzed:
             continue
         text = segment.text
         for entity, pattern, check, why in _TOKEN_RULES:
@@ -143,7 +147,7 @@ def request_findings(segments: Iterable[Segment], entities: frozenset[str]) -> l
 
 
 # Where segments of the request line and headers are located (codecs' locations).
-REQUEST_PREFIXES = ("method", "path:", "query:", "host:", "header:")
+REQUEST_PREFIXES = ("method", "path:", "query:", "host:", "header:", "authority>")
 _SEPARATOR = r"[-./ _:|]"
 _TOKEN_RULES = (
     (
@@ -198,14 +202,25 @@ def _part(segment: Segment) -> _Part | None:
     return None
 
 
-def _runs(segments: Sequence[Segment]) -> list[list[_Part]]:
-    """Runs of parts with at most `MAX_GAP` other (non-empty) segments between two of them."""
+def _record_runs(segments: Sequence[Segment]) -> list[list[_Part]]:
+    """Runs of parts of one record, at most `MAX_GAP` other segments between two of them.
+
+    A record is what holds fields side by side: a JSON object or array, a CSV row, an XML
+    element, the query, the form, the headers. A run ends where the record does, so the last
+    cell of one row and the first of the next are never joined.
+    """
     runs: list[list[_Part]] = []
     current: list[_Part] = []
     gap = 0
+    record = None
     for segment in segments:
         part = _part(segment)
         if part is not None:
+            here = _record(segment.location)
+            if here != record and current:
+                runs.append(current)
+                current = []
+            record = here
             current.append(part)
             gap = 0
         elif segment.text.strip():
@@ -216,6 +231,27 @@ def _runs(segments: Sequence[Segment]) -> list[list[_Part]]:
     if current:
         runs.append(current)
     return [r for r in runs if len(r) > 1]
+
+
+def _field_runs(segments: Sequence[Segment]) -> list[list[_Part]]:
+    """Runs of one JSON field's values across records: `{"part": ...}` on every NDJSON line.
+
+    Only JSON fields (the records of NDJSON, the objects of a list), and not those whose name
+    says they count or price something: a column of quantities is no split card.
+    """
+    by_field: dict[str, list[_Part]] = {}
+    for segment in segments:
+        if not segment.field.startswith("$") or non_pii_field(segment.context):
+            continue
+        part = _part(segment)
+        if part is not None:
+            by_field.setdefault(segment.field, []).append(part)
+    return [run for run in by_field.values() if len(run) > 1 and _across_records(run)]
+
+
+def _across_records(run: list[_Part]) -> bool:
+    """True when a field's parts come from more than one record (else record runs have them)."""
+    return len({_record(p.segment.location) for p in run}) > 1
 
 
 def _joined(run: list[_Part], wanted: frozenset[str]) -> list[Finding]:
@@ -270,19 +306,44 @@ def _card_shape(shape: tuple[int, ...]) -> bool:
 
 
 def _one_record(window: list[_Part]) -> bool:
-    """Whether two parts may be one value: fields of one record, or two headers.
+    """Whether two parts may be one value: in one record, or one field of consecutive records.
 
-    Other fields may stand between them; two halves anywhere in a document are two numbers.
+    The headers count as one record. Two halves anywhere else in a document are two numbers.
     """
-    first, second = (p.segment.location for p in window)
-    both_headers = first.startswith("header:") and second.startswith("header:")
-    return both_headers or _parent(first) == _parent(second)
+    first, second = (p.segment for p in window)
+    return _record(first.location) == _record(second.location) or first.field == second.field
+
+
+def _record(location: str) -> str:
+    """The record a segment belongs to, within the innermost document holding it.
+
+    The headers are one record, and so are the query and a form; a CSV row (`csv:r3`); an
+    XML element (`xml:/r/ssn` for `xml:/r/ssn/@area`); a JSON object or list (`$.payment` for
+    `$.payment.card_1`, `l3>$` for a value of NDJSON record 3).
+    """
+    if location.startswith(HEADER_RECORD):
+        return HEADER_RECORD
+    outer, sep, inner = location.rpartition(SEP)
+    return outer + sep + _parent(inner)
 
 
 def _parent(location: str) -> str:
-    """`$.payment.card_1` -> `$.payment`; `form:card[1]` -> `form:`; `csv:r3.c1` -> `csv:r3`."""
-    match = _PARENT.match(location)
+    for prefix in _FLAT_RECORDS:
+        if location.startswith(prefix):
+            return prefix
+    if location.startswith("csv:"):
+        return location.split(".", 1)[0]
+    if location.startswith("xml:"):
+        return location.rsplit("/", 1)[0]
+    match = _JSON_PARENT.match(location)
     return match.group(1) if match else location
+
+
+_FLAT_RECORDS = ("form:", "query:", "path:", "host:", "method", "multipart:")
+_JSON_PARENT = re.compile(r"(.*)(?:\.[^.\[\]]+|\[[^\]]*\])$")
+HEADER_RECORD = "header:"
+SEP = ">"
+NAME_MARK = "#name"
 
 
 def _findings(window: list[_Part], entity: str) -> list[Finding]:

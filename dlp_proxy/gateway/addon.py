@@ -547,6 +547,8 @@ class DlpAddon:
         dropped = drop_response_trailers(flow, rule_acts=acts)
         if dropped and self.audit:
             self.audit.event("response_trailers_dropped", flow_id=flow.id, reason=dropped)
+        if flow.response.trailers and plan is ResponsePlan.OBSERVE:
+            await self._observe_trailers(flow)
         copy = flow.response.stream
         if isinstance(copy, ResponseCopy):
             copy.finish()  # the body went on as it came; its last window is inspected now
@@ -554,6 +556,21 @@ class DlpAddon:
         if plan is ResponsePlan.PASS and flow.response.raw_content is None:
             return  # streamed past unread: no rule covers it
         await self._handle_http(flow, Direction.RESPONSE, observe=plan is ResponsePlan.OBSERVE)
+
+    async def _observe_trailers(self, flow: http.HTTPFlow) -> None:
+        """Inspect the trailers an HTTP/2 client gets (rules on trial only): logged, never held.
+
+        They are headers the vendor sends after the body, read as the response's headers.
+        """
+        assert flow.response is not None
+        assert flow.response.trailers is not None
+        trailers = tuple(flow.response.trailers.items(multi=True))
+
+        def message() -> Message:
+            return replace(_message(flow, Direction.RESPONSE, with_body=False), headers=trailers)
+
+        source = _Source(head=message, wire_size=lambda: 0, full=message)
+        await self._inspect(flow, Direction.RESPONSE, source, flow.request.method, observe=True)
 
     def error(self, flow: http.HTTPFlow) -> None:
         """A response cut off mid-way: what the client got of an observed one is inspected."""
@@ -854,6 +871,7 @@ def _message(flow: http.HTTPFlow, direction: Direction, with_body: bool) -> Mess
         content_encoding=part.headers.get("content-encoding", ""),
         headers=tuple(part.headers.items(multi=True)),
         request_target=request.path,
+        authority=request.authority,
     )
 
 

@@ -709,9 +709,10 @@ def test_custom_headers_are_inspected_and_standard_ones_left_alone() -> None:
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("Authorization", f"Bearer {EMAIL}"),
-        ("Authorization", "Basic " + base64.b64encode(f"{EMAIL}:pw".encode()).decode()),
-        ("Proxy-Authorization", f"Digest username={EMAIL}"),
+        ("Authorization", f"Bearer {SSN}"),
+        ("Authorization", "Basic " + base64.b64encode(f"{SSN}:pw".encode()).decode()),
+        ("Proxy-Authorization", f"Digest username={SSN}"),
+        ("Authorization", f"Bearer {CARD}"),
         ("Host", f"{SSN}.api.vendor.example"),
         (f"X-{SSN}", "1"),
         ("Content-Length", EMAIL),
@@ -725,6 +726,28 @@ def test_a_finding_in_a_credential_name_host_or_protocol_header_blocks(
     decision = run(message)
     assert decision.action is Action.BLOCK
     assert decision.headers is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        f"Bearer {EMAIL}",
+        "Basic " + base64.b64encode(f"{EMAIL}:pw".encode()).decode(),
+    ],
+)
+def test_contact_details_in_the_senders_own_credentials_are_logged_not_acted_on(
+    value: str,
+) -> None:
+    """An agent's address in its own token cannot be redacted, and blocking would refuse every
+    request it sends: the finding is recorded as exempt and the request goes on unchanged."""
+    message = replace(json_message({"n": 1}), headers=(("Authorization", value),))
+    evaluation = evaluate(message, make_policy(), detector=RegexDetector(), keyring=KEYRING)
+    assert evaluation.decision.action is Action.ALLOW
+    assert evaluation.decision.headers is None
+    assert evaluation.decision.allowed_by == ("sender-credentials",)
+    assert [e.entity for e, why in evaluation.exempt if why == "sender-credentials"] == [
+        "EMAIL_ADDRESS"
+    ]
 
 
 def test_response_headers_are_inspected_but_not_the_request_line() -> None:
@@ -1717,3 +1740,11 @@ def test_a_binary_block_entry_refuses_whatever_on_error_says() -> None:
     )
     assert decision.action is Action.BLOCK
     assert decision.blocking_rule == "binary"
+
+
+def test_the_requests_own_authority_is_inspected() -> None:
+    """HTTP/2's `:authority` reaches the vendor as written: a label holding an SSN blocks."""
+    message = replace(json_message({"n": 1}), authority=f"c{SSN.replace('-', '')}.tenant.example")
+    decision = run(message, detector=PresidioDetector())
+    assert decision.action is Action.BLOCK
+    assert [f.location for f in decision.findings] == ["authority>host:0"]

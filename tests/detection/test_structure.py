@@ -154,6 +154,8 @@ def test_a_path_segment_that_is_an_ssn_is_found() -> None:
         ("header:via>item:0", "1.1 edge-219_09_9999.acme.internal", "US_SSN"),
         ("method", "SYNC-4539-1488-0343-6467", "CREDIT_CARD"),
         ("query:", f"pan{CARD}x", "CREDIT_CARD"),
+        ("$[1].219099999#name", SSN, "US_SSN"),
+        ("xml:/r/c4539148803436467#name", f"c{CARD}", "CREDIT_CARD"),
     ],
 )
 def test_identifiers_glued_into_request_tokens_are_found(
@@ -193,3 +195,33 @@ def test_a_dashed_ssn_split_over_two_headers_joins() -> None:
         Segment("header:cookie[1]>pan_b", "0343 6467"),
     ]
     assert [f.entity for f in split_findings(crumbs, ALL)] == ["CREDIT_CARD"] * 2
+
+
+def test_split_values_do_not_join_across_csv_rows() -> None:
+    """The last cells of one row and the first of the next are two records, never one SSN."""
+    csv = b"sku,stock,weight\nCB-0042,1204,180\nMN-2701,17,6200\n"
+    assert split_findings(parse_body("text/csv", csv).segments, ALL) == []
+
+
+def test_one_json_field_over_consecutive_records_joins() -> None:
+    """`{"part": ...}` on each NDJSON line, a sequence number between: the parts are one card."""
+    lines = "".join(
+        json.dumps({"part": CARD[i : i + 4], "seq": i // 4}) + "\n" for i in range(0, 16, 4)
+    )
+    segments = parse_body("application/x-ndjson", lines.encode()).segments
+    found = split_findings(segments, ALL)
+    assert {f.entity for f in found} == {"CREDIT_CARD"}
+    assert sorted(f.location for f in found) == [f"l{i}>$.part" for i in range(4)]
+
+
+def test_a_column_of_quantities_is_no_split_value() -> None:
+    """A JSON field named as a count joins nothing across records."""
+    records = [{"qty": q} for q in ("132", "54", "1204")]
+    assert split_findings(_json(records), ALL) == []
+
+
+def test_xml_attributes_of_one_element_join() -> None:
+    """`<ssn area="219" group="09" serial="9999"/>`: three attributes, one SSN."""
+    body = b'<r><ssn area="219" group="09" serial="9999"/></r>'
+    found = split_findings(parse_body("application/xml", body).segments, ALL)
+    assert [f.entity for f in found] == ["US_SSN"] * 3

@@ -1110,6 +1110,24 @@ async def test_response_trailers_reach_an_http2_client_when_no_acting_rule_cover
     assert flow.response.trailers == http.Headers(grpc_status="0")
 
 
+async def test_trailers_an_http2_client_gets_are_inspected_when_a_trial_rule_watches(
+    env: tuple[DlpAddon, Any, Path],
+) -> None:
+    """Trailers go on to the client, and an SSN in one is logged as what the rule would do."""
+    addon, tctx, tmp_path = env
+    _watching(tctx, addon, tmp_path)
+    flow = _answer(b"{}")
+    flow.request.http_version = "HTTP/2.0"
+    flow.response.trailers = http.Headers(grpc_status="0", x_ssn="536-90-4399")
+    await addon.response(flow)
+    assert flow.response.trailers is not None
+    assert flow.response.trailers["x-ssn"] == "536-90-4399"
+    logged = [d for d in _decisions(tmp_path) if d["entities"]]
+    assert [d["entities"] for d in logged] == [{"US_SSN": 1}]
+    assert logged[0]["shadow"]["outcome"] == "would_block"
+    assert logged[0]["incident_id"]
+
+
 async def test_an_observed_streams_headers_are_read_with_its_first_window_only(
     env: tuple[DlpAddon, Any, Path],
 ) -> None:

@@ -322,7 +322,7 @@ def test_current_user_is_the_os_account(monkeypatch: pytest.MonkeyPatch) -> None
 def test_a_custom_method_is_logged_as_a_placeholder(
     tmp_path: Path, method: str, logged: str
 ) -> None:
-    """Any token is a method, so a custom one may be data: decisions and incidents say `<custom>`."""
+    """Any token is a method, a custom one may be data: decisions and incidents say `<custom>`."""
     flow = replace(FLOW, method=method)
     log = AuditLog(tmp_path)
     log.decision(flow, _decision(Action.BLOCK), 1.0, "inc-1")

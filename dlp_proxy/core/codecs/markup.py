@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from xml.parsers import expat
 
-from dlp_proxy.core.codecs.tables import worth_inspecting
+from dlp_proxy.core.codecs.tables import short_digits, worth_inspecting
 from dlp_proxy.core.codecs.values import MAX_DEPTH, Nest, WordCache, decode, name_location
 from dlp_proxy.errors import UndecodableBody
 
@@ -70,6 +70,7 @@ class _Item:
     name: str = ""
     quote: str = '"'
     rewritable: bool = True
+    analyzed: bool = True  # False: a short number, listed only for joining split identifiers
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,13 +126,23 @@ class XmlDocument:
             location = f"xml:{path}"
             if item.rewritable:
                 self._items[location] = item
-            nest.value(
-                location,
-                item.text,
-                item.context,
-                field=f"xml:{field}",
-                rewritable=item.rewritable,
-            )
+            if item.analyzed:
+                nest.value(
+                    location,
+                    item.text,
+                    item.context,
+                    field=f"xml:{field}",
+                    rewritable=item.rewritable,
+                )
+            else:
+                nest.segment(
+                    location,
+                    item.text,
+                    item.context,
+                    field=f"xml:{field}",
+                    rewritable=item.rewritable,
+                    analyzed=False,
+                )
         for name in reader.names:
             path, field = paths[name.node], fields[name.node]
             if name.label:
@@ -283,7 +294,8 @@ class _Reader:
             local = "xmlns" if declaration else name.rpartition(":")[2]
             label = name if declaration else self._label(local, taken)
             self.names.append(_Name(node, label, name, element))
-            if not worth_inspecting(value):
+            short = short_digits(value)
+            if not worth_inspecting(value) and not short:
                 continue
             group = 1 if match.group(1) is not None else 2
             start, end = match.span(group)
@@ -291,6 +303,7 @@ class _Reader:
             kind = "ns" if declaration else "attr"
             item = _Item(kind, node, start, end, value, self._words[local], label, quote)
             item.rewritable = not declaration
+            item.analyzed = not short
             self.items.append(item)
 
     @staticmethod
@@ -357,11 +370,14 @@ class _Reader:
             return
         self._text_start, self._text = None, []
         text = "".join(parts)
-        if not self._open or not worth_inspecting(text):
+        short = short_digits(text)
+        if not self._open or not (worth_inspecting(text) or short):
             return  # outside the root element only whitespace is allowed
         element, last = self._open[-1], self._last[-1]
         context = self._contexts[element]
         if last is None:
-            self.items.append(_Item("text", element, start, end, text, context))
+            item = _Item("text", element, start, end, text, context)
         else:
-            self.items.append(_Item("tail", last, start, end, text, context))
+            item = _Item("tail", last, start, end, text, context)
+        item.analyzed = not short
+        self.items.append(item)
