@@ -90,15 +90,26 @@ _EMBEDDED_BASE64 = re.compile(r"(?<![\w+/=-])[A-Za-z0-9+/_-]{12,}={0,2}(?![\w+/=
 _EMBEDDED_PERCENT = re.compile(r"[^\s%]*(?:%[0-9A-Fa-f]{2}[^\s%]*)+")
 
 
-def embedded_encodings(text: str) -> list[tuple[int, int, str]]:
-    """`(start, end, decoded)` for each base64 or percent-encoded word inside `text`.
+_EMBEDDED_HEX = re.compile(r"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{2}){8,}(?![0-9A-Za-z])")
+_DATA_URI = re.compile(
+    r"data:(?P<type>[A-Za-z]+/[A-Za-z0-9.+-]+)?(?P<params>(?:;[A-Za-z0-9-]+=[^;,\s\"']*)*)"
+    r"(?P<base64>;base64)?,(?P<data>[A-Za-z0-9+/=%_.~!$&'()*-]*)"
+)
+# A data: URI is decoded when its payload is at most this long (the body's own limits bound it).
+DATA_URI_MAX_CHARS = 16 * 1024 * 1024
 
-    Whole values in those encodings are decoded by the codecs; this finds them written inside
-    a sentence (`The card MjQ4MDky... was charged`, `call %39%30%34%2D...`).
+
+def embedded_encodings(text: str) -> list[tuple[int, int, str]]:
+    """`(start, end, decoded)` for each encoded word inside `text`.
+
+    Base64, percent-encoding, hex of UTF-8 text (`3231392d...`) and `data:` URIs (text, or an
+    image whose metadata text is read; an image that cannot be read is `UndecodableBody`).
+    Whole values in base64 and percent-encoding are decoded by the codecs; this finds them
+    written inside a sentence (`The card MjQ4MDky... was charged`, `call %39%30%34%2D...`).
     """
     from dlp_proxy.core.codecs.values import decode_base64_text, unquote_exact
 
-    found = []
+    found = [*_hex_words(text), *_data_uris(text)]
     for match in _EMBEDDED_BASE64.finditer(text):
         decoded = decode_base64_text(match.group())
         if decoded is not None:
@@ -110,3 +121,69 @@ def embedded_encodings(text: str) -> list[tuple[int, int, str]]:
         if layers:
             found.append((match.start(), match.end(), word))
     return found
+
+
+def _hex_words(text: str) -> list[tuple[int, int, str]]:
+    """Hex words (eight bytes or more) that decode to printable UTF-8: hashes do not."""
+    from dlp_proxy.core.codecs.binary import mostly_printable
+
+    found = []
+    for match in _EMBEDDED_HEX.finditer(text):
+        try:
+            decoded = bytes.fromhex(match.group()).decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if mostly_printable(decoded):
+            found.append((match.start(), match.end(), decoded))
+    return found
+
+
+def _data_uris(text: str) -> list[tuple[int, int, str]]:
+    """`data:` URIs: the text they hold, or the text in the metadata of the image they hold."""
+    if "data:" not in text:
+        return []
+    found = []
+    for match in _DATA_URI.finditer(text):
+        payload = match.group("data")
+        if not payload or len(payload) > DATA_URI_MAX_CHARS:
+            continue
+        content = _data_uri_bytes(payload, bool(match.group("base64")))
+        if content is None:
+            continue
+        readable = _data_uri_text((match.group("type") or "text/plain").lower(), content)
+        if readable:
+            found.append((match.start(), match.end(), readable))
+    return found
+
+
+def _data_uri_bytes(payload: str, is_base64: bool) -> bytes | None:
+    import base64
+    import binascii
+    from urllib.parse import unquote_to_bytes
+
+    if not is_base64:
+        return unquote_to_bytes(payload)
+    try:
+        return base64.b64decode(unquote_to_bytes(payload) + b"=" * (-len(payload) % 4))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _data_uri_text(media_type: str, content: bytes) -> str:
+    """What a reader of the URI gets as text; an image that cannot be read fails closed."""
+    from dlp_proxy.core.codecs.binary import sniff_text
+    from dlp_proxy.core.codecs.images import ImageDocument, image_format
+    from dlp_proxy.errors import UndecodableBody
+
+    if media_type.startswith("image/") or image_format(content) is not None:
+        image = ImageDocument(content)  # UndecodableBody for what is not a readable image
+        if image.uninspectable:
+            raise UndecodableBody(
+                "a data: URI holds an image with parts that cannot be inspected: "
+                + ", ".join(image.uninspectable)
+            )
+        return "\n".join(s.text for s in image.segments)
+    sniffed = sniff_text(content)
+    if sniffed is None:
+        raise UndecodableBody(f"a data: URI of type {media_type} is not text dlp-proxy reads")
+    return sniffed[0]

@@ -79,3 +79,35 @@ def test_plain_ascii_keeps_no_index_table_and_maps_spans_to_themselves() -> None
     assert not n.changed
     assert [n.span(1, 2), n.span(2, 2), n.span(5, 5)] == [(1, 2), (2, 2), (3, 3)]
     assert n.origins == (0, 1, 2)
+
+
+def test_hex_of_text_is_an_encoded_word_and_a_hash_is_not() -> None:
+    """`3231392d...` is text in hex; a SHA-256 decodes to bytes that are no text."""
+    text = "ref " + "219-09-9999".encode().hex() + " and 9f86d081884c7d659a2feaa0c55ad015"
+    assert [decoded for _, _, decoded in embedded_encodings(text)] == ["219-09-9999"]
+
+
+def test_a_data_uri_holding_text_is_an_encoded_word() -> None:
+    """`data:text/plain;base64,...` and percent-encoded data URIs are read as their text."""
+    import base64
+
+    b64 = base64.b64encode(b"SSN 219-09-9999").decode()
+    for uri in (f"data:text/plain;base64,{b64}", "data:,SSN%20219-09-9999"):
+        text = f'<a href="{uri}">x</a>'
+        decoded = [d for s, e, d in embedded_encodings(text) if text[s:e] == uri]
+        assert decoded == ["SSN 219-09-9999"], uri
+
+
+def test_a_data_uri_image_is_read_for_its_metadata_and_fails_closed_when_unreadable() -> None:
+    """A PNG in a data URI gives its text chunks; a PNG that is cut short is refused."""
+    import base64
+
+    from dlp_proxy.errors import UndecodableBody
+    from tests.core.codecs.pictures import png, text_chunk
+
+    image = png(text_chunk("Comment", "SSN 219-09-9999"))
+    uri = "data:image/png;base64," + base64.b64encode(image).decode()
+    assert any("219-09-9999" in d for _, _, d in embedded_encodings(f"img {uri}"))
+    broken = "data:image/png;base64," + base64.b64encode(image[:30]).decode()
+    with pytest.raises(UndecodableBody):
+        embedded_encodings(f"img {broken}")
