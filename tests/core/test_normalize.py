@@ -83,7 +83,7 @@ def test_plain_ascii_keeps_no_index_table_and_maps_spans_to_themselves() -> None
 
 def test_hex_of_text_is_an_encoded_word_and_a_hash_is_not() -> None:
     """`3231392d...` is text in hex; a SHA-256 decodes to bytes that are no text."""
-    text = "ref " + "219-09-9999".encode().hex() + " and 9f86d081884c7d659a2feaa0c55ad015"
+    text = "ref " + b"219-09-9999".hex() + " and 9f86d081884c7d659a2feaa0c55ad015"
     assert [decoded for _, _, decoded in embedded_encodings(text)] == ["219-09-9999"]
 
 
