@@ -185,9 +185,38 @@ class CardNumberRecognizer(PatternRecognizer):
         )
 
     def validate_result(self, pattern_text: str) -> bool:
-        """Valid when the digits are a card number; separators must be used consistently."""
-        separators = set(re.findall(r"[ .-]", pattern_text))
-        return len(separators) <= 1 and card_number_ok(digits_of(pattern_text))
+        """Valid when the digits are a card number (separators may be mixed: `4539-1488 0343.6467`).
+
+        The network prefix, the length and the Luhn digit keep random digit runs out.
+        """
+        return card_number_ok(digits_of(pattern_text))
+
+
+class SeparatedSsnRecognizer(PatternRecognizer):
+    """SSNs whose groups are separated by what Presidio's own patterns do not take.
+
+    `219/09/9999`, `219_09_9999`, `219|09|9999`, `219:09:9999`, `219 - 09 - 9999`: one
+    separator used twice, the SSA's area, group and serial rules checked.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="US_SSN",
+            name="SeparatedSsnRecognizer",
+            patterns=[
+                Pattern(
+                    "SSN, any separator",
+                    r"(?<![\d/_|:\\-])\d{3}(\s?[/_|:\\]\s?|\s+-\s+|\s{2,})\d{2}\1\d{4}"
+                    r"(?![\d/_|:\\-])",
+                    0.5,
+                )
+            ],
+            context=["ssn", "social", "security", "tin", "taxpayer"],
+        )
+
+    def validate_result(self, pattern_text: str) -> bool:
+        """Valid when the nine digits could have been issued."""
+        return ssn_shape_ok(digits_of(pattern_text))
 
 
 class DateOfBirthRecognizer(PatternRecognizer):
@@ -483,6 +512,7 @@ def custom_recognizers() -> list[PatternRecognizer]:
 
     return [
         CardNumberRecognizer(),
+        SeparatedSsnRecognizer(),
         SeparatedIbanRecognizer(),
         DateOfBirthRecognizer(),
         StreetAddressRecognizer(),

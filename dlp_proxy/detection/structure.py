@@ -334,11 +334,16 @@ def _parent(location: str) -> str:
     if location.startswith("csv:"):
         return location.split(".", 1)[0]
     if location.startswith("xml:"):
+        # An element's text and the tails inside it belong to its parent's record; an
+        # attribute to its element's.
+        if location.endswith(_TAIL):
+            return location[: -len(_TAIL)].rsplit("/", 2)[0]
         return location.rsplit("/", 1)[0]
     match = _JSON_PARENT.match(location)
     return match.group(1) if match else location
 
 
+_TAIL = "/tail()"
 _FLAT_RECORDS = ("form:", "query:", "path:", "host:", "method", "multipart:")
 _JSON_PARENT = re.compile(r"(.*)(?:\.[^.\[\]]+|\[[^\]]*\])$")
 HEADER_RECORD = "header:"

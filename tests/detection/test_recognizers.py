@@ -17,6 +17,7 @@ from dlp_proxy.detection.recognizers import (
     DetectorRecognizers,
     LazyNlpArtifacts,
     SeparatedIbanRecognizer,
+    SeparatedSsnRecognizer,
     StreetAddressRecognizer,
     aba_checksum_ok,
     card_number_ok,
@@ -107,7 +108,7 @@ def test_looks_like_date(value: str, ok: bool) -> None:
         ("card 4111-1111-1111-1111 ok", "4111-1111-1111-1111"),
         ("card 4111111111111111 ok", "4111111111111111"),
         ("order 4111111111111112 ok", None),
-        ("mixed 4111 1111-1111.1111 ok", None),
+        ("mixed 4111 1111-1111.1111 ok", "4111 1111-1111.1111"),  # mixed: still a card
         ("amount 1,234.5678 and 12.5", None),
     ],
 )
@@ -568,3 +569,22 @@ def test_the_shallow_copy_enhancer_gives_presidios_results_and_leaves_the_input(
     enhanced = ours.context_aware_enhancer.enhance_using_context(text, raw, artifacts, recognizers)
     assert described(raw) == described(before)
     assert described(enhanced) != described(raw)  # the ssn was raised: on copies
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("ref 536/90/4399 ok", "536/90/4399"),
+        ("ref 536_90_4399 ok", "536_90_4399"),
+        ("ref 536 | 90 | 4399 ok", "536 | 90 | 4399"),
+        ("ref 536 - 90 - 4399 ok", "536 - 90 - 4399"),
+        ("ref 536  90  4399 ok", "536  90  4399"),
+        ("due 01/15/2026 ok", None),
+        ("ref 912/90/4399 ok", None),
+        ("path /v1/536/90/4399/x ok", None),
+    ],
+)
+def test_ssns_with_other_separators_are_found(text: str, found: str | None) -> None:
+    """Slashes, underscores, bars, spaced dashes, double spaces: still an SSN; dates are not."""
+    results = SeparatedSsnRecognizer().analyze(text, ["US_SSN"])
+    assert [text[r.start : r.end] for r in results] == ([found] if found else [])

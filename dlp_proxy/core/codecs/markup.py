@@ -294,7 +294,7 @@ class _Reader:
             local = "xmlns" if declaration else name.rpartition(":")[2]
             label = name if declaration else self._label(local, taken)
             self.names.append(_Name(node, label, name, element))
-            short = short_digits(value)
+            short = not worth_inspecting(value) and short_digits(value)
             if not worth_inspecting(value) and not short:
                 continue
             group = 1 if match.group(1) is not None else 2
@@ -370,7 +370,7 @@ class _Reader:
             return
         self._text_start, self._text = None, []
         text = "".join(parts)
-        short = short_digits(text)
+        short = not worth_inspecting(text) and short_digits(text)
         if not self._open or not (worth_inspecting(text) or short):
             return  # outside the root element only whitespace is allowed
         element, last = self._open[-1], self._last[-1]

@@ -43,8 +43,8 @@ def worth_inspecting(text: str) -> bool:
 
 
 def short_digits(text: str) -> bool:
-    """True for a cell of a few ASCII digits (`219`), which may be one part of a split id."""
-    return text.isascii() and text.isdigit()
+    """True for a few ASCII digits (`219`), too few to inspect, one part of a split id maybe."""
+    return text.isascii() and text.isdigit() and len(text) < IDENTIFIER_DIGITS
 
 
 def looks_like_header(fields: Sequence[str]) -> bool:
