@@ -1,13 +1,19 @@
 """The cases that carry a secret, class by class (the table's categories).
 
 Each function makes one case from its secret; its name is the case's name and its docstring
-the trick. `own=True` marks a variant added beyond the list in issue 14.
+the trick. `own=True` marks a variant added beyond the list in issue 14. This module holds the
+issue's classes; `bench.bypass.attacks_wire` and `bench.bypass.attacks_bodies` (imported at
+the end) add classes of our own. All register into `bench.bypass.registry.ATTACKS`, which is
+`CATALOG` here; the classes of `registry.MATRIX` also run over every other channel.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+
+import brotli  # mitmproxy's own dependency, as is backports.zstd
+from backports import zstd
 
 from bench.bypass import undo as u
 from bench.bypass.cases import (
@@ -16,7 +22,6 @@ from bench.bypass.cases import (
     TCP,
     UA,
     WS,
-    Catalog,
     Made,
     b64,
     chunked_json,
@@ -36,9 +41,10 @@ from bench.bypass.cases import (
     ws,
     zlib_compress,
 )
-from bench.bypass.client import Channel, H2Request, Http1, RawTcp
-from bench.bypass.images import exif_segment, jpeg, jpeg_segment, png, png_chunk, xmp_segment
-from bench.bypass.pii import Kind, Secret
+from bench.bypass.client import H2Request, Http1, RawTcp
+from bench.bypass.images import exif_segment, gif, jpeg, jpeg_segment, png, png_chunk, xmp_segment
+from bench.bypass.pii import Secret
+from bench.bypass.registry import ATTACKS, CARD, H2, HTTP, HTTPS, REVERSE, SSN, TUNNEL, case
 from bench.bypass.vendor import H2Reply, Script, http_response
 from bench.bypass.wire import (
     BINARY,
@@ -54,11 +60,7 @@ from bench.bypass.wire import (
 
 __all__ = ["CATALOG", "CATEGORIES"]
 
-CATALOG = Catalog()
-case = CATALOG.case
-SSN, CARD = Kind.SSN, Kind.CARD
-HTTP, HTTPS, H2 = Channel.HTTP, Channel.HTTPS, Channel.H2
-TUNNEL, REVERSE = Channel.TUNNEL, Channel.REVERSE
+CATALOG = ATTACKS
 Headers = tuple[tuple[str, str], ...]
 XML = (("Content-Type", "application/xml"),)
 CSV = (("Content-Type", "text/csv"),)
@@ -109,6 +111,56 @@ def tcp_inside_tls(s: Secret) -> Made:
     return RawTcp((f"SYNC/1\ncard:{s.digits}\n".encode(),))
 
 
+@case(RAW, SSN, TUNNEL, script=TCP, delivered=got_bytes, own=True)
+def tcp_redis_command(s: Secret) -> Made:
+    """A Redis (RESP) SET command whose value is the secret."""
+    parts = (b"SET", b"customer:1042:ssn", s.dashed.encode())
+    command = b"*3\r\n" + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+    return RawTcp((command,))
+
+
+@case(RAW, CARD, TUNNEL, script=TCP, delivered=got_bytes, own=True)
+def tcp_postgres_query(s: Secret) -> Made:
+    """A PostgreSQL simple query message (binary framing, SQL text)."""
+    sql = f"INSERT INTO cards (pan) VALUES ('{s.digits}');".encode() + b"\x00"
+    startup = b"\x00\x03\x00\x00user\x00sync\x00database\x00crm\x00\x00"
+    query = b"Q" + (len(sql) + 4).to_bytes(4, "big") + sql
+    return RawTcp(((len(startup) + 4).to_bytes(4, "big") + startup + query,))
+
+
+@case(RAW, CARD, TUNNEL, script=TCP, delivered=got_bytes, own=True)
+def tcp_split_writes(s: Secret) -> Made:
+    """The secret split over two writes a moment apart."""
+    half = len(s.spaced) // 2
+    first = b"\x02" + f"card={s.spaced[:half]}".encode()
+    return RawTcp((first, f"{s.spaced[half:]}\x03".encode()), gap=0.3)
+
+
+@case(RAW, SSN, TUNNEL, script=TCP, undo=(u.raw_gunzip(),), delivered=got_bytes, own=True)
+def tcp_gzip_record(s: Secret) -> Made:
+    """A gzip-compressed JSON record over raw TCP."""
+    return RawTcp((gzip.compress(json.dumps({"ssn": s.dashed}).encode(), mtime=0),))
+
+
+@case(RAW, CARD, TUNNEL, script=TCP, undo=(u.raw_base64(),), delivered=got_bytes, own=True)
+def tcp_base64_line(s: Secret) -> Made:
+    """A base64 line (no space in it, so it does not look like HTTP)."""
+    return RawTcp((b64(json.dumps({"card": s.spaced})).encode() + b"\n",))
+
+
+@case(RAW, SSN, HTTPS, script=TCP, delivered=got_bytes, own=True)
+def tcp_tls_custom_alpn(s: Secret) -> Made:
+    """TLS offering a custom ALPN protocol, then a binary record."""
+    record = b"\x01" + len(s.dashed).to_bytes(2, "big") + s.dashed.encode()
+    return RawTcp((record,), alpn=("acme-sync/1",))
+
+
+@case(RAW, SSN, TUNNEL, script=TCP, delivered=got_bytes, own=True)
+def tcp_utf16_text(s: Secret) -> Made:
+    """UTF-16LE text over raw TCP."""
+    return RawTcp((f"ssn={s.dashed}\n".encode("utf-16-le"),))
+
+
 # --- upgrades: protocols a 101 switches to ---------------------------------------------------
 
 UPGRADES = "upgrades"
@@ -155,6 +207,33 @@ def h2c_upgrade(s: Secret) -> Made:
         ("HTTP2-Settings", settings),
     )
     return Http1(HttpRequest("GET", "/", headers), after_upgrade=after)
+
+
+@case(UPGRADES, SSN, HTTP, script=Script(upgrade="TLS"), delivered=got_upgraded, own=True)
+def upgrade_tls_token(s: Secret) -> Made:
+    """Upgrade: TLS/1.2 (RFC 2817) answered 101, then plain bytes."""
+    return upgrade("TLS/1.2", f"ssn {s.dashed}\n".encode())
+
+
+@case(UPGRADES, CARD, HTTPS, script=Script(upgrade="acme"), own=True)
+def upgrade_request_body(s: Secret) -> Made:
+    """A POST asking to upgrade, the secret in its own JSON body."""
+    head = (*UA, *JSON, ("Connection", "Upgrade"), ("Upgrade", "acme-sync"))
+    body = json.dumps({"card": s.spaced}).encode()
+    return Http1(HttpRequest("POST", "/v1/sync", head, body), after_upgrade=b"HELLO\n")
+
+
+@case(UPGRADES, SSN, REVERSE, script=Script(upgrade="acme"), own=True)
+def upgrade_token_secret(s: Secret) -> Made:
+    """The secret inside the Upgrade protocol token."""
+    return upgrade(f"acme-{s.digits}", b"HELLO\n")
+
+
+@case(UPGRADES, CARD, HTTP, script=Script(upgrade="acme"), delivered=got_upgraded, own=True)
+def upgrade_http_inside(s: Secret) -> Made:
+    """After a custom 101, an HTTP request with the secret in its body."""
+    inner = HttpRequest("POST", "/inner", JSON, json.dumps({"card": s.spaced}).encode())
+    return upgrade("acme-sync", inner.wire("/inner", "vendor"))
 
 
 # --- websocket --------------------------------------------------------------------------------
@@ -258,6 +337,42 @@ def ws_binary_json(s: Secret) -> Made:
     return ws((ws_frame(BINARY, json.dumps({"ssn": s.dashed}).encode()),))
 
 
+@case(WEBSOCKET, SSN, REVERSE, script=WS, delivered=got_frames(TEXT), own=True)
+def ws_reverse_text(s: Secret) -> Made:
+    """A text message through the reverse listener."""
+    return ws((ws_frame(TEXT, json.dumps({"ssn": s.dashed}).encode()),))
+
+
+@case(
+    WEBSOCKET,
+    CARD,
+    TUNNEL,
+    script=WS,
+    undo=(u.b64_strings(),),
+    delivered=got_frames(TEXT),
+    own=True,
+)
+def ws_base64_field(s: Secret) -> Made:
+    """Base64 JSON inside a text message's field."""
+    inner = b64(json.dumps({"card": s.spaced}))
+    return ws((ws_frame(TEXT, json.dumps({"type": "blob", "data": inner}).encode()),))
+
+
+@case(WEBSOCKET, SSN, TUNNEL, script=WS, delivered=got_frames(TEXT), own=True)
+def ws_after_many_messages(s: Secret) -> Made:
+    """The secret in the 40th message of a chat."""
+    chatter = tuple(
+        ws_frame(TEXT, json.dumps({"type": "typing", "seq": i}).encode()) for i in range(39)
+    )
+    return ws((*chatter, ws_frame(TEXT, f"ok my ssn is {s.dashed}".encode())))
+
+
+@case(WEBSOCKET, CARD, HTTPS, script=WS, delivered=got_frames(PING), own=True)
+def ws_tls_ping(s: Secret) -> Made:
+    """The secret in a ping's payload over wss."""
+    return ws((HELLO, ws_frame(PING, s.digits.encode())))
+
+
 # --- trailers and chunk extensions ------------------------------------------------------------
 
 TRAILERS = "trailers"
@@ -276,13 +391,13 @@ def trailer_ssn(s: Secret) -> Made:
     return chunked((("X-Customer-Ssn", s.dashed),))
 
 
-@case(TRAILERS, CARD, HTTPS)
+@case(TRAILERS, CARD, HTTPS, spread=False)
 def trailer_card_tls(s: Secret) -> Made:
     """A trailer inside TLS."""
     return chunked((("X-Checksum", f"card={s.digits}"),))
 
 
-@case(TRAILERS, SSN, REVERSE, own=True)
+@case(TRAILERS, SSN, REVERSE, own=True, spread=False)
 def trailer_reverse(s: Secret) -> Made:
     """A trailer through the reverse listener."""
     return chunked((("X-Ref", s.digits),))
@@ -300,7 +415,7 @@ def chunk_extension_quoted(s: Secret) -> Made:
     return chunked(chunks=(_CHUNKS[0], Chunk(_CHUNKS[1].data, f'ref="{s.dashed}"')))
 
 
-@case(TRAILERS, SSN, H2)
+@case(TRAILERS, SSN, H2, spread=False)
 def h2_request_trailers(s: Secret) -> Made:
     """HTTP/2 request trailers."""
     headers = (("content-type", "application/json"),)
@@ -308,7 +423,7 @@ def h2_request_trailers(s: Secret) -> Made:
     return H2Request("POST", "/v1/upload", headers, b'{"upload": "batch-7"}', trailers)
 
 
-@case(TRAILERS, CARD, H2, own=True)
+@case(TRAILERS, CARD, H2, own=True, spread=False)
 def h2_trailers_grpc(s: Secret) -> Made:
     """HTTP/2 trailers of a gRPC-like call."""
     headers = (("content-type", "application/grpc"), ("te", "trailers"))
@@ -321,6 +436,25 @@ def chunks_split_secret(s: Secret) -> Made:
     """Control: the secret split across two chunks of the body."""
     first = Chunk(f'{{"ssn": "{s.dashed[:6]}'.encode())
     return chunked(chunks=(first, Chunk(f'{s.dashed[6:]}"}}'.encode())))
+
+
+@case(TRAILERS, SSN, HTTPS, own=True)
+def trailer_declared(s: Secret) -> Made:
+    """A trailer announced by Trailer and TE: trailers, the secret spaced."""
+    request = HttpRequest(
+        "POST",
+        "/v1/upload",
+        (*UA, *JSON, ("TE", "trailers"), ("Trailer", "X-Audit")),
+        chunks=_CHUNKS,
+        trailers=(("X-Audit", f"verified {s.spaced}"),),
+    )
+    return Http1(request)
+
+
+@case(TRAILERS, CARD, REVERSE, undo=(u.header_join("X-Part-1", "X-Part-2"),), own=True)
+def trailer_split(s: Secret) -> Made:
+    """A card split over two trailers."""
+    return chunked((("X-Part-1", s.digits[:8]), ("X-Part-2", s.digits[8:])))
 
 
 # --- the response direction: the vendor sends the secret back ---------------------------------
@@ -354,13 +488,13 @@ def response_chunked(s: Secret) -> Made:
     )
 
 
-@case(RESPONSE, CARD, HTTPS, direction="response", own=True)
+@case(RESPONSE, CARD, HTTPS, direction="response", own=True, spread=False)
 def response_https_json(s: Secret) -> Made:
     """JSON inside TLS."""
     return ask("cards"), reply_json({"card": {"number": s.spaced, "status": "active"}})
 
 
-@case(RESPONSE, SSN, H2, direction="response", own=True)
+@case(RESPONSE, SSN, H2, direction="response", own=True, spread=False)
 def response_h2_json(s: Secret) -> Made:
     """JSON over HTTP/2."""
     body = json.dumps({"ssn": s.dashed}).encode()
@@ -381,10 +515,47 @@ def response_trailer(s: Secret) -> Made:
     return ask("audit"), Script(reply=head[:-2] + f"X-Ssn: {s.dashed}\r\n\r\n".encode())
 
 
-@case(RESPONSE, CARD, REVERSE, direction="response", own=True)
+@case(RESPONSE, CARD, REVERSE, direction="response", own=True, spread=False)
 def response_reverse(s: Secret) -> Made:
     """JSON from behind the reverse listener."""
     return ask("billing"), reply_json({"card": s.digits})
+
+
+@case(RESPONSE, SSN, HTTPS, direction="response", own=True)
+def response_gzip_json(s: Secret) -> Made:
+    """A gzip-encoded JSON response."""
+    body = gzip.compress(json.dumps({"ssn": s.dashed}).encode(), mtime=0)
+    headers = (*JSON, ("Content-Encoding", "gzip"))
+    return ask("profile.gz"), Script(reply=http_response(200, headers, body))
+
+
+@case(RESPONSE, CARD, HTTP, direction="response", own=True)
+def response_header(s: Secret) -> Made:
+    """The secret in a response header."""
+    headers = (*JSON, ("X-Card-Ref", s.spaced))
+    return ask("card-ref"), Script(reply=http_response(200, headers, b'{"ok": true}'))
+
+
+@case(RESPONSE, SSN, REVERSE, direction="response", own=True)
+def response_set_cookie(s: Secret) -> Made:
+    """The secret in a Set-Cookie the vendor sends."""
+    headers = (*JSON, ("Set-Cookie", f"cust_ssn={s.dashed}; Path=/; HttpOnly"))
+    return ask("session"), Script(reply=http_response(200, headers, b'{"ok": true}'))
+
+
+@case(RESPONSE, SSN, HTTP, direction="response", own=True)
+def response_location(s: Secret) -> Made:
+    """A redirect whose Location holds the secret."""
+    headers = (("Location", f"/v1/customers/{s.dashed}/profile"), ("Content-Length", "0"))
+    raw = "HTTP/1.1 303 See Other\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
+    return ask("lookup"), Script(reply=raw.encode())
+
+
+@case(RESPONSE, CARD, HTTPS, direction="response", own=True)
+def response_xml(s: Secret) -> Made:
+    """An XML response."""
+    body = f'<?xml version="1.0"?><card><number>{s.spaced}</number></card>'.encode()
+    return ask("card.xml"), Script(reply=http_response(200, XML, body))
 
 
 # --- names: the secret where a parser sees a name, not a value --------------------------------
@@ -612,7 +783,7 @@ def proxy_authorization(s: Secret) -> Made:
     return get("/v1/status", (("Proxy-Authorization", credentials),))
 
 
-@case(HEADERS, SSN, REVERSE)
+@case(HEADERS, SSN, REVERSE, spread=(HTTP, HTTPS, H2))
 def host_subdomain(s: Secret) -> Made:
     """The Host header, the secret as a subdomain label (reverse mode)."""
     return get("/v1/status", (("Host", f"{s.digits}.tenant.acme.example"),))
@@ -649,7 +820,7 @@ def header_base64_json(s: Secret) -> Made:
     return get("/v1/status", (("X-Context", b64(json.dumps({"ssn": s.dashed}))),))
 
 
-@case(HEADERS, CARD, H2, own=True)
+@case(HEADERS, CARD, H2, own=True, spread=False)
 def h2_header(s: Secret) -> Made:
     """Control: a custom header over HTTP/2."""
     return H2Request("GET", "/v1/status", (("x-card-ref", s.spaced),))
@@ -699,7 +870,7 @@ def fragment(s: Secret) -> Made:
     return get(f"/v1/tickets#{s.dashed}")
 
 
-@case(URL, CARD, REVERSE, own=True)
+@case(URL, CARD, REVERSE, own=True, spread=False)
 def fragment_reverse(s: Secret) -> Made:
     """A fragment through the reverse listener."""
     return get(f"/v1/tickets#card={s.digits}")
@@ -736,7 +907,7 @@ def query_value(s: Secret) -> Made:
     return get(f"/v1/lookup?ssn={s.dashed}")
 
 
-@case(URL, CARD, H2, own=True)
+@case(URL, CARD, H2, own=True, spread=False)
 def h2_path(s: Secret) -> Made:
     """A path segment over HTTP/2."""
     return H2Request("GET", f"/v1/cards/{s.digits}")
@@ -779,8 +950,10 @@ def json_bigint_card(s: Secret) -> Made:
 
 @case(QUIRKS, SSN, REVERSE, undo=NUMBERS)
 def json_number_in_array(s: Secret) -> Made:
-    """The SSN as a number in an array."""
-    return post("/v1/records", f'{{"refs": [1042, {s.digits}, 7]}}')
+    """The SSN as a number in an array of SSNs."""
+    # The quirk is the representation, with the context the other quirk cases have: nine
+    # digits with no context at all are an order id as often as an SSN (docs/bypass.md).
+    return post("/v1/records", f'{{"ssns": [1042, {s.digits}, 7]}}')
 
 
 @case(QUIRKS, SSN, HTTP, undo=NUMBERS, own=True)
@@ -867,6 +1040,12 @@ def query_split_fields(s: Secret) -> Made:
     return get("/v1/lookup?" + "&".join(f"c{i + 1}={p}" for i, p in enumerate(s.parts)))
 
 
+@case(SPLIT, CARD, HTTPS, undo=(u.json_join(),), own=True)
+def card_groups_array(s: Secret) -> Made:
+    """A card's four groups as an array of strings."""
+    return post_json("/v1/records", {"card_groups": list(s.parts), "brand": "visa"})
+
+
 # --- weak context: nine bare digits under a telling field name ---------------------------------
 
 WEAK = "weak_context"
@@ -917,6 +1096,30 @@ def weak_form_tin(s: Secret) -> Made:
 def weak_query_ssn(s: Secret) -> Made:
     """Bare digits in a query parameter named ssn."""
     return get(f"/v1/lookup?ssn={s.digits}")
+
+
+@case(WEAK, SSN, HTTPS, own=True)
+def weak_xml_tin(s: Secret) -> Made:
+    """Bare digits in an XML element named tin."""
+    return post("/v1/records", f"<taxpayer><tin>{s.digits}</tin></taxpayer>", XML)
+
+
+@case(WEAK, SSN, HTTP, own=True)
+def weak_header_tax_id(s: Secret) -> Made:
+    """Bare digits in a header named X-Tax-Id."""
+    return get("/v1/status", (("X-Tax-Id", s.digits),))
+
+
+@case(WEAK, SSN, REVERSE, own=True)
+def weak_csv_ssn_column(s: Secret) -> Made:
+    """Bare digits in a CSV column headed ssn."""
+    return post("/v1/import", f"customer,ssn,plan\nC-1042,{s.digits},gold\n", CSV)
+
+
+@case(WEAK, SSN, H2, own=True)
+def weak_query_taxpayer_id(s: Secret) -> Made:
+    """Bare digits in a query parameter named taxpayer_id (HTTP/2)."""
+    return H2Request("GET", f"/v1/lookup?taxpayer_id={s.digits}")
 
 
 # --- images -----------------------------------------------------------------------------------
@@ -1007,6 +1210,34 @@ def png_in_multipart(s: Secret) -> Made:
     return post_multipart("/v1/forms", [form_part("note", "screenshot attached"), part])
 
 
+@case(IMAGES, SSN, HTTP, own=True)
+def gif_comment(s: Secret) -> Made:
+    """A GIF comment extension."""
+    return image(gif(f"ssn {s.dashed}".encode()), "gif")
+
+
+@case(IMAGES, CARD, HTTPS, own=True)
+def gif_after_trailer(s: Secret) -> Made:
+    """Bytes after the GIF trailer."""
+    return image(gif(after_end=f"card {s.spaced}".encode()), "gif")
+
+
+@case(IMAGES, SSN, REVERSE, own=True)
+def exif_artist(s: Secret) -> Made:
+    """EXIF Artist beside an ordinary camera make and model."""
+    exif = exif_segment(make="Canon", model="Canon EOS R6", artist=f"cust {s.dashed}")
+    return image(jpeg((exif,)), "jpeg")
+
+
+@case(IMAGES, CARD, HTTP, undo=(u.data_uris(),), own=True)
+def png_data_uri_in_json(s: Secret) -> Made:
+    """A PNG with a tEXt chunk as a data URI in a JSON field."""
+    shot = png((png_chunk(b"tEXt", f"Comment\x00card {s.spaced}".encode()),))
+    return post_json(
+        "/v1/tickets", {"subject": "screenshot", "image": "data:image/png;base64," + b64(shot)}
+    )
+
+
 # --- encodings (own class) --------------------------------------------------------------------
 
 ENCODINGS = "encodings"
@@ -1046,4 +1277,70 @@ def text_plain_body(s: Secret) -> Made:
     return post("/v1/notes", text, (("Content-Type", "text/plain"),))
 
 
+@case(ENCODINGS, CARD, HTTP, own=True)
+def deflate_body(s: Secret) -> Made:
+    """A deflate-encoded JSON body."""
+    body = zlib_compress(json.dumps({"card": s.spaced}).encode())
+    return post("/v1/records", body, (*JSON, ("Content-Encoding", "deflate")))
+
+
+@case(ENCODINGS, SSN, HTTPS, own=True)
+def brotli_body(s: Secret) -> Made:
+    """A brotli-encoded JSON body."""
+    body = brotli.compress(json.dumps({"ssn": s.dashed}).encode())
+    return post("/v1/records", body, (*JSON, ("Content-Encoding", "br")))
+
+
+@case(ENCODINGS, CARD, REVERSE, own=True)
+def zstd_body(s: Secret) -> Made:
+    """A zstd-encoded JSON body."""
+    body = zstd.compress(json.dumps({"card": s.digits}).encode())
+    return post("/v1/records", body, (*JSON, ("Content-Encoding", "zstd")))
+
+
+@case(ENCODINGS, SSN, HTTP, own=True)
+def gzip_twice(s: Secret) -> Made:
+    """A JSON body gzip-encoded twice (Content-Encoding: gzip, gzip)."""
+    body = gzip.compress(gzip.compress(json.dumps({"ssn": s.dashed}).encode(), mtime=0), mtime=0)
+    return post("/v1/records", body, (*JSON, ("Content-Encoding", "gzip, gzip")))
+
+
+@case(ENCODINGS, CARD, HTTPS, undo=(u.hex_strings(),), own=True)
+def hex_json_field(s: Secret) -> Made:
+    """Hex-encoded text in a JSON field."""
+    return post_json("/v1/records", {"blob": f"card {s.spaced}".encode().hex()})
+
+
+@case(ENCODINGS, SSN, REVERSE, undo=(u.data_uris(),), own=True)
+def data_uri_text(s: Secret) -> Made:
+    """A base64 text/plain data URI in a JSON field."""
+    uri = "data:text/plain;base64," + b64(f"ssn {s.dashed}")
+    return post_json("/v1/notes", {"attachment": uri})
+
+
+@case(ENCODINGS, CARD, HTTP, own=True)
+def utf32_body(s: Secret) -> Made:
+    """A UTF-32 text body with a byte-order mark."""
+    body = f"card {s.spaced}".encode("utf-32")
+    return post("/v1/notes", body, (("Content-Type", "text/plain; charset=utf-32"),))
+
+
+@case(ENCODINGS, SSN, HTTPS, own=True)
+def utf16be_no_bom(s: Secret) -> Made:
+    """UTF-16BE JSON without a byte-order mark, the charset in Content-Type."""
+    body = json.dumps({"ssn": s.dashed}).encode("utf-16-be")
+    return post("/v1/records", body, (("Content-Type", "application/json; charset=utf-16be"),))
+
+
+@case(ENCODINGS, CARD, REVERSE, undo=(u.b64_body(),), own=True)
+def base64_body(s: Secret) -> Made:
+    """A whole body in base64, said by Content-Transfer-Encoding."""
+    headers = (("Content-Type", "application/json"), ("Content-Transfer-Encoding", "base64"))
+    return post("/v1/records", b64(json.dumps({"card": s.spaced})), headers)
+
+
+# The classes of our own register when their modules are imported, after the issue's.
+from bench.bypass import attacks_bodies, attacks_wire  # noqa: E402 - registered after these
+
+__all__ += ["attacks_bodies", "attacks_wire"]
 CATEGORIES: tuple[str, ...] = tuple(dict.fromkeys(spec.category for spec in CATALOG))

@@ -2,22 +2,26 @@
 
 A case is a small function from its secret to what the client sends (and, for the response
 direction, how the vendor answers), registered with `Catalog.case`: the function's name is the
-case's name, its docstring the trick in a few words. `bench.bypass.attacks` holds the cases
-that carry a secret, `bench.bypass.controls` the benign controls; `build(seed)` draws every
-case's secret and gives the run's cases. docs/bypass.md says how to add one.
+case's name, its docstring the trick in a few words. `bench.bypass.attacks` (with
+`attacks_wire` and `attacks_bodies`, all in `bench.bypass.registry.ATTACKS`) holds the cases
+that carry a secret, `bench.bypass.controls` the benign controls; a catalog with a channel
+matrix registers each case again over other channels (`bench.bypass.matrix`). `build(seed)`
+draws every case's secret and gives the run's cases. docs/bypass.md says how to add one.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import h2.connection
 
 from bench.bypass.client import Channel, Exchange, Http1
+from bench.bypass.matrix import port
 from bench.bypass.pii import Kind, Secret, secret_for
 from bench.bypass.seen import Seen
 from bench.bypass.undo import Undo
@@ -100,7 +104,8 @@ class Case:
     `delivered` says whether the unit that carries the secret reached the vendor (a request,
     a frame, bytes after an upgrade); when it did not, the case is blocked. `direction` is
     `response` when the vendor sends the secret back to the client. `own`: a variant added
-    beyond the issue's list.
+    beyond the issue's list. `ported_from`: this is another case's trick sent over `channel`
+    instead of that one (`bench.bypass.matrix`), and named `<case>@<channel>`.
     """
 
     name: str
@@ -114,6 +119,7 @@ class Case:
     delivered: Callable[[Seen], bool] = got_request
     own: bool = False
     note: str = ""
+    ported_from: Channel | None = None
 
 
 Made = Exchange | tuple[Exchange, Script]
@@ -135,10 +141,17 @@ class Spec:
     delivered: Callable[[Seen], bool] = got_request
     own: bool = False
 
+    ported_from: Channel | None = None
+
     def case(self, secret: Secret | None) -> Case:
         """The case with `secret` (None for a benign control, whose maker ignores it)."""
         made = self.make(secret)  # type: ignore[arg-type]  # benign makers ignore it
         exchange, script = made if isinstance(made, tuple) else (made, self.script)
+        if self.ported_from is not None:
+            ported = port(made, self.script, self.channel)
+            if ported is None:
+                raise ValueError(f"{self.name}: cannot be sent over {self.channel.value}")
+            exchange, script = ported
         return Case(
             self.name,
             self.category,
@@ -151,14 +164,21 @@ class Spec:
             self.delivered,
             self.own,
             self.note,
+            self.ported_from,
         )
 
 
 class Catalog:
-    """Registered cases, in order; `case(...)` is the decorator that registers one."""
+    """Registered cases, in order; `case(...)` is the decorator that registers one.
 
-    def __init__(self) -> None:
+    With a `matrix` (category -> channels), each case of a category in it is registered once
+    more per channel of its row that it can be sent over (`bench.bypass.matrix`), as
+    `<name>@<channel>`, unless it says `spread=False` (a trick that belongs to its channel).
+    """
+
+    def __init__(self, matrix: Mapping[str, tuple[Channel, ...]] | None = None) -> None:
         self.specs: list[Spec] = []
+        self.matrix = dict(matrix or {})
 
     def case(
         self,
@@ -171,16 +191,18 @@ class Catalog:
         direction: str = "request",
         delivered: Callable[[Seen], bool] = got_request,
         own: bool = False,
+        spread: bool | tuple[Channel, ...] = True,
     ) -> Callable[[Callable[[Secret], Made]], Callable[[Secret], Made]]:
-        """Register the decorated function as a case named after it."""
+        """Register the decorated function as a case named after it (and its ports).
+
+        `spread`: False keeps the case on its channel; a tuple of channels ports it only to
+        those of its class's row (a Host header the reverse listener rewrites, say).
+        """
 
         def register(make: Callable[[Secret], Made]) -> Callable[[Secret], Made]:
             note = (make.__doc__ or "").strip().rstrip(".")
-            name = make.__name__
-            if any(s.name == name for s in self.specs):
-                raise ValueError(f"two cases are named {name}")
             spec = Spec(
-                name,
+                make.__name__,
                 category,
                 kind,
                 channel,
@@ -192,13 +214,40 @@ class Catalog:
                 delivered,
                 own,
             )
-            self.specs.append(spec)
+            self._add(spec)
+            row = self.matrix.get(category, ()) if spread else ()
+            if isinstance(spread, tuple):
+                row = tuple(c for c in row if c in spread)
+            for other in row:
+                if other is not channel and _portable(spec, other):
+                    name = f"{spec.name}@{other.value}"
+                    self._add(
+                        dataclasses.replace(spec, name=name, channel=other, ported_from=channel)
+                    )
             return make
 
         return register
 
+    def _add(self, spec: Spec) -> None:
+        if any(s.name == spec.name for s in self.specs):
+            raise ValueError(f"two cases are named {spec.name}")
+        self.specs.append(spec)
+
     def __iter__(self) -> Iterator[Spec]:
         return iter(self.specs)
+
+
+_PROBES = {
+    Kind.SSN: Secret(Kind.SSN, "219099999"),
+    Kind.CARD: Secret(Kind.CARD, "4539148803436467"),
+}
+
+
+def _portable(spec: Spec, channel: Channel) -> bool:
+    """Whether `spec`'s case can be sent over `channel` (made once with a probe secret)."""
+    probe = _PROBES[spec.kind] if spec.kind is not None else None
+    made = spec.make(probe)  # type: ignore[arg-type]  # benign makers ignore it
+    return port(made, spec.script, channel) is not None
 
 
 def build(specs: list[Spec], seed: int) -> list[Case]:

@@ -76,22 +76,31 @@ class Http1:
 
 @dataclass(frozen=True)
 class H2Request:
-    """One HTTP/2 request stream: headers, data, trailers."""
+    """One HTTP/2 request stream: headers, data, trailers.
+
+    `authority` is the `:authority` sent (the vendor's address when empty).
+    """
 
     method: str
     path: str
     headers: Headers = ()
     body: bytes = b""
     trailers: Headers = ()
+    authority: str = ""
 
 
 @dataclass(frozen=True)
 class RawTcp:
-    """Raw bytes after the tunnel (and TLS, over HTTPS); `wait_banner`: the server speaks first."""
+    """Raw bytes after the tunnel (and TLS, over HTTPS); `wait_banner`: the server speaks first.
+
+    `gap` is how long the client waits between two messages (so they go out as writes of
+    their own); `alpn` what TLS offers (HTTPS only).
+    """
 
     messages: tuple[bytes, ...]
     wait_banner: bool = False
     alpn: tuple[str, ...] = ()
+    gap: float = 0.0
 
 
 Exchange = Http1 | H2Request | RawTcp
@@ -162,9 +171,15 @@ class _Conn:
 
 
 def _read_response(conn: _Conn, start: int) -> tuple[Http1Response | None, bytes]:
-    """The next response from `start` in what the connection read; None if it closed first."""
+    """The next final response (or 101) from `start`; None if the connection closed first.
+
+    Interim responses (`100 Continue`, `103 Early Hints`) are read past, as clients do.
+    """
     while True:
         response, rest = parse_http1_response(bytes(conn.received[start:]), conn.eof)
+        if response is not None and 100 <= response.status < 200 and response.status != 101:
+            start = len(conn.received) - len(rest)
+            continue
         if response is not None or conn.eof:
             return response, rest
         conn.recv()
@@ -227,17 +242,45 @@ def _close() -> bytes:
     return ws_frame(CLOSE, b"\x03\xe8")
 
 
+@dataclass
+class _Upload:
+    """A request body going out on an HTTP/2 stream as fast as the peer's windows allow."""
+
+    sid: int
+    body: bytes
+    trailers: Headers
+    sent: int = 0
+    done: bool = False
+
+    def pump(self, conn: h2.connection.H2Connection) -> None:
+        """Send what the windows allow now; the trailers (or the end) once the body is out."""
+        try:
+            while not self.done and self.sent < len(self.body):
+                room = min(conn.local_flow_control_window(self.sid), conn.max_outbound_frame_size)
+                n = min(room, len(self.body) - self.sent)
+                if n <= 0:
+                    return  # wait for a WINDOW_UPDATE
+                last = self.sent + n == len(self.body)
+                piece = self.body[self.sent : self.sent + n]
+                conn.send_data(self.sid, piece, end_stream=last and not self.trailers)
+                self.sent += n
+            if not self.done and self.trailers:
+                conn.send_headers(self.sid, list(self.trailers), end_stream=True)
+        except h2.exceptions.H2Error:
+            pass  # the stream was reset or closed: nothing more to send
+        self.done = True
+
+
 def _h2(conn: _Conn, ex: H2Request) -> Answer:
     h2conn = h2.connection.H2Connection(h2_config(client_side=True))
     h2conn.initiate_connection()
     sid = h2conn.get_next_available_stream_id()
-    pseudo = [(":method", ex.method), (":scheme", "https"), (":authority", "127.0.0.1")]
+    authority = ex.authority or "127.0.0.1"
+    pseudo = [(":method", ex.method), (":scheme", "https"), (":authority", authority)]
     headers = [*pseudo, (":path", ex.path), *ex.headers]
     h2conn.send_headers(sid, headers, end_stream=not ex.body and not ex.trailers)
-    if ex.body:
-        h2conn.send_data(sid, ex.body, end_stream=not ex.trailers)
-    if ex.trailers:
-        h2conn.send_headers(sid, list(ex.trailers), end_stream=True)
+    upload = _Upload(sid, ex.body, ex.trailers, done=not ex.body and not ex.trailers)
+    upload.pump(h2conn)
     conn.send(h2conn.data_to_send())
     status: int | None = None
     got: list[tuple[str, str]] = []
@@ -266,6 +309,7 @@ def _h2(conn: _Conn, ex: H2Request) -> Answer:
                 return Answer(status, "reset", bytes(conn.received), body, tuple(got))
             elif isinstance(event, h2.events.ConnectionTerminated):
                 return Answer(status, "closed", bytes(conn.received), body, tuple(got))
+        upload.pump(h2conn)
         with contextlib.suppress(OSError):
             conn.send(h2conn.data_to_send())
 
@@ -274,7 +318,9 @@ def _raw(conn: _Conn, ex: RawTcp) -> Answer:
     if ex.wait_banner and not conn.received and not conn.recv():
         return Answer(error="closed")
     before = len(conn.received)
-    for message in ex.messages:
+    for i, message in enumerate(ex.messages):
+        if i and ex.gap:
+            time.sleep(ex.gap)
         conn.send(message)
     while len(conn.received) == before:
         if not conn.recv():

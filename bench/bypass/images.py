@@ -1,9 +1,10 @@
-"""PNG and JPEG files built in code, with text hidden where image viewers do not show it.
+"""PNG, JPEG and GIF files built in code, with text hidden where image viewers do not show it.
 
 No imaging library: the PNG is an 8x8 RGB image (zlib and CRC from the standard library), the
-JPEG an 8x8 grey baseline image (one block, one-symbol Huffman tables). Text goes into PNG
-tEXt, iTXt and zTXt chunks, a JPEG comment, EXIF (ImageDescription, UserComment), an XMP
-packet, or after the end of the image (PNG IEND, JPEG EOI), where decoders stop reading.
+JPEG an 8x8 grey baseline image (one block, one-symbol Huffman tables), the GIF a 1x1 image.
+Text goes into PNG tEXt, iTXt and zTXt chunks, a JPEG comment, EXIF (ImageDescription,
+Artist, UserComment, ...), an XMP packet, a GIF comment, or after the end of the image (PNG
+IEND, JPEG EOI, GIF trailer), where decoders stop reading.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import zlib
 
 __all__ = [
     "exif_segment",
+    "gif",
     "jpeg",
     "jpeg_segment",
     "png",
@@ -103,18 +105,35 @@ def _ifd(entries: list[tuple[int, int, bytes]], offset: int, next_ifd: int = 0) 
     return struct.pack("<H", count) + table + struct.pack("<I", next_ifd) + data
 
 
-def exif_segment(description: str = "", user_comment: str = "") -> bytes:
-    """An APP1 EXIF segment: ImageDescription in IFD0, UserComment in the Exif IFD."""
+def exif_segment(
+    description: str = "",
+    user_comment: str = "",
+    *,
+    make: str = "",
+    model: str = "",
+    artist: str = "",
+    software: str = "",
+    date_taken: str = "",
+) -> bytes:
+    """An APP1 EXIF segment.
+
+    IFD0: ImageDescription, Make, Model, Software, Artist; the Exif IFD: DateTimeOriginal
+    (`YYYY:MM:DD HH:MM:SS`) and UserComment. Empty ones are left out.
+    """
     tiff_header = b"II*\x00" + struct.pack("<I", 8)
-    entries: list[tuple[int, int, bytes]] = []
-    if description:
-        entries.append((0x010E, 2, description.encode() + b"\x00"))
-    exif_ifd = b""
+    ascii_tags = [(0x010E, description), (0x010F, make), (0x0110, model)]
+    ascii_tags += [(0x0131, software), (0x013B, artist)]
+    entries = [(tag, 2, text.encode() + b"\x00") for tag, text in ascii_tags if text]
+    exif_entries: list[tuple[int, int, bytes]] = []
+    if date_taken:
+        exif_entries.append((0x9003, 2, date_taken.encode() + b"\x00"))
     if user_comment:
+        exif_entries.append((0x9286, 7, b"ASCII\x00\x00\x00" + user_comment.encode()))
+    exif_ifd = b""
+    if exif_entries:
         entries.append((0x8769, 4, b"\x00\x00\x00\x00"))  # the Exif IFD's offset, set below
         ifd0_len = len(_ifd(entries, 8))
-        comment = b"ASCII\x00\x00\x00" + user_comment.encode()
-        exif_ifd = _ifd([(0x9286, 7, comment)], 8 + ifd0_len)
+        exif_ifd = _ifd(exif_entries, 8 + ifd0_len)
         entries[-1] = (0x8769, 4, struct.pack("<I", 8 + ifd0_len))
     return jpeg_segment(0xE1, b"Exif\x00\x00" + tiff_header + _ifd(entries, 8) + exif_ifd)
 
@@ -131,3 +150,17 @@ def xmp_segment(description: str) -> bytes:
         '<?xpacket end="w"?>'
     )
     return jpeg_segment(0xE1, XMP_NAMESPACE + packet.encode())
+
+
+def gif(comment: bytes = b"", after_end: bytes = b"") -> bytes:
+    """A 1x1 GIF89a with a Comment Extension holding `comment`, and `after_end` after it ends."""
+    head = b"GIF89a" + struct.pack("<HH", 1, 1) + b"\x80\x00\x00" + b"\x00\x00\x00\xff\xff\xff"
+    extension = b""
+    if comment:
+        blocks = b"".join(
+            bytes((len(comment[i : i + 255]),)) + comment[i : i + 255]
+            for i in range(0, len(comment), 255)
+        )
+        extension = b"\x21\xfe" + blocks + b"\x00"
+    image = b"\x2c" + struct.pack("<HHHH", 0, 0, 1, 1) + b"\x00" + b"\x02\x02\x44\x01\x00"
+    return head + extension + image + b"\x3b" + after_end

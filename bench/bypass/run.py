@@ -12,6 +12,10 @@
 
 Exit status: 0 when nothing leaked, no log holds a raw secret, at most one benign control was
 blocked, nothing hung and nothing crashed; 1 otherwise; 2 when the suite could not run.
+
+`--plain` runs the same through plain mitmdump, a gateway that changes nothing: then it exits
+0 only when every attack leaked (but where mitmproxy itself stops it, `bench.bypass.plain`) and
+every control passed intact, the check that each case can fail at all.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import datetime
 import json
 import re
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -38,6 +43,7 @@ from bench.bypass import attacks, controls
 from bench.bypass.cases import BENIGN, Case, build
 from bench.bypass.client import Answer, Channel, Endpoints, H2Request, Http1, exchange
 from bench.bypass.pii import DEFAULT_SEED, Secret
+from bench.bypass.plain import mitmproxy_stops
 from bench.bypass.score import Outcome, Verdict, score
 from bench.bypass.seen import Record, Seen, seen_from
 from bench.bypass.vendor import Script, serve
@@ -109,9 +115,35 @@ class CaseResult:
     seconds: float
 
 
+@dataclass
+class _PlainProxy(Proxy):
+    """Plain mitmdump, no addon: ready once each of its listeners accepts a connection."""
+
+    listeners: tuple[int, ...] = ()
+
+    def _ready(self) -> bool:
+        for port in self.listeners:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            except OSError:
+                return False
+        return True
+
+
+def _plain_argv(modes: list[str], confdir: Path, cert: Path) -> list[str]:
+    """`mitmdump` with the same listeners and CA as the gateway, and nothing else."""
+    argv = [str(BIN / "mitmdump"), "--quiet", "--listen-host", "127.0.0.1"]
+    for mode in modes:
+        argv += ["--mode", mode]
+    return [*argv, "--set", f"confdir={confdir}", "--set", f"ssl_verify_upstream_trusted_ca={cert}"]
+
+
 @contextmanager
-def _lab(workdir: Path, confdir: Path, policy: Path) -> Iterator[_Lab]:
-    """Start the proxy (explicit and reverse listeners) and the reverse vendor; stop them."""
+def _lab(workdir: Path, confdir: Path, policy: Path, plain: bool = False) -> Iterator[_Lab]:
+    """Start the proxy (explicit and reverse listeners) and the reverse vendor; stop them.
+
+    `plain`: plain mitmdump instead of dlp-proxy, a gateway that changes nothing.
+    """
     proxy_dir = workdir / "proxy"
     if proxy_dir.exists():
         shutil.rmtree(proxy_dir)
@@ -128,6 +160,18 @@ def _lab(workdir: Path, confdir: Path, policy: Path) -> Iterator[_Lab]:
         extra = ["--set", f"ssl_verify_upstream_trusted_ca={cert}"]
         argv = dlp_proxy_argv(policy, modes, explicit, confdir, proxy_dir / "data", *extra)
         proxy = Proxy("dlp-proxy", argv, proxy_dir, explicit, confdir, proxy_dir / "data")
+        if plain:
+            argv = _plain_argv(modes, confdir, cert)
+            data_dir = proxy_dir / "data"
+            proxy = _PlainProxy(
+                "mitmdump",
+                argv,
+                proxy_dir,
+                explicit,
+                confdir,
+                data_dir,
+                listeners=(explicit, reverse),
+            )
         proxy.start()
         endpoints = Endpoints(explicit, reverse, proxy.ca_cert)
         try:
@@ -215,32 +259,48 @@ def _send_all(lab: _Lab, cases: Sequence[Case], jobs: int) -> list[CaseResult]:
 # --- the logs ---------------------------------------------------------------------------------
 
 
-def _spelling_pattern(secrets: Sequence[Secret]) -> dict[str, re.Pattern[bytes]]:
-    return {
-        s.digits: re.compile(
-            b"(?<![0-9])(?:"
-            + b"|".join(re.escape(x.encode()) for x in s.spellings())
-            + b")(?![0-9])"
-        )
-        for s in secrets
-    }
+# A run of digits with the separators a spelling may have between them (dash, space, dot).
+_NUMBERISH = re.compile(rb"[0-9](?:[0-9 .-]*[0-9])?")
+_NUMBER_START = re.compile(rb"(?<![0-9])[0-9]")
+_NUMBER_END = re.compile(rb"[0-9](?![0-9])")
+
+
+def _whole_numbers(data: bytes, longest: int) -> Iterator[bytes]:
+    """Every span of `data` up to `longest` bytes that starts and ends at a number's edge.
+
+    A span starts at a digit with no digit before it and ends at a digit with no digit after
+    it, so `219-09-9999` is found in `ssn 219-09-9999.` but not in `12190999991`. One pass over
+    the data, whatever the number of secrets looked for.
+    """
+    for run in _NUMBERISH.finditer(data):
+        text = run.group()
+        ends = {m.end() for m in _NUMBER_END.finditer(text)}
+        for start in (m.start() for m in _NUMBER_START.finditer(text)):
+            for end in range(start + 1, min(len(text), start + longest) + 1):
+                if end in ends:
+                    yield text[start:end]
 
 
 def log_hits(files: Sequence[Path], cases: Sequence[Case]) -> dict[str, list[str]]:
-    """For each file that holds a secret in any spelling: the cases whose secret it holds."""
-    secret_cases = [c for c in cases if c.secret is not None]
-    patterns = _spelling_pattern([c.secret for c in secret_cases if c.secret])
+    """For each file that holds a secret in any spelling: the cases whose secret it holds.
+
+    A spelling counts as a whole number only (no digit right before or after it).
+    """
+    owners: dict[bytes, list[str]] = {}
+    for c in cases:
+        if c.secret is not None:
+            for spelling in c.secret.spellings():
+                owners.setdefault(spelling.encode(), []).append(c.name)
+    longest = max((len(s) for s in owners), default=0)
     hits: dict[str, list[str]] = {}
     for path in files:
         try:
             data = path.read_bytes()
         except OSError:
             continue
-        found = [
-            c.name for c in secret_cases if c.secret and patterns[c.secret.digits].search(data)
-        ]
+        found = {name for span in _whole_numbers(data, longest) for name in owners.get(span, ())}
         if found:
-            hits[str(path)] = found
+            hits[str(path)] = [c.name for c in cases if c.name in found]
     return hits
 
 
@@ -293,14 +353,19 @@ def run_suite(
     policy: Path = DEFAULT_POLICY,
     jobs: int = DEFAULT_JOBS,
     only: str = "",
+    plain: bool = False,
 ) -> Suite:
-    """Run the suite against a proxy of its own; raises `HarnessError` if it cannot start."""
+    """Run the suite against a proxy of its own; raises `HarnessError` if it cannot start.
+
+    `plain` runs it through plain mitmdump instead: what a gateway that changes nothing lets
+    through, the check that every attack can leak at all and every control passes mitmproxy.
+    """
     started = time.monotonic()
     cases = [c for c in all_cases(seed) if only in c.name or only == c.category]
     if not (confdir / "mitmproxy-ca-cert.pem").exists():
         cli = [str(BIN / "dlp-proxy"), "init", "--confdir", str(confdir)]
         subprocess.run(cli, check=True, capture_output=True, timeout=120, cwd=ROOT)
-    with _lab(workdir, confdir, policy) as lab:
+    with _lab(workdir, confdir, policy, plain) as lab:
         _log(f"proxy ready; {len(cases)} cases, {jobs} at a time, seed {seed}")
         results = _rescore_responses(_send_all(lab, cases, jobs), lab.proxy)
     hits = log_hits(_log_files(lab.proxy), cases)
@@ -311,6 +376,7 @@ def run_suite(
         "python": sys.version.split()[0],
         "versions": {p: version(p) for p in ("mitmproxy", "presidio-analyzer", "h2")},
         "data_dir": str(lab.proxy.data_dir),
+        "gateway": "plain mitmdump" if plain else "dlp-proxy",
     }
     return Suite(
         seed, tuple(results), hits, tuple(_crashes(lab.proxy)), time.monotonic() - started, meta
@@ -333,8 +399,44 @@ def scrub(text: str, secret: Secret | None = None) -> str:
     return _DIGIT_RUN.sub("#####", text)
 
 
+def _plain(suite: Suite) -> bool:
+    return suite.meta.get("gateway") == "plain mitmdump"
+
+
+def not_leaked(suite: Suite) -> list[CaseResult]:
+    """The attacks a plain mitmdump run did not leak though mitmproxy itself delivers them.
+
+    Those cases prove nothing (they cannot leak, whatever the gateway does); the ones
+    mitmproxy keeps from the vendor by itself (`bench.bypass.plain`) are not among them.
+    """
+    return [
+        r
+        for r in suite.results
+        if r.case.secret is not None
+        and r.verdict.outcome is not Outcome.LEAKED
+        and not mitmproxy_stops(r.case)
+    ]
+
+
 def exit_problems(suite: Suite) -> list[str]:
-    """Why the run fails its check (empty when it passes)."""
+    """Why the run fails its check (empty when it passes).
+
+    Through plain mitmdump the check is the other way round: every attack must leak (else
+    the case cannot fail and proves nothing) but where mitmproxy itself stops it, and every
+    control must be intact. Its crashes are mitmproxy's own (HTTP/1.1 trailers), not counted.
+    """
+    if _plain(suite):
+        problems = []
+        if stopped := not_leaked(suite):
+            problems.append(f"{len(stopped)} attacks did not leak through plain mitmproxy")
+        spoiled = [
+            r
+            for r in suite.results
+            if r.case.secret is None and r.verdict.outcome is not Outcome.INTACT
+        ]
+        if spoiled:
+            problems.append(f"{len(spoiled)} benign controls did not pass plain mitmproxy intact")
+        return problems
     problems = []
     if leaked := suite.of(Outcome.LEAKED):
         problems.append(f"{len(leaked)} cases leaked")
@@ -386,7 +488,38 @@ def _row(suite: Suite, category: str | None) -> list[str]:
     ]
 
 
-def _table(rows: list[list[str]]) -> str:
+def _channel_rows(suite: Suite) -> list[list[str]]:
+    """Per channel: attacks, what became of them, controls and theirs (ported cases included)."""
+    head = ["channel", "attacks", "leaked", "blocked", "changed", "logged", "controls"]
+    rows = [[*head, "false blocks", "false changes", "hangs"]]
+    for channel in Channel:
+        mine = [r for r in suite.results if r.case.channel is channel]
+        if not mine:
+            continue
+        attacks_ = [r for r in mine if r.case.secret is not None]
+
+        def n(outcome: Outcome, of: list[CaseResult] = mine) -> str:
+            return str(sum(r.verdict.outcome is outcome for r in of))
+
+        rows.append(
+            [
+                channel.value,
+                str(len(attacks_)),
+                n(Outcome.LEAKED, attacks_),
+                n(Outcome.BLOCKED, attacks_),
+                n(Outcome.CHANGED, attacks_),
+                n(Outcome.LOGGED, attacks_),
+                str(len(mine) - len(attacks_)),
+                n(Outcome.FALSE_BLOCK),
+                n(Outcome.FALSE_CHANGE),
+                str(sum(r.verdict.hang for r in mine)),
+            ]
+        )
+    return rows
+
+
+def _table(rows: list[list[str]], total: bool = True) -> str:
+    """Rows as aligned columns, a rule under the head (and above the total row, if `total`)."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
     for k, row in enumerate(rows):
@@ -394,15 +527,15 @@ def _table(rows: list[list[str]]) -> str:
             c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
         ]
         lines.append("  ".join(cells))
-        if k == 0 or k == len(rows) - 2:
+        if k == 0 or (total and k == len(rows) - 2):
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
-def describe(r: CaseResult) -> str:
-    """One line for a case: category/name, channel, and how it ended (scrubbed)."""
+def describe(r: CaseResult, why: str = "") -> str:
+    """One line for a case: category/name, channel, and how it ended, or `why` (scrubbed)."""
     mark = " (own)" if r.case.own else ""
-    how = scrub(r.verdict.how, r.case.secret)
+    how = scrub(why or r.verdict.how, r.case.secret)
     return f"  {r.case.category}/{r.case.name}{mark} [{r.case.channel.value}]: {how}"
 
 
@@ -410,11 +543,14 @@ def render(suite: Suite) -> str:
     """The table and the lists of what went wrong (never a secret)."""
     categories = list(dict.fromkeys(r.case.category for r in suite.results))
     rows = [list(_COLUMNS), *(_row(suite, c) for c in categories), _row(suite, None)]
+    gateway = suite.meta.get("gateway", "dlp-proxy")
     out = [
-        f"dlp-proxy bypass suite: seed {suite.seed}, {len(suite.results)} cases, policy "
+        f"{gateway} bypass suite: seed {suite.seed}, {len(suite.results)} cases, policy "
         f"{suite.meta.get('policy')}, {suite.seconds:.0f} s",
         "",
         _table(rows),
+        "",
+        _table(_channel_rows(suite), total=False),
     ]
     sections = [
         ("Leaked", suite.of(Outcome.LEAKED)),
@@ -422,9 +558,21 @@ def render(suite: Suite) -> str:
         ("False blocks", suite.of(Outcome.FALSE_BLOCK)),
         ("False changes", suite.of(Outcome.FALSE_CHANGE)),
     ]
+    if _plain(suite):
+        stopped = [r for r in suite.results if r.case.secret and mitmproxy_stops(r.case)]
+        sections = [
+            (
+                "Not leaked though mitmproxy delivers them (these cases prove nothing)",
+                not_leaked(suite),
+            ),
+            ("Kept from the vendor by mitmproxy itself", stopped),
+            ("False blocks", suite.of(Outcome.FALSE_BLOCK)),
+            ("False changes", suite.of(Outcome.FALSE_CHANGE)),
+        ]
     for title, found in sections:
         if found:
-            out += ["", f"{title} ({len(found)}):", *(describe(r) for r in found)]
+            lines = [describe(r, mitmproxy_stops(r.case) if _plain(suite) else "") for r in found]
+            out += ["", f"{title} ({len(found)}):", *lines]
     out += ["", "Raw secrets in the proxy's logs:"]
     if suite.log_hits:
         out += [
@@ -447,12 +595,18 @@ def to_json(suite: Suite) -> dict[str, Any]:
         "summary": {
             c: dict(zip(_COLUMNS[1:], _row(suite, c)[1:], strict=True)) for c in [*categories]
         },
+        "by_channel": {
+            row[0]: dict(zip(head[1:], row[1:], strict=True))
+            for head, *body in [_channel_rows(suite)]
+            for row in body
+        },
         "cases": [
             {
                 "name": r.case.name,
                 "category": r.case.category,
                 "own": r.case.own,
                 "channel": r.case.channel.value,
+                "ported_from": r.case.ported_from.value if r.case.ported_from else None,
                 "secret_kind": r.case.secret.kind.value if r.case.secret else None,
                 "direction": r.case.direction,
                 "note": r.case.note,
@@ -511,6 +665,12 @@ def _parser() -> argparse.ArgumentParser:
         "--only", default="", help="run only cases whose name contains this, or one category"
     )
     parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="run through plain mitmdump (a gateway that changes nothing): every attack must "
+        "leak and every control pass, or the case proves nothing",
+    )
+    parser.add_argument(
         "--dump",
         type=Path,
         help="write what each case's vendor and client got to DIR/<case>.txt (holds the secrets)",
@@ -522,7 +682,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the suite; 0 when it passes its check, 1 when it does not, 2 when it cannot run."""
     args = _parser().parse_args(argv)
     try:
-        suite = run_suite(args.seed, args.workdir, args.confdir, args.policy, args.jobs, args.only)
+        suite = run_suite(
+            args.seed, args.workdir, args.confdir, args.policy, args.jobs, args.only, args.plain
+        )
     except (HarnessError, OSError, subprocess.SubprocessError) as e:
         print(f"bypass: the suite could not run: {scrub(str(e))}", file=sys.stderr)
         return 2

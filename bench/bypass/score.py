@@ -25,7 +25,7 @@ from urllib.parse import unquote_to_bytes
 from bench.bypass.cases import Case
 from bench.bypass.client import Answer, H2Request, Http1, RawTcp
 from bench.bypass.pii import Secret
-from bench.bypass.seen import Seen, SeenRequest, views
+from bench.bypass.seen import Seen, SeenRequest, decoded_body, views
 from bench.bypass.wire import BINARY, CONTINUATION, TEXT, parse_http1_response, parse_ws_frames
 
 __all__ = [
@@ -43,6 +43,7 @@ _NOT_DIGIT = re.compile(rb"[^0-9]")
 _HOP_BY_HOP = {
     "connection",
     "content-length",
+    "expect",  # a proxy may answer 100-continue itself and drop it (RFC 9110 10.1.1)
     "host",
     "keep-alive",
     "proxy-connection",
@@ -112,8 +113,14 @@ def recover(
 
 
 def client_views(answer: Answer) -> list[tuple[str, bytes]]:
-    """What the client got, labelled: body, headers, trailers, WebSocket frames."""
+    """What the client got, labelled: body, headers, trailers, WebSocket frames.
+
+    A body with a Content-Encoding is read decoded as well, as the client's library reads it.
+    """
     out = [("response body", answer.body)]
+    as_request = SeenRequest("response", "", "", answer.headers, answer.body)
+    if (decoded := decoded_body(as_request)) is not None:
+        out.append(("response body (Content-Encoding undone)", decoded))
     out += [(f"response header {k}", v.encode("latin-1", "replace")) for k, v in answer.headers]
     out += [(f"response trailer {k}", v.encode("latin-1", "replace")) for k, v in answer.trailers]
     out += [("websocket frame to the client", f.payload) for f in answer.frames]

@@ -13,6 +13,9 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import brotli  # mitmproxy's own dependency, as is backports.zstd
+from backports import zstd
+
 from bench.bypass.wire import (
     BINARY,
     CLOSE,
@@ -147,17 +150,42 @@ def seen_from(records: Sequence[Record]) -> Seen:
     )
 
 
+def _decode(coding: str, data: bytes) -> bytes:
+    """`data` with one content coding undone; raises on a broken or unknown coding."""
+    if coding in ("gzip", "x-gzip"):
+        return gzip.decompress(data)
+    if coding == "deflate":
+        try:
+            return zlib.decompress(data)
+        except zlib.error:
+            return zlib.decompress(data, -15)  # raw deflate, as some servers send it
+    if coding == "br":
+        return bytes(brotli.decompress(data))
+    if coding == "zstd":
+        return bytes(zstd.decompress(data))
+    if coding == "identity":
+        return data
+    raise ValueError(f"unknown content coding {coding!r}")
+
+
 def decoded_body(request: SeenRequest) -> bytes | None:
-    """The body with its Content-Encoding undone (gzip, deflate), None if not encoded or broken."""
-    coding = (request.header("content-encoding") or "").strip().lower()
-    try:
-        if coding in ("gzip", "x-gzip"):
-            return gzip.decompress(request.body)
-        if coding == "deflate":
-            return zlib.decompress(request.body)
-    except (OSError, EOFError, zlib.error):
+    """The body with its Content-Encoding undone, None if not encoded or broken.
+
+    gzip, deflate (zlib or raw), br and zstd; stacked codings (`gzip, br`) are undone last
+    first, as RFC 9110 lists them in the order they were applied; every Content-Encoding
+    header counts.
+    """
+    values = [v for k, v in request.headers if k.lower() == "content-encoding"]
+    codings = [c.strip().lower() for v in values for c in v.split(",") if c.strip()]
+    if not codings:
         return None
-    return None
+    data = request.body
+    try:
+        for coding in reversed(codings):
+            data = _decode(coding, data)
+    except (OSError, EOFError, ValueError, zlib.error, brotli.error, zstd.ZstdError):
+        return None
+    return data
 
 
 def views(seen: Seen) -> list[tuple[str, bytes]]:
@@ -168,6 +196,7 @@ def views(seen: Seen) -> list[tuple[str, bytes]]:
     """
     out: list[tuple[str, bytes]] = []
     for r in seen.requests:
+        out.append(("request method", r.method.encode("latin-1", "replace")))
         out.append(("request target", r.target.encode("latin-1", "replace")))
         out += [(f"header {k}", v.encode("latin-1", "replace")) for k, v in r.headers]
         out += [("header name", k.encode("latin-1", "replace")) for k, _ in r.headers]

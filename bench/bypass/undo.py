@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import csv
+import email
+import email.message
+import email.policy
+import gzip
 import html
 import io
 import json
@@ -20,6 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
+from xml.etree import ElementTree
 
 from bench.bypass.images import png_chunks
 from bench.bypass.seen import Seen, decoded_body
@@ -27,23 +33,33 @@ from bench.bypass.wire import BINARY, CONTINUATION, TEXT
 
 __all__ = [
     "Undo",
+    "b64_body",
     "b64_header",
+    "b64_query",
     "b64_strings",
     "basic_auth",
     "bodies",
     "csv_rows",
+    "data_uris",
+    "decimal_digits",
     "decode_text",
     "form_join",
     "header_join",
+    "header_values",
+    "hex_strings",
     "html_entities",
     "json_join",
     "json_keys",
     "json_numbers",
     "json_strings",
     "jwt",
+    "mime_parts",
     "percent_twice",
     "png_text",
+    "raw_base64",
+    "raw_gunzip",
     "ws_message_text",
+    "xml_text",
 ]
 
 Candidates = list[tuple[str, bytes]]
@@ -406,3 +422,198 @@ def ws_message_text() -> Undo:
         return [("frames joined", b"".join(data))] if data else []
 
     return Undo("join the message's fragments", read)
+
+
+def header_values(name: str, separator: str = ", ") -> Undo:
+    """Every value of a repeated header `name`, joined as a framework joins them.
+
+    `, ` for most headers (RFC 9110 5.3); `; ` for HTTP/2 cookie crumbs (RFC 9113 8.2.3).
+    """
+
+    def read(seen: Seen) -> Candidates:
+        out = []
+        for r in seen.requests:
+            found = [v for k, v in (*r.headers, *r.trailers) if k.lower() == name.lower()]
+            if len(found) > 1:
+                joined = separator.join(found).encode("latin-1", "replace")
+                out.append((f"{name} values joined", joined))
+        return out
+
+    return Undo(f"join the repeated {name} headers", read)
+
+
+def _xml_texts(data: bytes) -> Iterator[bytes]:
+    """The text of an XML document as a parser gives it: entities expanded, CDATA unwrapped."""
+    parser = ElementTree.XMLParser()
+    try:
+        root = ElementTree.fromstring(data, parser=parser)
+    except (ElementTree.ParseError, ValueError):
+        return
+    yield "".join(root.itertext()).encode()
+    for element in root.iter():
+        for value in element.attrib.values():
+            yield value.encode()
+
+
+def xml_text() -> Undo:
+    """Parse XML bodies (internal DTD entities expanded, CDATA unwrapped): text and attributes."""
+
+    def read(seen: Seen) -> Candidates:
+        return [("XML text", text) for _, data in bodies(seen) for text in _xml_texts(data.strip())]
+
+    return Undo("XML parse", read)
+
+
+def _mime_parts(message: email.message.Message) -> Iterator[tuple[str, bytes]]:
+    for part in message.walk():
+        if filename := part.get_filename():
+            yield "part filename", filename.encode()
+        if part.is_multipart():
+            continue
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            yield f"part {part.get_content_type()} decoded", payload
+            if payload.startswith(b"\x1f\x8b"):  # an uploaded .gz file, as the vendor opens it
+                with contextlib.suppress(OSError, EOFError, zlib.error):
+                    yield f"part {part.get_content_type()} gunzipped", gzip.decompress(payload)
+
+
+def mime_parts() -> Undo:
+    """Walk multipart bodies, nested ones too: each part decoded (base64, quoted-printable).
+
+    RFC 2231 filenames (`filename*=UTF-8''...`) are decoded as well, and a gzip part inflated.
+    """
+
+    def read(seen: Seen) -> Candidates:
+        out: Candidates = []
+        for r in seen.requests:
+            ctype = r.header("content-type") or ""
+            if not ctype.lower().startswith("multipart/"):
+                continue
+            head = f"Content-Type: {ctype}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
+            message = email.message_from_bytes(head + r.body, policy=email.policy.compat32)
+            out += list(_mime_parts(message))
+        return out
+
+    return Undo("MIME parts decoded", read)
+
+
+_DATA_URI = re.compile(rb"data:[\w/+.-]*(?:;[\w=.-]+)*?(;base64)?,([A-Za-z0-9+/=%_-]+)")
+
+
+def data_uris() -> Undo:
+    """Decode every `data:` URI in bodies and frames (base64 or percent-encoded)."""
+
+    def read(seen: Seen) -> Candidates:
+        out = []
+        for _, data in bodies(seen):
+            for m in _DATA_URI.finditer(data):
+                payload = m.group(2)
+                if m.group(1):
+                    decoded = _b64(payload.decode())
+                    if decoded is not None:
+                        out.append(("data URI", decoded))
+                else:
+                    out.append(("data URI", unquote_to_bytes(payload)))
+        return out
+
+    return Undo("data URIs decoded", read)
+
+
+def hex_strings() -> Undo:
+    """Hex-decode every JSON string (and form value) that is hex of an even length."""
+
+    def read(seen: Seen) -> Candidates:
+        out = []
+        for _, data in bodies(seen):
+            for doc in _json_docs(data):
+                for _, v in [("", doc), *_walk(doc)]:
+                    if isinstance(v, str) and re.fullmatch(r"(?:[0-9a-fA-F]{2}){4,}", v):
+                        out.append(("JSON string hex-decoded", bytes.fromhex(v)))
+        return out
+
+    return Undo("hex of JSON strings", read)
+
+
+def _raw_streams(seen: Seen) -> Iterator[tuple[str, bytes]]:
+    """The bytes a raw protocol carried: of a connection that was not HTTP, or after a 101."""
+    if seen.other:
+        yield "raw bytes", seen.other
+    if seen.upgraded:
+        yield "bytes after the upgrade", seen.upgraded
+
+
+def raw_gunzip() -> Undo:
+    """Inflate every gzip member found in raw bytes (a protocol that ships compressed records)."""
+
+    def read(seen: Seen) -> Candidates:
+        out = []
+        for label, data in _raw_streams(seen):
+            at = data.find(b"\x1f\x8b")
+            while at >= 0:
+                inflater = zlib.decompressobj(31)
+                with contextlib.suppress(zlib.error):
+                    out.append((f"{label} gunzipped", inflater.decompress(data[at:])))
+                at = data.find(b"\x1f\x8b", at + 2)
+        return out
+
+    return Undo("gzip in raw bytes", read)
+
+
+def raw_base64() -> Undo:
+    """Base64-decode every token of raw bytes (split on whitespace, `:` and `;`)."""
+
+    def read(seen: Seen) -> Candidates:
+        out = []
+        for label, data in _raw_streams(seen):
+            for token in re.split(rb"[\s:;,]+", data):
+                if len(token) >= 8 and (decoded := _b64(token.decode("latin-1"))) is not None:
+                    out.append((f"{label} base64-decoded", decoded))
+        return out
+
+    return Undo("base64 in raw bytes", read)
+
+
+def b64_body() -> Undo:
+    """Base64-decode each whole body (a body sent with `Content-Transfer-Encoding: base64`)."""
+
+    def read(seen: Seen) -> Candidates:
+        return [
+            ("body base64-decoded", decoded)
+            for _, data in bodies(seen)
+            if (decoded := _b64(data.decode("latin-1"))) is not None
+        ]
+
+    return Undo("base64 of the body", read)
+
+
+def b64_query() -> Undo:
+    """Base64-decode (standard or url-safe) every query parameter's value."""
+
+    def read(seen: Seen) -> Candidates:
+        out = []
+        for r in seen.requests:
+            query = r.target.partition("?")[2].partition("#")[0]
+            for _, value in parse_qsl(query, keep_blank_values=True):
+                if len(value) >= 8 and (decoded := _b64(value)) is not None:
+                    out.append(("query value base64-decoded", decoded))
+        return out
+
+    return Undo("base64 of query values", read)
+
+
+def decimal_digits() -> Undo:
+    """Every Unicode decimal digit (Arabic-Indic, Devanagari, ...) read as 0-9, as int() does."""
+
+    def read(seen: Seen) -> Candidates:
+        out = []
+        for label, data in bodies(seen):
+            text = data.decode("utf-8", "replace")
+            ascii_digits = "".join(
+                str(d) if (d := unicodedata.decimal(ch, None)) is not None else ch for ch in text
+            )
+            if ascii_digits != text:
+                out.append((f"{label} with its digits as 0-9", ascii_digits.encode()))
+        return out
+
+    return Undo("Unicode digits as 0-9", read)

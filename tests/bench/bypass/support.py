@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import h2.connection
+import h2.settings
 
 from bench.bypass.cases import Case
 from bench.bypass.client import Answer, H2Request, Http1, RawTcp
@@ -15,14 +16,23 @@ SWITCHED = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgra
 
 
 def h2_bytes(request: H2Request) -> bytes:
-    """The bytes an HTTP/2 client sends for `request`."""
+    """The bytes an HTTP/2 client sends for `request` (to a server that opened its windows)."""
     conn = h2.connection.H2Connection(h2_config(client_side=True))
     conn.initiate_connection()
-    headers = [(":method", request.method), (":scheme", "https"), (":authority", "v")]
-    headers += [(":path", request.path), *request.headers]
-    conn.send_headers(1, headers, end_stream=not request.body and not request.trailers)
-    if request.body:
-        conn.send_data(1, request.body, end_stream=not request.trailers)
+    server = h2.connection.H2Connection(h2_config(client_side=False))
+    server.initiate_connection()
+    server.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1})
+    server.increment_flow_control_window(2**31 - 1 - 65535)
+    conn.receive_data(server.data_to_send())
+    headers = [(":method", request.method), (":scheme", "https")]
+    headers += [(":authority", request.authority or "v"), (":path", request.path)]
+    conn.send_headers(
+        1, [*headers, *request.headers], end_stream=not request.body and not request.trailers
+    )
+    size = conn.max_outbound_frame_size
+    for at in range(0, len(request.body), size):
+        last = at + size >= len(request.body)
+        conn.send_data(1, request.body[at : at + size], end_stream=last and not request.trailers)
     if request.trailers:
         conn.send_headers(1, list(request.trailers), end_stream=True)
     return conn.data_to_send()
@@ -55,19 +65,21 @@ def transparent(case: Case) -> tuple[Seen, Answer]:
     ex = case.exchange
     if isinstance(ex, H2Request):
         reply = case.script.h2
-        return seen, Answer(reply.status, body=reply.body, headers=reply.headers)
+        return seen, Answer(
+            reply.status, body=reply.body, headers=reply.headers, trailers=reply.trailers
+        )
     if isinstance(ex, RawTcp):
         return seen, Answer(200, received=b"ACK 1\n")
     if isinstance(ex, Http1) and (ex.frames or ex.after_upgrade):
         sent = b"".join(ws_frame(0x1, m, mask=False) for m in case.script.ws_send)
         frames = tuple(parse_ws_frames(sent)[0])
         return seen, Answer(101, received=SWITCHED + sent, frames=frames)
-    reply = case.script.reply or DEFAULT_REPLY
-    response, _ = parse_http1_response(reply, closed=True)
+    raw = case.script.reply or DEFAULT_REPLY
+    response, _ = parse_http1_response(raw, closed=True)
     assert response is not None
     return seen, Answer(
         response.status,
-        received=reply,
+        received=raw,
         body=response.body,
         headers=response.headers,
         trailers=response.trailers,

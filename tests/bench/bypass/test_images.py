@@ -7,6 +7,7 @@ import zlib
 
 from bench.bypass.images import (
     exif_segment,
+    gif,
     jpeg,
     jpeg_segment,
     png,
@@ -59,3 +60,30 @@ def test_exif_and_xmp_carry_their_text() -> None:
     xmp = xmp_segment("shown nowhere")
     assert b"http://ns.adobe.com/xap/1.0/\x00" in xmp
     assert b"shown nowhere" in xmp
+
+
+def test_exif_carries_camera_tags_and_a_date_taken() -> None:
+    """Make, Model, Artist in IFD0 (tag order); DateTimeOriginal in the Exif IFD it points to."""
+    exif = exif_segment(
+        make="Canon", model="EOS R6", artist="A. B.", date_taken="2025:11:03 14:22:07"
+    )
+    tiff = exif[10:]
+    (count,) = struct.unpack("<H", tiff[8:10])
+    tags = [struct.unpack("<H", tiff[10 + 12 * i : 12 + 12 * i])[0] for i in range(count)]
+    assert tags == [0x010F, 0x0110, 0x013B, 0x8769]
+    (exif_at,) = struct.unpack("<I", tiff[10 + 12 * 3 + 8 : 10 + 12 * 3 + 12])
+    assert struct.unpack("<H", tiff[exif_at + 2 : exif_at + 4])[0] == 0x9003
+    for text in (b"Canon\x00", b"EOS R6\x00", b"A. B.\x00", b"2025:11:03 14:22:07\x00"):
+        assert text in exif
+
+
+def test_a_gif_has_its_comment_in_sub_blocks_and_keeps_what_follows_its_trailer() -> None:
+    """GIF89a, a comment extension split into sub-blocks of at most 255 bytes, then `;`."""
+    data = gif(b"x" * 300, after_end=b"tail")
+    assert data.startswith(b"GIF89a")
+    at = data.index(b"\x21\xfe")
+    assert data[at + 2] == 255
+    assert data[at + 3 + 255] == 45
+    assert data[at + 3 + 255 + 1 + 45] == 0
+    assert data.endswith(b"\x3btail")
+    assert b"\x21\xfe" not in gif()

@@ -156,3 +156,49 @@ def test_a_proxy_that_cannot_start_is_an_error(
     )
     assert status == 2
     assert "the suite could not run" in capsys.readouterr().err
+
+
+def test_the_log_scan_reads_numbers_whole_in_long_runs(tmp_path: Path) -> None:
+    """A secret inside a run of numbers is found at its edges only; one pass finds them all."""
+    s = named("json_key").secret
+    card = named("bearer_jwt_alg_none").secret
+    assert s is not None
+    assert card is not None
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(f"1 2 3 {s.dashed} 45.6 - {card.spaced}-0".encode())
+    assert log_hits([path], CASES) == {str(path): ["json_key", "bearer_jwt_alg_none"]}
+    path.write_bytes(f"{s.dashed}1 9{card.digits}".encode())
+    assert log_hits([path], CASES) == {}
+
+
+def test_a_plain_run_fails_on_an_attack_that_cannot_leak() -> None:
+    """Through plain mitmdump an attack must leak unless mitmproxy itself stops it."""
+    plain = {"policy": "p.yaml", "gateway": "plain mitmdump"}
+    leaked = result(named("json_key"), Outcome.LEAKED)
+    intact = result(named("benign_xml"), Outcome.INTACT)
+    stopped_by_mitmproxy = result(named("userinfo"), Outcome.BLOCKED)
+    run = Suite(14, (leaked, intact, stopped_by_mitmproxy), {}, ("Traceback",), 1.0, plain)
+    assert exit_problems(run) == []
+    assert "Kept from the vendor by mitmproxy itself (1)" in render(run)
+    assert "userinfo" in render(run)
+    cannot = result(named("bare_query"), Outcome.BLOCKED)
+    spoiled = result(named("benign_jpeg"), Outcome.FALSE_CHANGE)
+    run = Suite(14, (leaked, cannot, spoiled), {}, (), 1.0, plain)
+    assert exit_problems(run) == [
+        "1 attacks did not leak through plain mitmproxy",
+        "1 benign controls did not pass plain mitmproxy intact",
+    ]
+
+
+def test_the_channel_table_counts_ports_by_the_channel_they_ran_on() -> None:
+    """One row per channel used: attacks and their outcomes, controls and theirs."""
+    results = [
+        result(named("json_key"), Outcome.LEAKED),
+        result(named("json_key@h2"), Outcome.BLOCKED),
+        result(named("benign_xml@h2"), Outcome.FALSE_BLOCK),
+    ]
+    text = render(suite(results))
+    rows = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line}
+    assert rows["http"] == ["1", "1", "0", "0", "0", "0", "0", "0", "0"]
+    assert rows["h2"] == ["1", "0", "1", "0", "0", "1", "1", "0", "0"]
+    assert to_json(suite(results))["by_channel"]["h2"]["false blocks"] == "1"

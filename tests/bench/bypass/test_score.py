@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
+
 from bench.bypass import undo as u
 from bench.bypass.cases import Case, got_bytes, got_frames, reply_json
 from bench.bypass.client import Answer, Channel, Http1, RawTcp
 from bench.bypass.pii import Kind, Secret
-from bench.bypass.score import Outcome, found_in, recover, score
+from bench.bypass.score import Outcome, client_views, found_in, recover, score
 from bench.bypass.seen import Seen, SeenRequest
 from bench.bypass.wire import PING, HttpRequest, WsFrame
 
@@ -113,3 +115,20 @@ def test_benign_controls_intact_changed_or_blocked() -> None:
     tcp = case(secret=None, exchange=RawTcp((b"abc",)), delivered=got_bytes)
     assert score(tcp, Seen(raw=(b"abc",)), Answer(200)).outcome is Outcome.INTACT
     assert score(tcp, Seen(raw=(b"abd",)), Answer(200)).outcome is Outcome.FALSE_CHANGE
+
+
+def test_a_compressed_response_is_read_as_the_client_library_reads_it() -> None:
+    """The client's view holds the gzip body inflated, so a gzip response can leak."""
+    body = gzip.compress(b'{"ssn": "219-09-9999"}', mtime=0)
+    answer = Answer(200, body=body, headers=(("Content-Encoding", "gzip"),))
+    views = dict(client_views(answer))
+    assert views["response body (Content-Encoding undone)"] == b'{"ssn": "219-09-9999"}'
+    response = case(direction="response", script=reply_json({"ok": True}))
+    assert score(response, seen(req()), answer).outcome is Outcome.LEAKED
+
+
+def test_a_consumed_expect_is_no_change_to_a_control() -> None:
+    """A proxy that answers 100-continue and drops Expect leaves the control intact."""
+    sent = Http1(HttpRequest("GET", "/v1/status", (("X-A", "v"), ("Expect", "100-continue"))))
+    benign = case(secret=None, exchange=sent)
+    assert score(benign, seen(req()), Answer(200)).outcome is Outcome.INTACT

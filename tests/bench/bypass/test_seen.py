@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import zlib
+
+import brotli
+from backports import zstd
 
 from bench.bypass.client import H2Request
 from bench.bypass.seen import Record, SeenRequest, decoded_body, seen_from, views
@@ -69,3 +73,21 @@ def test_a_gzip_body_is_decoded_for_the_views() -> None:
     assert decoded_body(request) == b"plain text"
     broken = SeenRequest("http/1.1", "POST", "/", (("Content-Encoding", "gzip"),), b"nope")
     assert decoded_body(broken) is None
+
+
+def test_the_method_is_a_view_and_every_content_coding_is_undone() -> None:
+    """The method is read like the target; br, zstd, raw deflate and stacked codings decode."""
+    method = HttpRequest("X219", "/t").wire("/t", "h")
+    assert (("request method", b"X219")) in views(seen_from([Record(method)]))
+
+    def coded(codings: str, body: bytes) -> bytes | None:
+        return decoded_body(SeenRequest("h2", "POST", "/", (("content-encoding", codings),), body))
+
+    assert coded("br", brotli.compress(b"b")) == b"b"
+    assert coded("zstd", zstd.compress(b"z")) == b"z"
+    raw = zlib.compressobj(wbits=-15)
+    assert coded("deflate", raw.compress(b"d") + raw.flush()) == b"d"
+    assert coded("gzip, br", brotli.compress(gzip.compress(b"two"))) == b"two"
+    assert coded("gzip, gzip", gzip.compress(gzip.compress(b"twice"))) == b"twice"
+    assert coded("compress", b"x") is None
+    assert decoded_body(SeenRequest("h2", "POST", "/", (), b"x")) is None

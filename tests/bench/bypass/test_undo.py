@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import zlib
 
@@ -10,6 +11,8 @@ from bench.bypass import undo as u
 from bench.bypass.images import png, png_chunk
 from bench.bypass.seen import Seen, SeenRequest
 from bench.bypass.wire import BINARY, CONTINUATION, TEXT, WsFrame
+
+JSON_TYPE = (("Content-Type", "application/json"),)
 
 
 def request(
@@ -93,3 +96,65 @@ def test_png_text_chunks_and_fragments() -> None:
         )
     )
     assert values(u.ws_message_text(), frames) == [b"abcde"]
+
+
+def test_repeated_headers_are_joined_as_frameworks_join_them() -> None:
+    """Two values of one header, joined with `, ` (or `; ` for cookie crumbs); one gives none."""
+    two = request(headers=(("X-Ssn", "219-09"), ("x-ssn", "9999"), ("X-Other", "1")))
+    assert values(u.header_values("X-Ssn"), two) == [b"219-09, 9999"]
+    crumbs = request(headers=(("cookie", "a=1"), ("cookie", "b=2")))
+    assert values(u.header_values("cookie", "; "), crumbs) == [b"a=1; b=2"]
+    assert values(u.header_values("X-Other"), two) == []
+
+
+def test_xml_is_read_as_a_parser_reads_it() -> None:
+    """Internal entities expanded (in any order), CDATA unwrapped, character references undone."""
+    doc = b'<!DOCTYPE c [<!ENTITY b "-99"><!ENTITY a "21">]><c k="&#x34;2"><![CDATA[x]]>&a;&b;</c>'
+    assert values(u.xml_text(), request(doc)) == [b"x21-99", b"42"]
+    assert values(u.xml_text(), request(b"<unclosed>")) == []
+
+
+def test_mime_parts_are_walked_and_decoded() -> None:
+    """Nested parts, base64 and quoted-printable payloads, RFC 2231 filenames, gzip files."""
+    inner = (
+        b"--in\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + base64.b64encode(b"deep")
+        + b"\r\n--in--\r\n"
+    )
+    body = (
+        b'--out\r\nContent-Disposition: form-data; name="q"\r\n'
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\n=34=32\r\n"
+        b"--out\r\nContent-Disposition: form-data; name=\"f\"; filename*=UTF-8''a%20b.txt\r\n"
+        b"Content-Type: application/gzip\r\n\r\n" + gzip.compress(b"zipped", mtime=0) + b"\r\n"
+        b"--out\r\nContent-Type: multipart/mixed; boundary=in\r\n\r\n" + inner + b"--out--\r\n"
+    )
+    seen = request(body, (("Content-Type", "multipart/form-data; boundary=out"),))
+    found = values(u.mime_parts(), seen)
+    assert b"42" in found
+    assert b"a b.txt" in found
+    assert b"zipped" in found
+    assert b"deep" in found
+    assert values(u.mime_parts(), request(body, JSON_TYPE)) == []
+
+
+def test_data_uris_hex_and_base64_bodies_and_queries() -> None:
+    """data: URIs (base64 and percent), hex JSON strings, a base64 body, base64 query values."""
+    uri = b'{"a": "data:text/plain;base64,' + base64.b64encode(b"hidden") + b'"}'
+    assert values(u.data_uris(), request(uri)) == [b"hidden"]
+    assert values(u.data_uris(), request(b"see data:,a%20b")) == [b"a b"]
+    assert values(u.hex_strings(), request(b'{"h": "' + b"card 1".hex().encode() + b'"}')) == [
+        b"card 1"
+    ]
+    assert values(u.hex_strings(), request(b'{"h": "abc"}')) == []
+    assert values(u.b64_body(), request(base64.b64encode(b"whole body"))) == [b"whole body"]
+    token = base64.urlsafe_b64encode(b'{"pan": 1}').rstrip(b"=").decode()
+    assert values(u.b64_query(), request(target=f"/c?state={token}&x=1")) == [b'{"pan": 1}']
+
+
+def test_raw_bytes_gunzipped_and_base64_decoded() -> None:
+    """gzip members in raw bytes (or after an upgrade) inflate; base64 tokens decode."""
+    raw = Seen(other=b"\x00\x01" + gzip.compress(b"inside", mtime=0))
+    assert values(u.raw_gunzip(), raw) == [b"inside"]
+    after = Seen(upgraded=b"x " + base64.b64encode(b"line two") + b"\n")
+    assert values(u.raw_base64(), after) == [b"line two"]
+    assert values(u.raw_gunzip(), request(b"\x1f\x8b in a body is not raw")) == []
