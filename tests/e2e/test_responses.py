@@ -254,14 +254,15 @@ def test_a_watched_chunked_json_answer_goes_on_unchanged_and_is_logged(
 def test_a_watched_answer_that_cannot_be_read_is_not_blocked(
     responses_proxy: Proxy, unique_path: str
 ) -> None:
-    """A binary answer under a rule on trial: delivered; on_error is logged, not applied."""
+    """A binary answer under a rule on trial: delivered; the error is logged, no incident."""
     path = f"{WATCHED}{unique_path}"
     thread, got = _stream(responses_proxy, path, _spec("application/octet-stream", ["\x00\x01"]))
     thread.join(TIMEOUT)
     assert (got.status, got.body) == (200, b"\x00\x01")
     [decision] = _response_decisions(responses_proxy, path)
-    assert (decision["mode"], decision["outcome"]) == ("monitor", "would_block")
-    assert decision["blocking_rule"] == "on_error"
+    assert decision["outcome"] == "allowed"
+    assert decision["error"].startswith("undecodable_body")
+    assert "incident_id" not in decision
 
 
 def test_no_response_value_is_logged(responses_proxy: Proxy, unique_path: str) -> None:
