@@ -744,7 +744,12 @@ FIELD_RULES: tuple[FieldRule, ...] = (
             r"burgerservicenummer|personnummer|cpr|hetu|henkilotunnus|pesel|codice_fiscale|nif|"
             r"nie|dni|nss|insee|nir)($|_)"
         ),
-        lambda v: ssn_shape_ok(digits_of(v)) and len(v.strip()) <= 11,
+        # Seven or eight digits too: an SSN kept as a number loses its leading zeros (024...).
+        lambda v: (
+            7 <= len(digits_of(v)) <= 9
+            and ssn_shape_ok(digits_of(v).zfill(9))
+            and len(v.strip()) <= 11
+        ),
         0.9,
         "nine digits with a possible SSN area, group and serial",
     ),

@@ -588,3 +588,12 @@ def test_ssns_with_other_separators_are_found(text: str, found: str | None) -> N
     """Slashes, underscores, bars, spaced dashes, double spaces: still an SSN; dates are not."""
     results = SeparatedSsnRecognizer().analyze(text, ["US_SSN"])
     assert [text[r.start : r.end] for r in results] == ([found] if found else [])
+
+
+@pytest.mark.parametrize(
+    ("value", "found"), [("24714824", True), ("024714824", True), ("914824", False)]
+)
+def test_an_ssn_kept_as_a_number_without_its_leading_zero_is_found(value: str, found: bool) -> None:
+    """024-71-4824 stored as the number 24714824 is still an SSN in a field named `ssn`."""
+    segment = Segment("$.ssn", value, ("ssn",))
+    assert bool(field_findings([segment], frozenset({"US_SSN"}))) is found
