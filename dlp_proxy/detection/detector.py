@@ -17,6 +17,9 @@ from dlp_proxy.policy.model import CustomDetector
 __all__ = [
     "CUSTOM_PREFIX",
     "LANGUAGE",
+    "NAME_MARK",
+    "SEP",
+    "WHOLE_PREFIX",
     "Detector",
     "Finding",
     "Segment",
@@ -26,6 +29,17 @@ __all__ = [
 # The language every text is analysed in.
 LANGUAGE = "en"
 CUSTOM_PREFIX = "custom:"
+
+# The grammar of locations that both sides read (the codecs write them, `structure` reads them):
+# SEP joins a value's location to a location inside the document nested in it. No location a
+# format generates contains it: JSON keys and field names that do are escaped.
+SEP = ">"
+# Marks the location of a name (a JSON key, a form field's name, an XML element's tag) as that of
+# the value it names plus this suffix: `$.customer.ssn#name` is the key `ssn`. Names that hold
+# `#` are written `%23` in locations, so the suffix is never part of a name.
+NAME_MARK = "#name"
+# The second, whole-text reading of a structured body: `whole:0`, `whole:1` ...
+WHOLE_PREFIX = "whole:"
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from dlp_proxy.detection.detector import Finding, Segment
+from dlp_proxy.detection.detector import NAME_MARK, SEP, WHOLE_PREFIX, Finding, Segment
 from dlp_proxy.detection.recognizers import (
     aba_checksum_ok,
     card_number_ok,
@@ -189,7 +189,7 @@ def _in_hex_token(text: str, start: int, end: int) -> bool:
 
 def _part(segment: Segment) -> _Part | None:
     """The segment as a piece of a split value, or None (names and whole readings never are)."""
-    if segment.location.endswith("#name") or segment.location.startswith("whole:"):
+    if segment.location.endswith(NAME_MARK) or segment.location.startswith(WHOLE_PREFIX):
         return None
     text = segment.text.strip()
     if _DIGIT_GROUPS.fullmatch(text):
@@ -347,8 +347,6 @@ _TAIL = "/tail()"
 _FLAT_RECORDS = ("form:", "query:", "path:", "host:", "method", "multipart:")
 _JSON_PARENT = re.compile(r"(.*)(?:\.[^.\[\]]+|\[[^\]]*\])$")
 HEADER_RECORD = "header:"
-SEP = ">"
-NAME_MARK = "#name"
 
 
 def _findings(window: list[_Part], entity: str) -> list[Finding]:

@@ -30,16 +30,13 @@ from decimal import Decimal
 from typing import Any, Protocol
 from urllib.parse import quote, unquote_to_bytes
 
+from dlp_proxy.detection.detector import NAME_MARK as NAME_MARK
+from dlp_proxy.detection.detector import SEP as SEP
 from dlp_proxy.detection.detector import Segment
 from dlp_proxy.errors import UndecodableBody
 
-# Joins a value's location to a location inside the document nested in it. No location a format
-# generates contains it: JSON keys and field names that do are escaped (`location_name`).
-SEP = ">"
-# Marks the location of a name (a JSON key, a form field's name, an XML element's tag) as that of
-# the value it names plus this suffix: `$.customer.ssn#name` is the key `ssn`. Names that hold
-# `#` are written `%23` in locations, so the suffix is never part of a name.
-NAME_MARK = "#name"
+# SEP (nested documents) and NAME_MARK (names) are defined beside `Segment`, where detection
+# reads them too; names holding either are escaped here (`location_name`).
 # Documents inside documents (a JSON string holding base64 of JSON ...) are read this deep.
 MAX_NESTING = 4
 # A JSON or XML document nested deeper than this many levels is refused.

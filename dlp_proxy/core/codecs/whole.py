@@ -16,11 +16,10 @@ from dlp_proxy.core.codecs.multipart import MultipartDocument
 from dlp_proxy.core.codecs.parse import Document, JsonDocument
 from dlp_proxy.core.codecs.tables import CsvDocument, NdjsonDocument
 from dlp_proxy.core.codecs.values import TEXT_CHUNK_CHARS, chunk_lines, media_type
-from dlp_proxy.detection.detector import Segment
+from dlp_proxy.detection.detector import WHOLE_PREFIX, Segment
 
 __all__ = ["WHOLE_FIELD", "WHOLE_PREFIX", "whole_text_segments"]
 
-WHOLE_PREFIX = "whole:"
 WHOLE_FIELD = "whole"
 # The documents a format reads value by value; plain text is read whole already.
 _STRUCTURED = (
