@@ -37,6 +37,7 @@ from dlp_proxy.errors import UndecodableBody
 
 # SEP (nested documents) and NAME_MARK (names) are defined beside `Segment`, where detection
 # reads them too; names holding either are escaped here (`location_name`).
+
 # Documents inside documents (a JSON string holding base64 of JSON ...) are read this deep.
 MAX_NESTING = 4
 # A JSON or XML document nested deeper than this many levels is refused.
