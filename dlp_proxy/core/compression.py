@@ -66,7 +66,8 @@ def _too_large(limit: int) -> BodyTooLarge:
     )
 
 
-def _zlib(raw: bytes, limit: int, wbits: int, name: str) -> bytes:
+def _zlib_stream(raw: bytes, limit: int, wbits: int, name: str) -> tuple[bytes, bytes]:
+    """One zlib, raw deflate or gzip stream decoded, and the bytes after its end."""
     decompressor = zlib.decompressobj(wbits=wbits)
     out = bytearray()
     data = raw
@@ -82,19 +83,54 @@ def _zlib(raw: bytes, limit: int, wbits: int, name: str) -> bytes:
         raise _corrupt(name, e) from None
     if not decompressor.eof:
         raise _truncated(name)
-    return bytes(out)
+    return bytes(out), decompressor.unused_data
+
+
+def _zlib(raw: bytes, limit: int, wbits: int, name: str) -> bytes:
+    """A single stream; bytes after its end are refused (a reader may or may not use them)."""
+    out, rest = _zlib_stream(raw, limit, wbits, name)
+    if rest:
+        raise _after_end(name, len(rest))
+    return out
+
+
+def _after_end(name: str, size: int) -> UndecodableBody:
+    return UndecodableBody(
+        f"cannot decode Content-Encoding {name!r}: {size} bytes follow the end of the compressed "
+        "data, which a reader may or may not use"
+    )
 
 
 def _gzip(raw: bytes, limit: int) -> bytes:
-    return _zlib(raw, limit, 16 + zlib.MAX_WBITS, "gzip")
+    """Every member, as `gzip -d` and Python's `gzip.decompress` read them all.
+
+    Only members, and NUL padding after the last one (which gzip tools skip), may follow the
+    first: anything else after the end is refused.
+    """
+    out = bytearray()
+    rest = raw
+    while True:
+        member, rest = _zlib_stream(rest, limit - len(out), 16 + zlib.MAX_WBITS, "gzip")
+        out += member
+        if not rest.strip(b"\x00"):
+            return bytes(out)
+        if not rest.startswith(_GZIP_MAGIC):
+            raise _after_end("gzip", len(rest))
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 def _deflate(raw: bytes, limit: int) -> bytes:
     # "deflate" is meant to be zlib-wrapped, but many servers send raw deflate.
     try:
         return _zlib(raw, limit, zlib.MAX_WBITS, "deflate")
-    except UndecodableBody:
-        return _zlib(raw, limit, -zlib.MAX_WBITS, "deflate")
+    except UndecodableBody as wrapped:
+        try:
+            return _zlib(raw, limit, -zlib.MAX_WBITS, "deflate")
+        except UndecodableBody:
+            raise wrapped from None  # what is wrong with it read as zlib, the usual form
 
 
 def _brotli(raw: bytes, limit: int) -> bytes:
@@ -116,6 +152,19 @@ def _brotli(raw: bytes, limit: int) -> bytes:
 
 
 def _zstd(raw: bytes, limit: int) -> bytes:
+    """Every frame, as `zstd -d` reads them all; anything else after the end is refused."""
+    out = bytearray()
+    rest = raw
+    while True:
+        frame, rest = _zstd_frame(rest, limit - len(out))
+        out += frame
+        if not rest:
+            return bytes(out)
+        if not rest.startswith(_ZSTD_MAGIC):
+            raise _after_end("zstd", len(rest))
+
+
+def _zstd_frame(raw: bytes, limit: int) -> tuple[bytes, bytes]:
     decompressor = zstd.ZstdDecompressor()
     out = bytearray()
     try:
@@ -130,7 +179,7 @@ def _zstd(raw: bytes, limit: int) -> bytes:
         raise _too_large(limit)
     if not decompressor.eof:
         raise _truncated("zstd")
-    return bytes(out)
+    return bytes(out), decompressor.unused_data
 
 
 _DECODERS: dict[str, Callable[[bytes, int], bytes]] = {

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from collections.abc import Callable
 
+import brotli
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from dlp_proxy.core.compression import decode_body, encode_body, encodings_of
 from dlp_proxy.errors import BodyTooLarge, UndecodableBody
+
+try:  # Python 3.14 has zstd in the standard library
+    from compression import zstd  # type: ignore[import-not-found,unused-ignore]
+except ImportError:
+    from backports import zstd  # type: ignore[no-redef,unused-ignore]
 
 CODINGS = ["gzip", "deflate", "br", "zstd", "gzip, br", "identity", ""]
 
@@ -67,3 +74,44 @@ def test_unknown_encoding_is_undecodable() -> None:
 def test_encodings_of_header() -> None:
     """Codings are listed in the order they were applied, identity dropped."""
     assert encodings_of("gzip, identity, BR") == ["gzip", "br"]
+
+
+def test_every_gzip_member_is_decoded() -> None:
+    """`gzip -d` reads every member: a second member is inspected, not skipped."""
+    body = gzip.compress(b"hello ") + gzip.compress(b"219-09-9999")
+    assert decode_body(body, "gzip", 10**6, 200) == b"hello 219-09-9999"
+
+
+def test_every_zstd_frame_is_decoded() -> None:
+    """`zstd -d` reads every frame."""
+    body = zstd.compress(b"one ") + zstd.compress(b"two")
+    assert decode_body(body, "zstd", 10**6, 200) == b"one two"
+
+
+@pytest.mark.parametrize(
+    ("coding", "compress"),
+    [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("zstd", zstd.compress),
+        ("br", brotli.compress),
+    ],
+)
+def test_bytes_after_the_end_of_a_stream_are_refused(
+    coding: str, compress: Callable[[bytes], bytes]
+) -> None:
+    """A reader may or may not use what follows the end: the body cannot be inspected as read."""
+    with pytest.raises(UndecodableBody):
+        decode_body(compress(b"note") + b"SSN 219-09-9999", coding, 10**6, 200)
+
+
+def test_nul_padding_after_the_last_gzip_member_is_allowed() -> None:
+    """gzip tools skip NUL padding (tape blocks); it holds nothing to inspect."""
+    assert decode_body(gzip.compress(b"a") + b"\x00" * 8, "gzip", 10**6, 200) == b"a"
+
+
+def test_the_limit_counts_every_member() -> None:
+    """Many small members cannot add up past max_body_bytes."""
+    body = gzip.compress(b"x" * 600) * 4
+    with pytest.raises(BodyTooLarge):
+        decode_body(body, "gzip", 2000, 1000)
