@@ -1305,6 +1305,28 @@ def gzip_twice(s: Secret) -> Made:
     return post("/v1/records", body, (*JSON, ("Content-Encoding", "gzip, gzip")))
 
 
+@case(ENCODINGS, SSN, HTTPS, own=True)
+def gzip_second_member(s: Secret) -> Made:
+    """A gzip body of two members, the SSN in the second (gzip -d reads both)."""
+    first = gzip.compress(b"customer called about a refund\n", mtime=0)
+    body = first + gzip.compress(f"ssn {s.dashed}\n".encode(), mtime=0)
+    return post("/v1/notes", body, (("Content-Type", "text/plain"), ("Content-Encoding", "gzip")))
+
+
+@case(ENCODINGS, CARD, REVERSE, own=True)
+def zstd_second_frame(s: Secret) -> Made:
+    """A zstd body of two frames, the card in the second (zstd -d reads both)."""
+    body = zstd.compress(b"order update\n") + zstd.compress(f"card {s.spaced}\n".encode())
+    return post("/v1/notes", body, (("Content-Type", "text/plain"), ("Content-Encoding", "zstd")))
+
+
+@case(ENCODINGS, SSN, HTTP, own=True)
+def gzip_trailing_bytes(s: Secret) -> Made:
+    """Plain bytes after the end of a gzip stream, the SSN among them."""
+    body = gzip.compress(b"see attached\n", mtime=0) + f"ssn {s.dashed}".encode()
+    return post("/v1/notes", body, (("Content-Type", "text/plain"), ("Content-Encoding", "gzip")))
+
+
 @case(ENCODINGS, CARD, HTTPS, undo=(u.hex_strings(),), own=True)
 def hex_json_field(s: Secret) -> Made:
     """Hex-encoded text in a JSON field."""

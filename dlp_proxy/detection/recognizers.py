@@ -744,14 +744,20 @@ FIELD_RULES: tuple[FieldRule, ...] = (
             r"burgerservicenummer|personnummer|cpr|hetu|henkilotunnus|pesel|codice_fiscale|nif|"
             r"nie|dni|nss|insee|nir)($|_)"
         ),
-        # Seven or eight digits too: an SSN kept as a number loses its leading zeros (024...).
-        lambda v: (
-            7 <= len(digits_of(v)) <= 9
-            and ssn_shape_ok(digits_of(v).zfill(9))
-            and len(v.strip()) <= 11
-        ),
+        lambda v: ssn_shape_ok(digits_of(v)) and len(v.strip()) <= 11,
         0.9,
         "nine digits with a possible SSN area, group and serial",
+    ),
+    FieldRule(
+        "US_SSN",
+        # Only a field named just so: an SSN kept as a number loses its leading zeros (024...).
+        _name(r"^(?P<word>ssn|social_security(_number|_no)?|socialsecurity|tin|taxpayer_id)$"),
+        lambda v: (
+            v.strip().isdigit() and 7 <= len(v.strip()) <= 8 and ssn_shape_ok(v.strip().zfill(9))
+        ),
+        0.9,
+        "a number whose dropped leading zeros make nine digits with a possible SSN area, "
+        "group and serial",
     ),
     FieldRule(
         "CREDIT_CARD",

@@ -175,5 +175,9 @@ def monitor_client(monitor_proxy: Proxy) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def unique_path(request: pytest.FixtureRequest) -> str:
-    """A path no other test sends to, so the vendor's record and the logs can be told apart."""
-    return f"/api/{request.node.name.replace('[', '-').rstrip(']')}/{uuid.uuid4().hex[:8]}"
+    """A path no other test sends to, so the vendor's record and the logs can be told apart.
+
+    Its last segment starts with a letter: eight random hex digits are all digits one time in
+    40, and a bare number in a path may read as an account number or an SSN.
+    """
+    return f"/api/{request.node.name.replace('[', '-').rstrip(']')}/t{uuid.uuid4().hex[:8]}"
