@@ -98,8 +98,34 @@ def use_numpy_blas() -> None:
     set_current_ops(NumpyOps(use_blis=False))
 
 
+class _Timeouts(logging.Filter):
+    """Counts Presidio's "pattern ... timed out ..., skipping" warnings.
+
+    Presidio logs a regex that runs into `REGEX_TIMEOUT_SECONDS` and carries on without it,
+    as if the text had nothing that pattern finds: a detection that fails open.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Count a timeout; let only errors through (the warnings are noise, see below)."""
+        if "timed out" in str(record.msg):
+            self.count += 1
+        return record.levelno >= logging.ERROR
+
+
+_TIMEOUTS = _Timeouts()
+PRESIDIO_LOGGER = "presidio-analyzer"
+
+
 class PresidioDetector:
-    """A `Detector` backed by Presidio's AnalyzerEngine and a spaCy model."""
+    """A `Detector` backed by Presidio's AnalyzerEngine and a spaCy model.
+
+    A pattern that times out in Presidio fails the whole message (`AnalyzerFailure`), so the
+    policy's `on_error` decides instead of a silent miss.
+    """
 
     def __init__(self, model: str = DEFAULT_MODEL) -> None:
         self.model = model
@@ -126,6 +152,22 @@ class PresidioDetector:
         """
         if not segments or not entities:
             return []
+        timeouts = _TIMEOUTS.count
+        findings = self._detect(segments, entities, min_score, detectors)
+        if _TIMEOUTS.count != timeouts:
+            raise AnalyzerFailure(
+                "a recognizer's pattern timed out and Presidio skipped it: the message cannot "
+                "be inspected whole"
+            )
+        return findings
+
+    def _detect(
+        self,
+        segments: Sequence[Segment],
+        entities: frozenset[str],
+        min_score: float,
+        detectors: tuple[CustomDetector, ...],
+    ) -> list[Finding]:
         from dlp_proxy.detection.recognizers import (
             contradicted_by_field,
             field_findings,
@@ -558,7 +600,10 @@ def _build_engine(model: str) -> AnalyzerEngine:
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 
     # Presidio logs a warning per recognizer it skips for other languages: noise in our logs.
-    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
+    # Its warnings are still made (level WARNING) so that `_Timeouts` sees the timeouts among
+    # them; the filter lets only errors through.
+    logging.getLogger(PRESIDIO_LOGGER).setLevel(logging.WARNING)
+    logging.getLogger(PRESIDIO_LOGGER).addFilter(_TIMEOUTS)
     configuration = {
         "nlp_engine_name": "spacy",
         "models": [{"lang_code": LANGUAGE, "model_name": model}],

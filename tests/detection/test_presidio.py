@@ -577,3 +577,15 @@ def test_weak_types_are_not_asked_without_a_context_word(detector: PresidioDetec
     assert detector._hopeless(said, asked, 0.4) == set()
     found = detector.detect([said], frozenset({"DATE_OF_BIRTH"}), 0.4)
     assert [f.entity for f in found] == ["DATE_OF_BIRTH"]
+
+
+def test_a_pattern_that_times_out_fails_the_message_closed(
+    detector: PresidioDetector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Presidio skips a regex that times out as if it found nothing: the detector refuses."""
+    import presidio_analyzer.pattern_recognizer as patterns
+
+    monkeypatch.setattr(patterns, "REGEX_TIMEOUT_SECONDS", 1e-9)
+    text = "call 212-555-0199 about ssn 536-90-4399 " * 2000
+    with pytest.raises(AnalyzerFailure, match="timed out"):
+        detector.detect([Segment("text:0", text)], frozenset({"US_SSN"}), 0.4)
