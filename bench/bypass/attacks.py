@@ -1305,6 +1305,21 @@ def gzip_twice(s: Secret) -> Made:
     return post("/v1/records", body, (*JSON, ("Content-Encoding", "gzip, gzip")))
 
 
+@case(ENCODINGS, SSN, HTTP, own=True)
+def json_labelled_csv(s: Secret) -> Made:
+    """JSON labelled text/csv: a vendor that ignores the label reads the tin field."""
+    body = json.dumps({"customer": {"tin": s.digits, "plan": "gold"}})
+    return post("/v1/import", body, (("Content-Type", "text/csv"),))
+
+
+@case(ENCODINGS, CARD, HTTPS, own=True)
+def ascii_labelled_utf16(s: Secret) -> Made:
+    """ASCII labelled charset=utf-16le: the gateway would read CJK, the vendor reads ASCII."""
+    text = f"card {s.spaced} ok!"
+    text += " " * (len(text) % 2)  # an even length, so that it is valid UTF-16 too
+    return post("/v1/notes", text, (("Content-Type", "text/plain; charset=utf-16le"),))
+
+
 @case(ENCODINGS, SSN, HTTPS, own=True)
 def gzip_second_member(s: Secret) -> Made:
     """A gzip body of two members, the SSN in the second (gzip -d reads both)."""

@@ -16,6 +16,8 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from dlp_proxy.core.actions import Change, fingerprint, rewrite
 from dlp_proxy.core.codecs import (
+    AS_JSON,
+    AS_UTF8,
     NAME_MARK,
     SEP,
     WHOLE_PREFIX,
@@ -25,6 +27,7 @@ from dlp_proxy.core.codecs import (
     PathDocument,
     QueryDocument,
     Segment,
+    other_readings,
     parse_body,
     parse_headers,
     parse_path,
@@ -823,7 +826,8 @@ def _read_body(message: Message, policy: Policy) -> _Body:
             f"parts that cannot be inspected: {', '.join(document.uninspectable)}"
         )
         return _Body(empty, error)
-    return _Body(document, whole=whole_text_segments(document, body, message.content_type))
+    whole = whole_text_segments(document, body, message.content_type)
+    return _Body(document, whole=whole + other_readings(document, body, message.content_type))
 
 
 def _binary_entry(
@@ -979,7 +983,14 @@ def _whole_findings(
     if not left:
         return []
     seen = "\x00".join(_letters_and_digits(normalize(s.text).text) for s in structured)
-    return [f for f, v in left if v not in seen]
+    # A reading of the body as what it really is (JSON labelled CSV, UTF-8 labelled UTF-16)
+    # gives its values the context the declared reading lacked: only what that reading found
+    # counts as found already.
+    return [f for f, v in left if _other_reading(f.location) or v not in seen]
+
+
+def _other_reading(location: str) -> bool:
+    return location.startswith((AS_JSON, AS_UTF8))
 
 
 _KEEPS_OUT = (Action.BLOCK, Action.ENCRYPT)

@@ -1748,3 +1748,39 @@ def test_the_requests_own_authority_is_inspected() -> None:
     decision = run(message, detector=PresidioDetector())
     assert decision.action is Action.BLOCK
     assert [f.location for f in decision.findings] == ["authority>host:0"]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/csv", b'{"ref": "x", "note": "ssn 078-05-1120"}'),
+        ("application/x-www-form-urlencoded", b'{"note": "ssn 078-05-1120"}'),
+        ("text/plain; charset=utf-16le", b"note: ssn 078-05-1120."),  # even: valid UTF-16
+        ("text/csv; charset=cp500", b"note,ssn 078-05-1120\n"),
+    ],
+    ids=["json-as-csv", "json-as-form", "ascii-as-utf16", "ascii-as-ebcdic"],
+)
+def test_a_body_that_lies_about_its_type_or_charset_is_read_as_it_is(
+    content_type: str, body: bytes
+) -> None:
+    """The gateway reads what a vendor ignoring the label would read, and blocks the SSN."""
+    message = Message.for_url(
+        "https://api.vendor.example/t", headers=[("Content-Type", content_type)], body=body
+    )
+    decision = run(message)
+    assert decision.action is Action.BLOCK
+    assert decision.blocking_rule == "block-ssn"
+
+
+def test_clean_bodies_that_lie_about_their_type_still_pass_unchanged() -> None:
+    """JSON labelled CSV, ASCII labelled Latin-1: nothing found, the bytes go on."""
+    for content_type, body in (
+        ("text/csv", b'{"status": "open", "qty": 3}'),
+        ("text/plain; charset=latin-1", b"the parcel left on Tuesday"),
+    ):
+        message = Message.for_url(
+            "https://api.vendor.example/t", headers=[("Content-Type", content_type)], body=body
+        )
+        decision = run(message)
+        assert decision.action is Action.ALLOW
+        assert decision.body is None

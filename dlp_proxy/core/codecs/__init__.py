@@ -130,10 +130,19 @@ from dlp_proxy.core.codecs.values import (
     TEXT_CHUNK_CHARS,
     context_words,
 )
-from dlp_proxy.core.codecs.whole import WHOLE_FIELD, WHOLE_PREFIX, whole_text_segments
+from dlp_proxy.core.codecs.whole import (
+    AS_JSON,
+    AS_UTF8,
+    WHOLE_FIELD,
+    WHOLE_PREFIX,
+    other_readings,
+    whole_text_segments,
+)
 from dlp_proxy.detection.detector import Segment
 
 __all__ = [
+    "AS_JSON",
+    "AS_UTF8",
     "IDENTIFIER_DIGITS",
     "IMAGE_TYPES",
     "MAX_DEPTH",
@@ -159,6 +168,7 @@ __all__ = [
     "TextDocument",
     "XmlDocument",
     "context_words",
+    "other_readings",
     "parse_body",
     "parse_headers",
     "parse_path",

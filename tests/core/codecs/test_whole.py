@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dlp_proxy.core.codecs import TEXT_CHUNK_CHARS, parse_body, whole_text_segments
+from dlp_proxy.core.codecs import TEXT_CHUNK_CHARS, other_readings, parse_body, whole_text_segments
 
 
 @pytest.mark.parametrize(
@@ -57,3 +57,28 @@ def test_an_unknown_or_wrong_charset_still_gives_text() -> None:
     document = parse_body("text/csv; charset=latin-1", body)
     (segment,) = whole_text_segments(document, body, "text/csv; charset=x-unknown")
     assert segment.text == "a,b\ncaf\ufffd,1\n"
+
+
+def test_json_labelled_as_something_else_is_also_read_as_json() -> None:
+    """A vendor that ignores the label reads JSON: so does the gateway, read-only."""
+    body = b'{"customer": {"tin": "536904399"}}'
+    document = parse_body("text/csv", body)
+    readings = {s.location: s for s in other_readings(document, body, "text/csv")}
+    assert readings["whole:json>$.customer.tin"].text == "536904399"
+    assert readings["whole:json>$.customer.tin"].context == ("tin",)
+    assert not any(s.rewritable for s in readings.values())
+
+
+def test_a_json_body_labelled_json_has_no_other_reading() -> None:
+    """What is read as JSON already is not read twice."""
+    body = b'{"a": "x"}'
+    assert other_readings(parse_body("application/json", body), body, "application/json") == ()
+
+
+def test_utf8_under_another_declared_charset_is_also_read_as_utf8() -> None:
+    """ASCII declared as UTF-16 reads as CJK to the gateway and as ASCII to a lax vendor."""
+    body = b"ssn 536-90-4399 on file!"  # an even length: valid UTF-16 too
+    content_type = "text/plain; charset=utf-16le"
+    (reading,) = other_readings(parse_body(content_type, body), body, content_type)
+    assert (reading.location, reading.text) == ("whole:utf-8", body.decode())
+    assert other_readings(parse_body("text/plain; charset=utf-8", body), body, "text/plain") == ()
