@@ -901,7 +901,7 @@ def _detect(
     segments: Sequence[Segment],
     rules: tuple[Rule, ...],
     detectors: tuple[CustomDetector, ...],
-    read: Sequence[Segment] = (),
+    read: Sequence[Segment],
 ) -> list[Finding]:
     """Findings in `segments`; the second reading's only where no segment of `read` has them.
 
@@ -924,10 +924,11 @@ def _detect(
     found = _analyze(detector, [*structured, *hidden], entities, min_score, wanted)
     found = [_unhidden(f) for f in found]
     if whole:
-        every = [*read, *structured]
         texts = {v.location: v.text for v in structured}
         earlier = [texts[f.location][f.start : f.end] for f in found]
-        found.extend(_whole_findings(detector, whole, every, kept, min_score, wanted, earlier))
+        # `read` holds every structured segment the views come from: `_whole_findings`
+        # normalises them itself, so the views need not be read a second time.
+        found.extend(_whole_findings(detector, whole, read, kept, min_score, wanted, earlier))
     return _merge_overlaps([_to_original(f, folded[f.location]) for f in found])
 
 

@@ -31,6 +31,7 @@ from dlp_proxy.detection.detector import NAME_MARK, SEP, WHOLE_PREFIX, Finding, 
 from dlp_proxy.detection.recognizers import (
     aba_checksum_ok,
     card_number_ok,
+    digits_of,
     iban_ok,
     non_pii_field,
     ssn_shape_ok,
@@ -130,7 +131,7 @@ def request_findings(segments: Iterable[Segment], entities: frozenset[str]) -> l
             if entity not in wanted:
                 continue
             for match in pattern.finditer(text):
-                digits = re.sub(r"\D", "", match.group())
+                digits = digits_of(match.group())
                 if check(digits) and not _in_hex_token(text, match.start(), match.end()):
                     found.append(
                         Finding(
