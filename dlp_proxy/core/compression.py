@@ -20,7 +20,7 @@ try:  # Python 3.14 has zstd in the standard library
 except ImportError:
     from backports import zstd  # type: ignore[no-redef,unused-ignore]
 
-__all__ = ["decode_body", "encode_body", "encodings_of"]
+__all__ = ["decode_body", "encode_body", "encodings_of", "gzip_header_texts"]
 
 _CHUNK = 64 * 1024
 
@@ -30,16 +30,49 @@ def encodings_of(header: str) -> list[str]:
     return [c.strip().lower() for c in header.split(",") if c.strip() and c.strip() != "identity"]
 
 
-def decode_body(raw: bytes, content_encoding: str, max_bytes: int, max_ratio: float) -> bytes:
-    """The body with every Content-Encoding undone, within the size and ratio limits."""
+def decode_body(
+    raw: bytes,
+    content_encoding: str,
+    max_bytes: int,
+    max_ratio: float,
+    header_texts: list[str] | None = None,
+) -> bytes:
+    """The body with every Content-Encoding undone, within the size and ratio limits.
+
+    The text in gzip members' headers (file name, comment, extra field), which `gzip -lN`
+    shows and decompression drops, is appended to `header_texts` when it is given.
+    """
     body = raw
     limit = min(max_bytes, int(max(len(raw), 1) * max_ratio))
     for coding in reversed(encodings_of(content_encoding)):
         decoder = _DECODERS.get(coding)
         if decoder is None:
             raise UndecodableBody(f"unsupported Content-Encoding {coding!r}")
-        body = decoder(body, limit)
+        body = _gzip(body, limit, header_texts) if decoder is _gzip else decoder(body, limit)
     return body
+
+
+def gzip_header_texts(raw: bytes) -> list[str]:
+    """The extra field, file name and comment of the gzip member `raw` starts with (RFC 1952).
+
+    They are Latin-1 text; empty ones are left out.
+    """
+    texts: list[str] = []
+    if len(raw) < 10 or not raw.startswith(_GZIP_MAGIC):
+        return texts
+    flags, position = raw[3], 10
+    if flags & _FEXTRA:
+        size = int.from_bytes(raw[position : position + 2], "little")
+        texts.append(raw[position + 2 : position + 2 + size].decode("latin-1"))
+        position += 2 + size
+    for flag in (_FNAME, _FCOMMENT):
+        if flags & flag:
+            end = raw.find(b"\x00", position)
+            if end < 0:
+                break
+            texts.append(raw[position:end].decode("latin-1"))
+            position = end + 1
+    return [t for t in texts if t.strip("\x00 ")]
 
 
 def encode_body(body: bytes, content_encoding: str) -> bytes:
@@ -101,15 +134,18 @@ def _after_end(name: str, size: int) -> UndecodableBody:
     )
 
 
-def _gzip(raw: bytes, limit: int) -> bytes:
+def _gzip(raw: bytes, limit: int, header_texts: list[str] | None = None) -> bytes:
     """Every member, as `gzip -d` and Python's `gzip.decompress` read them all.
 
     Only members, and NUL padding after the last one (which gzip tools skip), may follow the
-    first: anything else after the end is refused.
+    first: anything else after the end is refused. Each member's header texts go to
+    `header_texts` when it is given.
     """
     out = bytearray()
     rest = raw
     while True:
+        if header_texts is not None:
+            header_texts.extend(gzip_header_texts(rest))
         member, rest = _zlib_stream(rest, limit - len(out), 16 + zlib.MAX_WBITS, "gzip")
         out += member
         if not rest.strip(b"\x00"):
@@ -119,6 +155,7 @@ def _gzip(raw: bytes, limit: int) -> bytes:
 
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_FEXTRA, _FNAME, _FCOMMENT = 0x04, 0x08, 0x10
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 

@@ -115,3 +115,30 @@ def test_the_limit_counts_every_member() -> None:
     body = gzip.compress(b"x" * 600) * 4
     with pytest.raises(BodyTooLarge):
         decode_body(body, "gzip", 2000, 1000)
+
+
+def _gzip_member(data: bytes, name: bytes = b"", comment: bytes = b"") -> bytes:
+    flags = (0x08 if name else 0) | (0x10 if comment else 0)
+    header = b"\x1f\x8b\x08" + bytes([flags]) + b"\x00" * 4 + b"\x00\xff"
+    header += (name + b"\x00" if name else b"") + (comment + b"\x00" if comment else b"")
+    deflate = zlib.compressobj(wbits=-15)
+    body = deflate.compress(data) + deflate.flush()
+    return header + body + zlib.crc32(data).to_bytes(4, "little") + len(data).to_bytes(4, "little")
+
+
+def test_gzip_header_texts_of_every_member_are_collected() -> None:
+    """File names and comments in gzip headers, which decompression drops, are handed back."""
+    raw = _gzip_member(b"a", name=b"first.txt") + _gzip_member(b"b", comment=b"ssn 219-09-9999")
+    texts: list[str] = []
+    assert decode_body(raw, "gzip", 1 << 20, 100, texts) == b"ab"
+    assert texts == ["first.txt", "ssn 219-09-9999"]
+
+
+@given(st.binary(max_size=64), st.binary(max_size=40), st.binary(max_size=40))
+def test_gzip_header_texts_round_trip(data: bytes, name: bytes, comment: bytes) -> None:
+    """Any name and comment without NUL come back as Latin-1 text, the content intact."""
+    name, comment = name.replace(b"\x00", b""), comment.replace(b"\x00", b"")
+    texts: list[str] = []
+    assert decode_body(_gzip_member(data, name, comment), "gzip", 1 << 20, 1e6, texts) == data
+    expected = [t.decode("latin-1") for t in (name, comment) if t.decode("latin-1").strip("\x00 ")]
+    assert texts == expected

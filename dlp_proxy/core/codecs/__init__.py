@@ -36,12 +36,28 @@ Locations, by format (indexes from 0, except XML's XPath-style `[n]`):
                   jpeg:xmp-extended   jpeg:iptc:2:120   jpeg:APP12[0]
     GIF, WebP     gif:comment[0]   gif:text[0]   gif:xmp   gif:app[0]   webp:exif:0x013b   webp:xmp
     after images  png:trailer>text:0   jpeg:trailer>jpeg:COM[0]   (bytes after IEND, EOI ...)
+    protobuf      pb:1.3[2]   (field 3, its third occurrence, in field 1)   pb:1 (its text) and
+                  pb:1.3 (its nested message) for a field read both ways   pb:4#sint   pb:4#int
+                  pb:4#double (a number's other readings)   pb:5#packed[2]   pb:2>$.ssn
+    gRPC          grpc:m0>pb:1.3[2]   (message 0)   grpc:m0>$.ssn (+json)   grpc:m2 (a gRPC-web
+                  trailer frame)   grpc:m0#gzip[0] (a gzip header's file name or comment)
+    zip, office   zip:data/customers.csv>csv:r3.c2   zip:word/document.xml>xml:/document/body/p/r/t
+                  zip:a.zip>zip:b.txt>text:0   (nested)   zip:b.txt#name   zip:b.txt#comment
+                  zip:b.txt#extra   zip:#comment   zip:#gap[0]   (text outside every entry)
+                  zip:word/document.xml#text:0   (paragraphs joined where runs split a number)
+    PDF           pdf:page:3>text:0   pdf:page:3>annot:0/Contents   pdf:info:/Author
+                  pdf:info:/Author#name   pdf:xmp>xml:/xmpmeta/...   pdf:field:ssn   pdf:outline:0
+                  pdf:attachment:list.csv>csv:r1.c2
+    gzip, zstd    gzip>text:0   gzip>$.customer.ssn   gzip#header:0 (a member's file name, comment)
+    files         zstd>csv:r2.c1                (a compressed file as a body: `compressed`)
+    other         whole:json>$.tin   whole:xml>xml:/c/tin   whole:form>form:tin   whole:utf-8
+    readings      whole:utf-16-le   whole:ebcdic   whole:utf-7   whole:gzip-header:0 (`whole`)
 
 An image's segments are its metadata (text chunks, comments, EXIF, XMP, IPTC): pixels are never
 read, nor OCR'd, and only the texts of PNG text chunks and JPEG comments are `rewritable`. Bodies
-of no type or `application/octet-stream` are sniffed: an image by its magic number, text in
-UTF-16 or UTF-32 by its byte order mark or UTF-16's NUL bytes (`sniff_text`), rebuilt in that
-charset.
+of no type or `application/octet-stream` are sniffed: an image, archive, PDF or gzip or zstd
+file by its magic number, text in UTF-16 or UTF-32 by its byte order mark or NUL bytes
+(`sniff_text`), rebuilt in that charset; text that is not UTF-8 as Windows-1252 or Latin-1.
 
 Names are inspected as values are: a JSON key, a CSV header cell, an XML element's, attribute's
 or instruction's name, a multipart field name or header name is a segment at `NAME_MARK` after
@@ -83,6 +99,9 @@ field in a document shares it:
     host          host:0
     headers       header:x-customer-email   header:cookie>cookie:sid   header:referer>path:1
     images        png:tEXt   png:tEXt#name   jpeg:exif:0x9286   jpeg:COM   (every `[n]` dropped)
+    protobuf      pb:1.3   pb:4#sint   pb:5#packed   (every occurrence `[n]` dropped)
+    gRPC          pb:1.3   $.ssn   grpc:trailers   grpc:gzip   (the message number dropped, as
+                                                                NDJSON's record number is)
 
 A nested document's fields follow its value's field the same way: `$.payload>$.customer.ssn`,
 `$.items[*].note>url>text`, `$.blob>b64>text`, `multipart:file>csv:email`. Names are written as
@@ -94,9 +113,13 @@ JSON and text nodes, the percent-encoding and base64 layers); `tables` CSV, TSV 
 `markup` XML; `multipart` multipart bodies; `fields` forms, query strings, the path, hosts, URLs
 and the header block, `headers` how each header's value is read (shapes, cookies, credentials);
 `images` PNG, JPEG, GIF and WebP, with `metadata` (EXIF, XMP, IPTC) and `binary` (text in bodies
-that do not say they are text).
+that do not say they are text); `archives` zip and the office documents that are zip packages
+(xlsx, docx, pptx, odt, ods), `pdf` PDF (never rewritable: a finding to change there blocks),
+`protobuf` gRPC and protobuf, `compressed` gzip and zstd files sent as bodies; `whole` the
+second reading and the readings of a body as other than it claims to be (`other_readings`).
 """
 
+from dlp_proxy.core.codecs.archives import ZipDocument
 from dlp_proxy.core.codecs.binary import signature_matches, sniff_text
 from dlp_proxy.core.codecs.fields import (
     FormDocument,
@@ -120,6 +143,8 @@ from dlp_proxy.core.codecs.parse import (
     parse_path,
     parse_query,
 )
+from dlp_proxy.core.codecs.pdf import PdfDocument
+from dlp_proxy.core.codecs.protobuf import GrpcDocument, ProtobufDocument
 from dlp_proxy.core.codecs.tables import CsvDocument, NdjsonDocument
 from dlp_proxy.core.codecs.values import (
     IDENTIFIER_DIGITS,
@@ -131,18 +156,26 @@ from dlp_proxy.core.codecs.values import (
     context_words,
 )
 from dlp_proxy.core.codecs.whole import (
+    AS_FORM,
     AS_JSON,
+    AS_UTF7,
     AS_UTF8,
+    AS_XML,
     WHOLE_FIELD,
     WHOLE_PREFIX,
+    coding_header_segments,
+    is_other_reading,
     other_readings,
     whole_text_segments,
 )
 from dlp_proxy.detection.detector import Segment
 
 __all__ = [
+    "AS_FORM",
     "AS_JSON",
+    "AS_UTF7",
     "AS_UTF8",
+    "AS_XML",
     "IDENTIFIER_DIGITS",
     "IMAGE_TYPES",
     "MAX_DEPTH",
@@ -156,6 +189,7 @@ __all__ = [
     "CsvDocument",
     "Document",
     "FormDocument",
+    "GrpcDocument",
     "HeadersDocument",
     "HostDocument",
     "ImageDocument",
@@ -163,11 +197,16 @@ __all__ = [
     "MultipartDocument",
     "NdjsonDocument",
     "PathDocument",
+    "PdfDocument",
+    "ProtobufDocument",
     "QueryDocument",
     "Segment",
     "TextDocument",
     "XmlDocument",
+    "ZipDocument",
+    "coding_header_segments",
     "context_words",
+    "is_other_reading",
     "other_readings",
     "parse_body",
     "parse_headers",

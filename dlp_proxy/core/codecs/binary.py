@@ -3,8 +3,9 @@
 An `application/octet-stream` or untyped body, a binary WebSocket frame (the gateway hands it over
 as `application/octet-stream`) or a piece of image metadata may hold text in a charset nobody
 named. `sniff_text` finds out which: a byte order mark says UTF-32 or UTF-16 (either order) or
-UTF-8; without one, text in UTF-16 shows itself by its NUL bytes (ASCII in UTF-16LE has a NUL at
-every odd offset, in UTF-16BE at every even one); otherwise the body must be UTF-8. Whatever the
+UTF-8; without one, text in UTF-32 or UTF-16 shows itself by its NUL bytes (ASCII in UTF-16LE
+has a NUL at every odd offset, in UTF-16BE at every even one, in UTF-32LE three in every four);
+otherwise the body must be UTF-8. Whatever the
 charset, the decoded text must be mostly printable to count as text.
 
 The charset returned always names the byte order (`utf-16-le`, never `utf-16`), and a byte order
@@ -55,13 +56,14 @@ _NOT_CHARACTERS = frozenset({"Cn", "Co", "Cs"})
 def sniff_text(body: bytes) -> tuple[str, str] | None:
     """`(text, charset)` when `body` is mostly printable text in UTF-8, UTF-16 or UTF-32.
 
-    UTF-32 needs a byte order mark; UTF-16 is known by its mark or by its NUL bytes. None when
+    UTF-32 and UTF-16 are known by a mark or by their NUL bytes (UTF-32's two or three NULs in
+    every four bytes, UTF-16's one in two). None when
     `body` is not text (binary, or UTF-8 that is not mostly printable). `UndecodableBody` when a
     mark or the NUL pattern says UTF-16 or UTF-32 but the bytes are not valid text in it: such a
     body must not be read as UTF-8 instead (its NULs would hide every value from the detector).
     """
     marked = next((charset for bom, charset in _BOMS if body.startswith(bom)), None)
-    charset = marked or _utf16_by_nuls(body) or "utf-8"
+    charset = marked or _utf32_by_nuls(body) or _utf16_by_nuls(body) or "utf-8"
     try:
         text = body.decode(charset)
     except UnicodeDecodeError as e:
@@ -91,6 +93,24 @@ def mostly_printable(text: str) -> bool:
     sample = text[:SAMPLE_CHARS]
     odd = sum(1 for c in sample if unicodedata.category(c) in _NOT_CHARACTERS)
     return odd <= len(sample) * (1 - PRINTABLE_SHARE)
+
+
+def _utf32_by_nuls(body: bytes) -> str | None:
+    """`utf-32-le` or `utf-32-be` when the start of `body` has UTF-32's NUL pattern.
+
+    Text below U+10000 in UTF-32 has two NUL bytes in every four (the upper half), text below
+    U+0100 three: the third and fourth byte of each unit (LE) or the first and second (BE).
+    """
+    sample = body[: SNIFF_BYTES - SNIFF_BYTES % 4]
+    if len(sample) < 8 or len(body) % 4:
+        return None
+    nul = [sample[i::4].count(0) >= len(sample) / 4 * (1 - OTHER_NUL_SHARE) for i in range(4)]
+    few = [sample[i::4].count(0) <= len(sample) / 4 * OTHER_NUL_SHARE for i in range(4)]
+    if nul[2] and nul[3] and few[0]:
+        return "utf-32-le"
+    if nul[0] and nul[1] and few[3]:
+        return "utf-32-be"
+    return None
 
 
 def _utf16_by_nuls(body: bytes) -> str | None:
@@ -123,6 +143,18 @@ SIGNATURES: dict[str, tuple[tuple[int, bytes], ...]] = {
     "image/webp": ((8, b"WEBP"),),
     "application/pdf": ((0, b"%PDF-"),),
     "application/zip": ((0, b"PK\x03\x04"), (0, b"PK\x05\x06")),
+    "application/x-zip-compressed": ((0, b"PK\x03\x04"), (0, b"PK\x05\x06")),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ((0, b"PK\x03\x04"),),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (
+        (0, b"PK\x03\x04"),
+    ),
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": (
+        (0, b"PK\x03\x04"),
+    ),
+    "application/vnd.ms-excel.sheet.macroenabled.12": ((0, b"PK\x03\x04"),),
+    "application/vnd.oasis.opendocument.text": ((0, b"PK\x03\x04"),),
+    "application/vnd.oasis.opendocument.spreadsheet": ((0, b"PK\x03\x04"),),
+    "application/vnd.oasis.opendocument.presentation": ((0, b"PK\x03\x04"),),
     "application/gzip": ((0, b"\x1f\x8b"),),
     "audio/mpeg": ((0, b"ID3"), (0, b"\xff\xfb"), (0, b"\xff\xf3"), (0, b"\xff\xf2")),
     "audio/wav": ((8, b"WAVE"),),

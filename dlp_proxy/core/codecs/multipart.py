@@ -3,12 +3,16 @@
 A part without a filename and without a type other than text/plain is a form field: its text
 is one value. Any other part is a document of its own, read by the part's Content-Type (or, for
 an untyped upload, by its filename's extension); a PNG, JPEG, GIF or WebP image is read for its
-metadata (`images`); a part that cannot be read (another image format, a PDF, text in an unknown
-charset, a transfer encoding) is listed in `uninspectable`.
+metadata (`images`), a zip, office document or PDF as one (`archives`, `pdf`); a part that cannot
+be read (another image format, text in an unknown charset, a transfer encoding) is listed in
+`uninspectable`.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import quopri
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -39,9 +43,19 @@ EXTENSION_TYPES = {
     ".xml": "application/xml",
     ".txt": "text/plain",
     ".log": "text/plain",
+    ".zip": "application/zip",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".xlsm": "application/vnd.ms-excel.sheet.macroenabled.12",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".odt": "application/vnd.oasis.opendocument.text",
+    ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+    ".odp": "application/vnd.oasis.opendocument.presentation",
+    ".pdf": "application/pdf",
 }
 
-# Content-Transfer-Encodings that leave the content as it is; parts in others are not read.
+# Content-Transfer-Encodings that leave the content as it is; base64 and quoted-printable parts
+# are decoded (`transfer_decode`), parts in any other are not read.
 _IDENTITY_ENCODINGS = frozenset({"", "7bit", "8bit", "binary"})
 _PARAM = re.compile(r';\s*([^\s=;]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;]*))')
 _NEWLINE = re.compile(rb"\r?\n")
@@ -292,8 +306,9 @@ class MultipartDocument:
             self._parts[location] = _Part(start, content, end, charset, raw)
             context = context_words(params.get("name", ""))
             data = body[content:end]
-            if fields.get("content-transfer-encoding", "").lower() not in _IDENTITY_ENCODINGS:
-                nest.uninspectable.append(location)  # base64, quoted-printable: not decoded
+            transfer = fields.get("content-transfer-encoding", "").strip().lower()
+            if transfer not in _IDENTITY_ENCODINGS:
+                self._encoded(nest, location, field, fields, params, data, read_part, depth)
             elif "filename" not in params and mime in ("", "text/plain"):
                 # Only a part whose headers end with a blank line can be given content.
                 head = body[start:content]
@@ -432,6 +447,32 @@ class MultipartDocument:
         elif writable:
             nest.slot(location)
 
+    def _encoded(
+        self,
+        nest: Nest,
+        location: str,
+        field: str,
+        fields: Mapping[str, str],
+        params: Mapping[str, str],
+        data: bytes,
+        read_part: PartReader,
+        depth: int,
+    ) -> None:
+        """A part in base64 or quoted-printable: its decoded content, re-encoded on a change."""
+        transfer = fields.get("content-transfer-encoding", "").strip().lower()
+        decoded = transfer_decode(transfer, data)
+        if decoded is None:
+            nest.uninspectable.append(location)  # an unknown transfer encoding, or corrupt
+            return
+        plain = dict(fields)
+        plain.pop("content-transfer-encoding")
+        plain.setdefault("content-type", "text/plain")
+        inner: dict[str, PartDocument] = {}
+        context = context_words(params.get("name", ""))
+        self._file(nest, location, field, plain, params, decoded, read_part, depth, context, inner)
+        if location in inner:
+            self._documents[location] = _TransferEncoded(inner[location], transfer, data)
+
     def _file(
         self,
         nest: Nest,
@@ -443,6 +484,7 @@ class MultipartDocument:
         read_part: PartReader,
         depth: int,
         context: tuple[str, ...],
+        into: dict[str, PartDocument] | None = None,
     ) -> None:
         content_type = fields.get("content-type", "")
         mime, type_params = media_type(content_type)
@@ -461,7 +503,7 @@ class MultipartDocument:
         if document is None:
             nest.uninspectable.append(location)
         else:
-            self._documents[location] = document
+            (self._documents if into is None else into)[location] = document
             nest.adopt(location, document.segments, document.uninspectable, field=field)
 
     def rebuild(self, replacements: Mapping[str, str]) -> bytes:
@@ -567,10 +609,56 @@ def _with_length(headers: bytes, length: int) -> bytes:
     return _LENGTH.sub(lambda m: m.group(1) + str(length).encode("ascii"), headers)
 
 
+# Base64 lines in MIME are at most 76 characters (RFC 2045 6.8).
+_BASE64_LINE = 76
+
+
+def transfer_decode(transfer: str, data: bytes) -> bytes | None:
+    """A part's content with its Content-Transfer-Encoding undone; None if it is unknown or corrupt.
+
+    Base64 may have line breaks and other whitespace in it (RFC 2045 6.8), quoted-printable soft
+    line breaks (`=` at a line's end).
+    """
+    if transfer == "base64":
+        try:
+            return base64.b64decode(b"".join(data.split()), validate=True)
+        except (binascii.Error, ValueError):
+            return None
+    if transfer == "quoted-printable":
+        return quopri.decodestring(data)
+    return None
+
+
+def transfer_encode(transfer: str, data: bytes, newline: bytes) -> bytes:
+    """`data` in `transfer` again (base64 in 76-character lines), broken with `newline`."""
+    if transfer == "base64":
+        text = base64.b64encode(data)
+        lines = [text[i : i + _BASE64_LINE] for i in range(0, len(text), _BASE64_LINE)]
+        return newline.join(lines)
+    # Only soft line breaks are the encoding's; the data's own line breaks stay as they were.
+    return quopri.encodestring(data).replace(b"=\n", b"=" + newline)
+
+
+class _TransferEncoded:
+    """A part document read from base64 or quoted-printable, written back in it."""
+
+    def __init__(self, inner: PartDocument, transfer: str, raw: bytes) -> None:
+        self._inner = inner
+        self._transfer = transfer
+        self._newline = b"\r\n" if b"\r\n" in raw else b"\n"
+        self.segments = inner.segments
+        self.uninspectable = inner.uninspectable
+
+    def rebuild(self, replacements: Mapping[str, str]) -> bytes:
+        """The inner document rebuilt, encoded again."""
+        return transfer_encode(self._transfer, self._inner.rebuild(replacements), self._newline)
+
+
 def binary_type(mime: str) -> bool:
     """True for media types that are never text: images, audio, video, fonts, archives, PDF.
 
-    A part of such a type is not read, unless it is an image `images.is_image` reads.
+    A part of such a type is not read, unless it is an image `images.is_image` reads, or a zip,
+    office document or PDF (`parse`).
     """
     major = mime.partition("/")[0]
     return major in ("image", "audio", "video", "font", "model") or mime in _BINARY

@@ -13,7 +13,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from dlp_proxy.core.codecs.binary import sniff_text
+from dlp_proxy.core.codecs.archives import ZipDocument, is_zip, is_zip_type
+from dlp_proxy.core.codecs.binary import mostly_printable, sniff_text
+from dlp_proxy.core.codecs.compressed import COMPRESSED_TYPES, CompressedDocument, compression_of
 from dlp_proxy.core.codecs.fields import (
     FormDocument,
     HeadersDocument,
@@ -23,8 +25,16 @@ from dlp_proxy.core.codecs.fields import (
 from dlp_proxy.core.codecs.images import ImageDocument, is_image
 from dlp_proxy.core.codecs.markup import XmlDocument
 from dlp_proxy.core.codecs.multipart import MultipartDocument, binary_type
+from dlp_proxy.core.codecs.pdf import PDF_TYPES, PdfDocument, is_pdf
+from dlp_proxy.core.codecs.protobuf import (
+    GRPC_TYPES,
+    PROTOBUF_TYPES,
+    GrpcDocument,
+    ProtobufDocument,
+)
 from dlp_proxy.core.codecs.tables import CsvDocument, NdjsonDocument
 from dlp_proxy.core.codecs.values import (
+    MAX_NESTING,
     TEXT_CHUNK_CHARS,
     JsonNode,
     TextNode,
@@ -143,8 +153,19 @@ def _parse(content_type: str, body: bytes, depth: int, context: tuple[str, ...])
         return MultipartDocument(body, params.get("boundary"), _read_part, depth)
     if mime == FORM:
         return FormDocument(decode(body, charset or "utf-8", mime), depth)
+    if mime in GRPC_TYPES:  # length-prefixed protobuf (or JSON) messages, base64 for -text
+        return GrpcDocument(body, mime, depth)
+    if mime in PROTOBUF_TYPES:
+        return ProtobufDocument(body, depth)
+    if is_zip_type(mime) or (is_zip(body) and _may_be_document(mime)):  # xlsx, docx, zip ...
+        return ZipDocument(body, _read_part, depth, context)
+    if mime in PDF_TYPES or (is_pdf(body) and _may_be_document(mime)):
+        return PdfDocument(body, _read_part, depth, context)
     if is_image(mime, body):  # an image type, or an untyped body, that is a PNG, JPEG, GIF, WebP
         return ImageDocument(body, context, depth)
+    coding = compression_of(body)
+    if coding is not None and (mime in COMPRESSED_TYPES or mime in SNIFFED_TYPES):
+        return CompressedDocument(body, coding, _read_compressed, depth)
     if mime in SNIFFED_TYPES:
         sniffed = _sniffed(body, charset, depth, context)
         if sniffed is not None:
@@ -154,14 +175,54 @@ def _parse(content_type: str, body: bytes, depth: int, context: tuple[str, ...])
         if text is not None:
             return TextDocument(body, text[1], context)
     if mime.startswith("text/"):
-        return TextDocument(body, charset or "utf-8", context)
+        return _text(body, charset, context)
     # Unknown or missing types are inspected as text when they are text, and refused otherwise.
     try:
-        return TextDocument(body, charset or "utf-8", context)
+        return _text(body, charset, context)
     except UndecodableBody:
         raise UndecodableBody(
             f"cannot inspect a {mime or 'untyped'} body: it is not text in a supported format"
         ) from None
+
+
+def _read_compressed(inner: bytes, depth: int) -> Document:
+    """What a compressed file holds, read as an untyped body is (nested one level deeper)."""
+    if depth > MAX_NESTING:
+        raise UndecodableBody(f"compressed files nested more than {MAX_NESTING} deep")
+    return _parse("", inner, depth, ())
+
+
+# Text that says it is UTF-8 (or says nothing) but is not is read in the 8-bit charsets most
+# such text is in, when that gives printable text: Windows-1252, else Latin-1 (every byte).
+_EIGHT_BIT = ("cp1252", "latin-1")
+
+
+def _text(body: bytes, charset: str | None, context: tuple[str, ...]) -> TextDocument:
+    """Text in `charset`; text claiming UTF-8 that is not is read as Windows-1252 or Latin-1.
+
+    A vendor's reader given invalid UTF-8 falls back to an 8-bit charset (or replaces the
+    bytes); refusing the body would block every legacy export, so it is read that way too,
+    and written back in it (every byte of Latin-1 decodes, so the round trip is exact).
+    """
+    try:
+        return TextDocument(body, charset or "utf-8", context)
+    except UndecodableBody:
+        fallback = _eight_bit(body) if charset in (None, "utf-8", "utf8") else None
+        if fallback is None:
+            raise
+        return TextDocument(body, fallback, context)
+
+
+def _eight_bit(body: bytes) -> str | None:
+    """The first of `_EIGHT_BIT` that reads `body` as mostly printable text, or None."""
+    for charset in _EIGHT_BIT:
+        try:
+            text = body.decode(charset)
+        except UnicodeDecodeError:
+            continue
+        if mostly_printable(text):
+            return charset
+    return None
 
 
 def _sniffed(
@@ -189,7 +250,7 @@ def _read_part(
     A type guessed from a filename that turns out wrong is read as text instead.
     """
     mime, params = media_type(content_type)
-    if binary_type(mime) and not is_image(mime, content):
+    if binary_type(mime) and not is_image(mime, content) and not _is_document(mime, content):
         return None
     try:
         return _parse(content_type, content, depth, context)
@@ -200,6 +261,19 @@ def _read_part(
         return TextDocument(content, params.get("charset", "utf-8"), context)
     except UndecodableBody:
         return None
+
+
+def _may_be_document(mime: str) -> bool:
+    """True for types whose body is read as the zip or PDF its magic number says it is.
+
+    A vendor saves a zip sent as `text/plain` or `application/octet-stream` as what it is.
+    """
+    return mime in SNIFFED_TYPES or binary_type(mime)
+
+
+def _is_document(mime: str, content: bytes) -> bool:
+    """True for a part that is an archive, office document or PDF, by its type or its bytes."""
+    return is_zip_type(mime) or mime in PDF_TYPES or is_zip(content) or is_pdf(content)
 
 
 class _EmptyDocument:

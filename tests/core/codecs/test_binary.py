@@ -170,3 +170,23 @@ def test_any_bytes_are_text_none_or_undecodable(body: bytes) -> None:
         return
     if sniffed is not None:
         assert sniffed[0].encode(sniffed[1]) == body
+
+
+@given(
+    text=st.text(
+        alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_categories=["Cc"]),
+        min_size=2,
+    )
+)
+def test_unmarked_utf32_round_trips(text: str) -> None:
+    """Latin-1 range text in UTF-32 without a mark is found by its NULs, in the right order."""
+    for charset in ("utf-32-le", "utf-32-be"):
+        body = text.encode(charset)
+        assert sniff_text(body) == (text, charset)
+
+
+def test_utf32_sniffing_needs_whole_units() -> None:
+    """A body whose length is no multiple of four is never taken for UTF-32."""
+    body = "ab".encode("utf-32-le") + b"\x00"
+    sniffed = sniff_text(body)
+    assert sniffed is None or sniffed[1] != "utf-32-le"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -15,6 +16,7 @@ from dlp_proxy.core.codecs import (
     QueryDocument,
     parse_body,
 )
+from dlp_proxy.core.codecs.multipart import transfer_decode, transfer_encode
 from dlp_proxy.errors import UndecodableBody
 from tests.core.codecs.support import (
     BOUNDARY,
@@ -79,9 +81,9 @@ def test_multipart_unnamed_parts_lf_endings_and_preamble() -> None:
 
 
 def test_multipart_parts_that_cannot_be_read_are_listed() -> None:
-    """Transfer encodings, bad charsets, binary and malformed declared types are uninspectable."""
+    """Unknown transfer encodings, bad charsets, binary and malformed types are uninspectable."""
     body = multipart(
-        b'Content-Disposition: form-data; name="a"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        b'Content-Disposition: form-data; name="a"\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\n'
         b"bWFyaWFAZXhhbXBsZS5jb20=",
         b'Content-Disposition: form-data; name="b"\r\n\r\n\xff\xfe',
         b'Content-Disposition: form-data; name="c"; filename="x.pdf"\r\n'
@@ -367,3 +369,60 @@ def test_multipart_odd_header_lines_and_binary_preamble_are_still_read() -> None
     assert texts["multipart:#preamble"] == ("\xff\xfe pre 078-05-1120", True)
     assert doc.uninspectable == ()
     assert doc.rebuild({"multipart:#preamble": "x"}) == b"x" + body[body.index(b"\r\n--b") :]
+
+
+def test_base64_and_quoted_printable_parts_are_read_decoded() -> None:
+    """A part in base64 or quoted-printable is read as what it decodes to, by its own type."""
+    body = multipart(
+        b'Content-Disposition: form-data; name="note"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        + base64.encodebytes(b"ssn 219-09-9999 please").strip(),
+        b'Content-Disposition: form-data; name="q"\r\n'
+        b"Content-Transfer-Encoding: Quoted-Printable\r\n\r\ncard =34111 1111 1111 1111=\r\n ok",
+        b'Content-Disposition: form-data; name="f"; filename="c.json"\r\n'
+        b"Content-Type: application/json\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + base64.b64encode(b'{"tin": "219099999"}'),
+    )
+    doc = parse_body(UPLOAD_TYPE, body)
+    assert doc.uninspectable == ()
+    assert by_location(values_only(doc.segments)) == {
+        "multipart:note>text:0": "ssn 219-09-9999 please",
+        "multipart:q>text:0": "card 4111 1111 1111 1111 ok",
+        "multipart:f>$.tin": "219099999",
+    }
+    tin = next(s for s in doc.segments if s.location == "multipart:f>$.tin")
+    assert tin.context == ("tin",)
+
+
+def test_a_changed_encoded_part_is_encoded_again() -> None:
+    """A replacement inside a base64 part is written back in base64; the rest stays as it was."""
+    head = (
+        b'Content-Disposition: form-data; name="note"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+    )
+    body = multipart(
+        head + base64.b64encode(b"ssn 219-09-9999 please"),
+        b'Content-Disposition: form-data; name="x"\r\n\r\nkeep',
+    )
+    doc = parse_body(UPLOAD_TYPE, body)
+    rebuilt = doc.rebuild({"multipart:note>text:0": "ssn <SSN> please"})
+    assert rebuilt == body.replace(
+        base64.b64encode(b"ssn 219-09-9999 please"), base64.b64encode(b"ssn <SSN> please")
+    )
+
+
+def test_corrupt_base64_parts_are_uninspectable() -> None:
+    """Base64 that does not decode is not guessed at: the part cannot be inspected."""
+    body = multipart(
+        b'Content-Disposition: form-data; name="a"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        b"not*base64!"
+    )
+    assert parse_body(UPLOAD_TYPE, body).uninspectable == ("multipart:a",)
+
+
+@given(
+    st.binary(max_size=500),
+    st.sampled_from(["base64", "quoted-printable"]),
+    st.sampled_from([b"\n", b"\r\n"]),
+)
+def test_transfer_encodings_round_trip(data: bytes, transfer: str, newline: bytes) -> None:
+    """Whatever bytes are encoded come back from decoding, with either line break."""
+    assert transfer_decode(transfer, transfer_encode(transfer, data, newline)) == data

@@ -246,12 +246,12 @@ def test_unknown_type_that_is_text_is_inspected_as_text() -> None:
             b"abc",
             "unknown charset 'klingon' in the text Content-Type",
         ),
-        ("text/plain", b"ok \xff", r"text body is not valid utf-8 \(byte 3\)"),
+        ("text/plain", b"\x01\x02\x03\xff\x04\x05", r"text body is not valid utf-8 \(byte 3\)"),
         ("text/csv; charset=ascii", "é".encode(), r"CSV body is not valid ascii \(byte 0\)"),
         ("text/markdown; charset=ascii", "é".encode(), r"text body is not valid ascii \(byte 0\)"),
         (
             "application/octet-stream",
-            b"PK\x03\x04\x00\xff\xfe",
+            b"\x7fELF\x00\xff\xfe",  # a zip's magic (PK) is read as a zip: test_archives
             "cannot inspect a application/octet-stream body: it is not text in a supported format",
         ),
         ("", b"\x7fELF\x02\x01\xff", "cannot inspect a untyped body: it is not text"),
@@ -949,3 +949,23 @@ def test_renaming_a_key_renames_it_in_its_field_only(value: Any, data: st.DataOb
     expected = renamed(json.loads(json_body(value)), "$", target, "~new~")
     assert ordered(json.loads(rebuilt, object_pairs_hook=dict)) == expected
     assert rebuilt.count(b'"~new~":') >= 1
+
+
+@pytest.mark.parametrize(
+    ("content_type", "charset"),
+    [("text/plain; charset=utf-8", "cp1252"), ("text/plain", "cp1252"), ("", "cp1252")],
+)
+def test_text_that_is_not_utf8_is_read_in_an_eight_bit_charset(
+    content_type: str, charset: str
+) -> None:
+    """Latin-1 text labelled UTF-8 (or not labelled) is read, and rebuilt, as Windows-1252."""
+    body = "cliente José Núñez, “urgente”".encode(charset)
+    document = parse_body(content_type, body)
+    assert [s.text for s in document.segments] == ["cliente José Núñez, “urgente”"]
+    assert document.rebuild({"text:0": "cliente <PERSON>"}) == b"cliente <PERSON>"
+
+
+def test_eight_bit_fallback_needs_printable_text() -> None:
+    """Binary bytes are not taken for Latin-1 text: they stay refused."""
+    with pytest.raises(UndecodableBody, match="not valid utf-8"):
+        parse_body("text/plain", bytes(range(256)))

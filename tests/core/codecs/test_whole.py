@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from dlp_proxy.core.codecs import TEXT_CHUNK_CHARS, other_readings, parse_body, whole_text_segments
+from dlp_proxy.core.codecs import (
+    TEXT_CHUNK_CHARS,
+    coding_header_segments,
+    is_other_reading,
+    other_readings,
+    parse_body,
+    whole_text_segments,
+)
 
 
 @pytest.mark.parametrize(
@@ -82,3 +89,85 @@ def test_utf8_under_another_declared_charset_is_also_read_as_utf8() -> None:
     (reading,) = other_readings(parse_body(content_type, body), body, content_type)
     assert (reading.location, reading.text) == ("whole:utf-8", body.decode())
     assert other_readings(parse_body("text/plain; charset=utf-8", body), body, "text/plain") == ()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "location", "text"),
+    [
+        ("text/csv", b"<c><tin>536904399</tin></c>", "whole:xml>xml:/c/tin", "536904399"),
+        ("text/csv", b"tin=536904399&plan=gold", "whole:form>form:tin", "536904399"),
+        ("application/json", b"tin=536904399\n", "whole:form>form:tin", "536904399"),
+    ],
+    ids=["xml-as-csv", "form-as-csv", "form-as-json"],
+)
+def test_xml_and_forms_labelled_otherwise_are_also_read_as_such(
+    content_type: str, body: bytes, location: str, text: str
+) -> None:
+    """XML or a form under another label is read as what it is too, with its field names."""
+    try:
+        document = parse_body(content_type, body)
+    except Exception:  # noqa: BLE001 - a refused declared reading has no document to compare
+        document = parse_body("text/plain", body)
+    readings = {s.location: s for s in other_readings(document, body, content_type)}
+    assert readings[location].text == text
+    assert readings[location].rewritable is False
+
+
+def test_prose_is_no_form() -> None:
+    """A sentence with an equals sign in it is not read as a form."""
+    body = b"the total = 12 items, thanks"
+    assert other_readings(parse_body("text/plain", body), body, "text/plain") == ()
+
+
+@pytest.mark.parametrize(
+    ("charset", "encoding", "location"),
+    [
+        ("iso-8859-1", "utf-16", "whole:utf-16-le"),
+        ("windows-1252", "utf-32", "whole:utf-32-le"),
+    ],
+)
+def test_a_byte_order_mark_against_the_declared_charset_is_also_read(
+    charset: str, encoding: str, location: str
+) -> None:
+    """UTF-16 with its mark, declared Latin-1, reads to a vendor that trusts the mark."""
+    body = "card 4111 1111 1111 1111".encode(encoding)
+    content_type = f"text/plain; charset={charset}"
+    readings = {
+        s.location: s for s in other_readings(parse_body(content_type, body), body, content_type)
+    }
+    assert readings[location].text.lstrip("\ufeff") == "card 4111 1111 1111 1111"
+
+
+def test_utf7_shift_sequences_are_also_read_as_utf7() -> None:
+    """`+ADIAMQA5-` is `219` to a UTF-7 reader: text holding shift sequences is read so too."""
+    body = b"ssn +ADIAMQA5AC0AMAA5AC0AOQA5ADkAOQ-"
+    (reading,) = other_readings(parse_body("text/plain", body), body, "text/plain")
+    assert (reading.location, reading.text) == ("whole:utf-7", "ssn 219-09-9999")
+
+
+def test_a_plus_in_prose_is_no_utf7() -> None:
+    """`C++` and `1+1` hold no shift sequence worth a second reading."""
+    body = b"C++ and 1+1 and a+b"
+    assert other_readings(parse_body("text/plain", body), body, "text/plain") == ()
+
+
+def test_gzip_header_texts_are_read_only_segments() -> None:
+    """A gzip member's file name and comment become `whole:gzip-header:N` segments."""
+    (segment,) = coding_header_segments(["card 4111 1111 1111 1111.txt"])
+    assert segment.location == "whole:gzip-header:0"
+    assert segment.rewritable is False
+    assert is_other_reading(segment.location)
+
+
+def test_undeclared_ebcdic_is_also_read_as_ebcdic() -> None:
+    """Mainframe text (IBM-500) sent as bytes reads as ASCII to the vendor that expects it."""
+    body = "CARD 4111 1111 1111 1111 PLAN GOLD".encode("cp500")
+    readings = {s.location: s.text for s in other_readings(parse_body("", body), body, "")}
+    assert readings["whole:ebcdic"] == "CARD 4111 1111 1111 1111 PLAN GOLD"
+
+
+def test_latin1_text_is_no_ebcdic() -> None:
+    """Western European text in Latin-1 does not read as ASCII in IBM-500."""
+    body = "Réunion reportée au jeudi, café offert, salle B12".encode("latin-1")
+    readings = {s.location for s in other_readings(parse_body("", body), body, "")}
+    assert "whole:ebcdic" not in readings

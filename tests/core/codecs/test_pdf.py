@@ -1,0 +1,212 @@
+"""Tests for dlp_proxy/core/codecs/pdf.py: page text, metadata, fields, bounds of a PDF."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import zlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dlp_proxy.core.codecs import PdfDocument, parse_body
+from dlp_proxy.core.codecs import pdf as pdf_module
+from dlp_proxy.errors import UndecodableBody
+
+SSN = "219-09-9999"
+
+
+def make_pdf(
+    streams: list[bytes],
+    info: dict[str, str] | None = None,
+    compress: bool = False,
+    extra: list[bytes] | None = None,
+    catalog: bytes = b"",
+) -> bytes:
+    """A PDF with one page per content stream in Helvetica, an /Info dictionary if given.
+
+    `extra` objects are numbered after the pages and info; `catalog` adds to the catalog.
+    """
+    kids = " ".join(f"{4 + 2 * i} 0 R" for i in range(len(streams)))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R " + catalog + b">>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {len(streams)} >>".encode(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    for i, stream in enumerate(streams):
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 "
+            f"0 R >> >> /Contents {5 + 2 * i} 0 R >>".encode()
+        )
+        data = zlib.compress(stream) if compress else stream
+        flate = b" /Filter /FlateDecode" if compress else b""
+        objects.append(b"<< /Length %d%s >>\nstream\n" % (len(data), flate) + data + b"\nendstream")
+    trailer = b""
+    if info:
+        objects.append(b"<<" + b"".join(f" /{k} ({v})".encode() for k, v in info.items()) + b" >>")
+        trailer = b" /Info %d 0 R" % len(objects)
+    objects.extend(extra or [])
+    out = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\n" % (len(objects) + 1, trailer)
+    return out + b"startxref\n%d\n%%%%EOF\n" % xref
+
+
+def page(text: bytes) -> bytes:
+    """A content stream drawing `text` (operators as given) at the top of the page."""
+    return b"BT /F1 12 Tf 72 700 Td " + text + b" ET"
+
+
+def read(body: bytes, content_type: str = "application/pdf") -> PdfDocument:
+    """The document parse_body gives, checked to be a PdfDocument."""
+    document = parse_body(content_type, body)
+    assert isinstance(document, PdfDocument)
+    return document
+
+
+def all_text(document: PdfDocument) -> str:
+    """Every segment's text, one a line."""
+    return "\n".join(s.text for s in document.segments)
+
+
+@pytest.mark.parametrize(
+    "operators",
+    [
+        b"(ssn 219-09-9999) Tj",
+        b"[(ssn 219) -15 (-09-) 20 (9999)] TJ",
+        b"<73736e203231392d30392d39393939> Tj",
+    ],
+    ids=["Tj", "TJ-kerning", "hex"],
+)
+def test_page_text_is_read(operators: bytes) -> None:
+    """Text shown by Tj, by a TJ array with kerning between digit groups, in hex, is read."""
+    document = read(make_pdf([page(operators)]))
+    assert SSN in all_text(document)
+    assert [s.location for s in document.segments] == ["pdf:page:0>text:0"]
+    assert not any(s.rewritable for s in document.segments)
+
+
+def test_flate_streams_and_every_page_are_read() -> None:
+    """Compressed content streams are read, each page located by its number."""
+    document = read(
+        make_pdf([page(b"(Invoice 42) Tj"), page(f"({SSN}) Tj".encode())], compress=True)
+    )
+    found = {s.location: s.text for s in document.segments}
+    assert found["pdf:page:1>text:0"] == SSN
+    assert found["pdf:page:0>text:0"] == "Invoice 42"
+
+
+def test_document_information_is_read_with_its_keys() -> None:
+    """/Author, /Keywords and a custom key are segments, and so are the keys."""
+    info = {"Author": "Ann Lee", "Keywords": f"ssn {SSN}", "CustomerRef": "ref 4111"}
+    found = {s.location: s.text for s in read(make_pdf([page(b"(x) Tj")], info)).segments}
+    assert found["pdf:info:/Keywords"] == f"ssn {SSN}"
+    assert found["pdf:info:/Author"] == "Ann Lee"
+    assert found["pdf:info:/CustomerRef#name"] == "/CustomerRef"
+
+
+def test_annotations_and_form_fields_are_read() -> None:
+    """An annotation's /Contents and a form field's value are segments."""
+    annotation = f"<< /Type /Annot /Subtype /Text /Rect [0 0 10 10] /Contents (note {SSN}) >>"
+    field = "<< /FT /Tx /T (ssn) /V (219-09-9999) >>"
+    streams = [page(b"(form) Tj")]
+    body = make_pdf(
+        streams,
+        extra=[annotation.encode(), field.encode()],
+        catalog=b"/AcroForm << /Fields [7 0 R] >> ",
+    )
+    body = body.replace(b"/Contents 5 0 R >>", b"/Contents 5 0 R /Annots [6 0 R] >>")
+    found = {s.location: s.text for s in read(body).segments}
+    assert found["pdf:page:0>annot:0/Contents"] == f"note {SSN}"
+    assert found["pdf:field:ssn"] == SSN
+
+
+def test_a_pdf_sent_as_octet_stream_or_untyped_is_read() -> None:
+    """A PDF is sniffed by its magic number when its type does not say."""
+    body = make_pdf([page(b"(hello) Tj")])
+    assert all_text(read(body, "application/octet-stream")) == "hello"
+    assert all_text(read(body, "")) == "hello"
+
+
+def test_rebuild_gives_the_pdf_back_and_refuses_any_replacement() -> None:
+    """Nothing replaced: the same bytes; a replacement: UndecodableBody (a finding blocks)."""
+    body = make_pdf([page(b"(hello) Tj")])
+    document = read(body)
+    assert document.rebuild({}) == body
+    with pytest.raises(UndecodableBody, match="cannot be changed in a PDF"):
+        document.rebuild({"pdf:page:0>text:0": "x"})
+    with pytest.raises(KeyError):
+        document.rebuild({"pdf:page:9>text:0": "x"})
+
+
+def test_a_flate_bomb_is_refused_within_its_bound() -> None:
+    """A content stream inflating past MAX_STREAM_BYTES is refused, quickly."""
+    compressor = zlib.compressobj(9)
+    piece = b" " * (1024 * 1024)
+    data = b"".join(compressor.compress(piece) for _ in range(64)) + compressor.flush()
+    stream = b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data
+    body = make_pdf([b"(x) Tj"]).replace(b"<< /Length 6 >>\nstream\n(x) Tj", stream)
+    start = time.monotonic()
+    with pytest.raises(UndecodableBody, match="PDF does not parse"):
+        read(body)
+    assert time.monotonic() - start < 5
+
+
+def test_too_many_pages_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PDF of more than MAX_PAGES pages is refused."""
+    monkeypatch.setattr(pdf_module, "MAX_PAGES", 2)
+    with pytest.raises(UndecodableBody, match="over 2 pages"):
+        read(make_pdf([page(b"(a) Tj")] * 3))
+
+
+def test_too_much_text_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Text past MAX_TEXT_CHARS is refused, naming where."""
+    monkeypatch.setattr(pdf_module, "MAX_TEXT_CHARS", 10)
+    with pytest.raises(UndecodableBody, match="over 10 characters"):
+        read(make_pdf([page(b"(twenty characters!!) Tj")]))
+
+
+def test_errors_name_the_exception_type_never_the_content() -> None:
+    """A broken PDF's error says what kind of failure, not what pypdf quoted."""
+    with pytest.raises(UndecodableBody) as caught:
+        read(b"%PDF-1.4\n1 0 obj << /Secret (219-09-9999) ")
+    assert SSN not in str(caught.value)
+
+
+def test_pypdf_logs_nothing_into_ours(caplog: pytest.LogCaptureFixture) -> None:
+    """pypdf's repair messages (which quote the document) never reach the log records."""
+    body = make_pdf([page(f"({SSN}) Tj".encode())]).replace(b"startxref\n", b"startxref\n9")
+    with caplog.at_level(logging.DEBUG), contextlib.suppress(UndecodableBody):
+        read(body)
+    assert not [r for r in caplog.records if r.name.startswith("pypdf")]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=300))
+def test_random_bytes_raise_nothing_but_undecodable_body(data: bytes) -> None:
+    """Garbage after a PDF header either reads or raises UndecodableBody."""
+    for body in (b"%PDF-1.4\n" + data, make_pdf([page(b"(a) Tj")])[:-40] + data):
+        with contextlib.suppress(UndecodableBody):
+            read(body)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.text(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -.,:;#",
+        min_size=1,
+        max_size=40,
+    ).filter(lambda t: t.strip())
+)
+def test_shown_text_is_read_back(text: str) -> None:
+    """Whatever printable ASCII a Tj shows is what the page's segment holds."""
+    document = read(make_pdf([page(b"(" + text.encode() + b") Tj")]))
+    assert all_text(document).strip() == text.strip()
