@@ -16,8 +16,6 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from dlp_proxy.core.actions import Change, fingerprint, rewrite
 from dlp_proxy.core.codecs import (
-    AS_JSON,
-    AS_UTF8,
     NAME_MARK,
     SEP,
     WHOLE_PREFIX,
@@ -27,6 +25,8 @@ from dlp_proxy.core.codecs import (
     PathDocument,
     QueryDocument,
     Segment,
+    coding_header_segments,
+    is_other_reading,
     other_readings,
     parse_body,
     parse_headers,
@@ -37,7 +37,8 @@ from dlp_proxy.core.codecs import (
     whole_text_segments,
 )
 from dlp_proxy.core.compression import decode_body, encode_body
-from dlp_proxy.core.normalize import Normalized, embedded_encodings, normalize
+from dlp_proxy.core.encodings import DecodeBudget, embedded_encodings
+from dlp_proxy.core.normalize import Normalized, normalize
 from dlp_proxy.crypto.keys import Keyring
 from dlp_proxy.crypto.tokens import TOKEN_PATTERN, restore_tokens
 from dlp_proxy.detection.detector import Detector, Finding
@@ -809,11 +810,13 @@ def _read_body(message: Message, policy: Policy) -> _Body:
                 f"body of {len(message.body)} bytes is over max_body_bytes "
                 f"({policy.max_body_bytes})"
             )
+        header_texts: list[str] = []
         body = decode_body(
             message.body,
             message.content_encoding,
             policy.max_body_bytes,
             policy.max_decompression_ratio,
+            header_texts,
         )
     except InspectionError as e:
         return _Body(empty, e)
@@ -827,7 +830,8 @@ def _read_body(message: Message, policy: Policy) -> _Body:
         )
         return _Body(empty, error)
     whole = whole_text_segments(document, body, message.content_type)
-    return _Body(document, whole=whole + other_readings(document, body, message.content_type))
+    whole += other_readings(document, body, message.content_type)
+    return _Body(document, whole=whole + coding_header_segments(header_texts))
 
 
 def _binary_entry(
@@ -987,11 +991,7 @@ def _whole_findings(
     # A reading of the body as what it really is (JSON labelled CSV, UTF-8 labelled UTF-16)
     # gives its values the context the declared reading lacked: only what that reading found
     # counts as found already.
-    return [f for f, v in left if _other_reading(f.location) or v not in seen]
-
-
-def _other_reading(location: str) -> bool:
-    return location.startswith((AS_JSON, AS_UTF8))
+    return [f for f, v in left if is_other_reading(f.location) or v not in seen]
 
 
 _KEEPS_OUT = (Action.BLOCK, Action.ENCRYPT)
@@ -1013,11 +1013,13 @@ _HIDDEN = "#encoded@"
 def _encoded_words(segments: Sequence[Segment]) -> list[Segment]:
     """Extra segments for encoded words inside values, decoded, with the words before as context.
 
-    A finding in one covers the whole encoded word (`_unhidden`).
+    A finding in one covers the whole encoded word (`_unhidden`). The message's segments share
+    one decoding budget: past it, the message fails closed.
     """
     extra = []
+    budget = DecodeBudget()
     for segment in segments:
-        for start, end, decoded in embedded_encodings(segment.text):
+        for start, end, decoded in embedded_encodings(segment.text, budget):
             before = segment.text[max(start - 40, 0) : start].lower().split()[-4:]
             extra.append(
                 replace(

@@ -1,9 +1,16 @@
 """Undo the disguises that make PII invisible to pattern recognizers, keeping offsets.
 
-Full-width and other Unicode digits become ASCII digits, no-break and other odd spaces become
-plain spaces, zero-width characters and soft hyphens disappear, and compatibility forms are
-folded (NFKC). Recognizers run on the normalised text; `Normalized.span` maps a match back to
-the original text, so the rewrite covers the disguised characters too.
+Every Unicode digit form becomes an ASCII digit (Arabic-Indic and full-width, superscripts and
+subscripts, circled and dingbat digits, mathematical digits), no-break and other odd spaces
+become plain spaces, every dash a hyphen, and compatibility forms are folded (NFKC).
+Characters that render as nothing disappear: format characters (zero-width, bidi controls, tag
+characters, soft hyphen, BOM), control characters but tab and line ends (NUL ...), variation
+selectors, Hangul fillers, and combining marks that follow no letter (`2\u0332`, a keycap's
+U+20E3). A combining mark after a letter stays: in decomposed text it is part of a name.
+
+Recognizers run on the normalised text; `Normalized.span` maps a match back to the original
+text, so the rewrite covers the disguised characters too. Encoded words inside text (base64,
+hex, character references, number words ...) are `dlp_proxy.core.encodings`.
 """
 
 from __future__ import annotations
@@ -12,16 +19,25 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-__all__ = ["Normalized", "embedded_encodings", "normalize"]
+__all__ = ["Normalized", "normalize"]
 
-# Characters that render as nothing and are used to break up a value.
+# Characters that render as nothing and are used to break up a value, beyond the format (Cf)
+# and control (Cc) categories, which are dropped whole.
 _INVISIBLE = frozenset(
-    "\u00ad"  # soft hyphen
-    "\u180e"  # Mongolian vowel separator
-    "\u200b\u200c\u200d"  # zero-width space, non-joiner, joiner
-    "\u2060\u2061\u2062\u2063\u2064"  # word joiner and invisible operators
-    "\ufeff"  # zero-width no-break space / BOM
+    "\u034f"  # combining grapheme joiner
+    "\u115f\u1160\u3164\uffa0"  # Hangul fillers (letters that render as nothing)
+    "\u17b4\u17b5"  # Khmer inherent vowels
+    "\u2800"  # braille blank
 )
+# Not dashes to Unicode (Sm, Po, Lm) but written as one: minus sign, hyphen bullet, modifier minus.
+_DASH_LIKE = frozenset("\u2212\u2043\u02d7")
+_KEPT_CONTROLS = frozenset("\t\n\x0b\x0c\r")
+# ASCII text without these is its own normal form (the common case: no table is built).
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+
+def _is_variation_selector(char: str) -> bool:
+    return "\ufe00" <= char <= "\ufe0f" or "\U000e0100" <= char <= "\U000e01ef"
 
 
 @dataclass(frozen=True)
@@ -43,7 +59,11 @@ class Normalized:
         return self.folded_origins
 
     def span(self, start: int, end: int) -> tuple[int, int]:
-        """The span of the original text that `text[start:end]` came from."""
+        """The span of the original text that `text[start:end]` came from.
+
+        It reaches over the characters dropped right after its last one (a mark after the last
+        digit), so that a rewrite leaves none of the disguise behind.
+        """
         if self.folded_origins is None:
             if start >= end:
                 start = min(start, self.original_length)
@@ -53,137 +73,49 @@ class Normalized:
         if start >= end:
             origin = origins[start] if start < len(origins) else self.original_length
             return origin, origin
-        return origins[start], origins[end - 1] + 1
+        after = origins[end] if end < len(origins) else self.original_length
+        return origins[start], max(origins[end - 1] + 1, after)
 
 
 def normalize(text: str) -> Normalized:
     """Fold `text` for detection; cheap when there is nothing to fold (plain ASCII)."""
-    if text.isascii():
+    if text.isascii() and not _ASCII_CONTROL.search(text):
         return Normalized(text, None, len(text))
     chars: list[str] = []
     origins: list[int] = []
+    after_letter = False  # the last character kept is a letter (or a mark on one)
     for index, char in enumerate(text):
-        for folded in _fold(char):
-            chars.append(folded)
-            origins.append(index)
-    folded = "".join(chars)
-    return Normalized(folded, tuple(origins), len(text), changed=folded != text)
+        if char.isascii():
+            folded = "" if (char < " " and char not in _KEPT_CONTROLS) or char == "\x7f" else char
+        elif unicodedata.category(char) in ("Mn", "Me"):
+            # A mark on a letter is part of a name; on a digit or a dash it is a disguise.
+            keep = after_letter and not _is_variation_selector(char)
+            folded = char if keep else ""
+        else:
+            folded = _fold(char)
+        if folded:
+            last = folded[-1]
+            after_letter = last.isalpha() or unicodedata.category(last) in ("Mn", "Me")
+            for part in folded:
+                chars.append(part)
+                origins.append(index)
+    result = "".join(chars)
+    return Normalized(result, tuple(origins), len(text), changed=result != text)
 
 
 def _fold(char: str) -> str:
-    if char.isascii():
-        return char
+    """One non-ASCII character that is not a combining mark, folded."""
     if char in _INVISIBLE:
         return ""
-    if unicodedata.category(char) == "Nd":  # any decimal digit (Arabic-Indic, full-width)
-        return str(unicodedata.digit(char))
-    if char.isspace() or unicodedata.category(char) == "Zs":
+    category = unicodedata.category(char)
+    if category in ("Cf", "Cc", "Co"):  # format and control characters, private use
+        return ""
+    digit = unicodedata.digit(char, None)  # Nd, and No digits: ², ₂, ②, ❷
+    if digit is not None:
+        return str(digit)
+    if char.isspace() or category == "Zs":
         return " "
-    if unicodedata.category(char) == "Pd":  # every dash: en, em, figure, non-breaking
+    if category == "Pd" or char in _DASH_LIKE:  # every dash: en, em, figure, non-breaking
         return "-"
-    folded = unicodedata.normalize("NFKC", char)
     # NFKC can expand one character into several (ﬁ -> fi); each keeps the same origin.
-    return folded
-
-
-_EMBEDDED_BASE64 = re.compile(r"(?<![\w+/=-])[A-Za-z0-9+/_-]{12,}={0,2}(?![\w+/=-])")
-_EMBEDDED_PERCENT = re.compile(r"[^\s%]*(?:%[0-9A-Fa-f]{2}[^\s%]*)+")
-
-
-_EMBEDDED_HEX = re.compile(r"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{2}){8,}(?![0-9A-Za-z])")
-_DATA_URI = re.compile(
-    r"data:(?P<type>[A-Za-z]+/[A-Za-z0-9.+-]+)?(?P<params>(?:;[A-Za-z0-9-]+=[^;,\s\"']*)*)"
-    r"(?P<base64>;base64)?,(?P<data>[A-Za-z0-9+/=%_.~!$&'()*-]*)"
-)
-# A data: URI is decoded when its payload is at most this long (the body's own limits bound it).
-DATA_URI_MAX_CHARS = 16 * 1024 * 1024
-
-
-def embedded_encodings(text: str) -> list[tuple[int, int, str]]:
-    """`(start, end, decoded)` for each encoded word inside `text`.
-
-    Base64, percent-encoding, hex of UTF-8 text (`3231392d...`) and `data:` URIs (text, or an
-    image whose metadata text is read; an image that cannot be read is `UndecodableBody`).
-    Whole values in base64 and percent-encoding are decoded by the codecs; this finds them
-    written inside a sentence (`The card MjQ4MDky... was charged`, `call %39%30%34%2D...`).
-    """
-    from dlp_proxy.core.codecs.values import decode_base64_text, unquote_exact
-
-    found = [*_hex_words(text), *_data_uris(text)]
-    for match in _EMBEDDED_BASE64.finditer(text):
-        decoded = decode_base64_text(match.group())
-        if decoded is not None:
-            found.append((match.start(), match.end(), decoded[0]))
-    for match in _EMBEDDED_PERCENT.finditer(text):
-        word, layers = match.group(), 0
-        while layers < 3 and (unquoted := unquote_exact(word)) is not None:
-            word, layers = unquoted, layers + 1
-        if layers:
-            found.append((match.start(), match.end(), word))
-    return found
-
-
-def _hex_words(text: str) -> list[tuple[int, int, str]]:
-    """Hex words (eight bytes or more) that decode to printable UTF-8: hashes do not."""
-    from dlp_proxy.core.codecs.binary import mostly_printable
-
-    found = []
-    for match in _EMBEDDED_HEX.finditer(text):
-        try:
-            decoded = bytes.fromhex(match.group()).decode("utf-8")
-        except UnicodeDecodeError:
-            continue
-        if mostly_printable(decoded):
-            found.append((match.start(), match.end(), decoded))
-    return found
-
-
-def _data_uris(text: str) -> list[tuple[int, int, str]]:
-    """`data:` URIs: the text they hold, or the text in the metadata of the image they hold."""
-    if "data:" not in text:
-        return []
-    found = []
-    for match in _DATA_URI.finditer(text):
-        payload = match.group("data")
-        if not payload or len(payload) > DATA_URI_MAX_CHARS:
-            continue
-        content = _data_uri_bytes(payload, bool(match.group("base64")))
-        if content is None:
-            continue
-        readable = _data_uri_text((match.group("type") or "text/plain").lower(), content)
-        if readable:
-            found.append((match.start(), match.end(), readable))
-    return found
-
-
-def _data_uri_bytes(payload: str, is_base64: bool) -> bytes | None:
-    import base64
-    import binascii
-    from urllib.parse import unquote_to_bytes
-
-    if not is_base64:
-        return unquote_to_bytes(payload)
-    try:
-        return base64.b64decode(unquote_to_bytes(payload) + b"=" * (-len(payload) % 4))
-    except (binascii.Error, ValueError):
-        return None
-
-
-def _data_uri_text(media_type: str, content: bytes) -> str:
-    """What a reader of the URI gets as text; an image that cannot be read fails closed."""
-    from dlp_proxy.core.codecs.binary import sniff_text
-    from dlp_proxy.core.codecs.images import ImageDocument, image_format
-    from dlp_proxy.errors import UndecodableBody
-
-    if media_type.startswith("image/") or image_format(content) is not None:
-        image = ImageDocument(content)  # UndecodableBody for what is not a readable image
-        if image.uninspectable:
-            raise UndecodableBody(
-                "a data: URI holds an image with parts that cannot be inspected: "
-                + ", ".join(image.uninspectable)
-            )
-        return "\n".join(s.text for s in image.segments)
-    sniffed = sniff_text(content)
-    if sniffed is None:
-        raise UndecodableBody(f"a data: URI of type {media_type} is not text dlp-proxy reads")
-    return sniffed[0]
+    return unicodedata.normalize("NFKC", char)

@@ -171,6 +171,11 @@ def _valid_date(year: str, month: str, day: str) -> bool:
 # --- Presidio recognizers ---------------------------------------------------------------------
 
 
+# Between a number's digits: what card numbers are not written with, or more than one character.
+_ODD_SEPARATOR = re.compile(r"[^\d .-]|\D{2,}")
+_SEPARATORS = re.compile(r"\D+")
+
+
 class CardNumberRecognizer(PatternRecognizer):
     """Card numbers with spaces, dots, dashes or nothing between digit groups; Luhn-checked."""
 
@@ -179,24 +184,36 @@ class CardNumberRecognizer(PatternRecognizer):
             supported_entity="CREDIT_CARD",
             name="CardNumberRecognizer",
             patterns=[
-                Pattern("card, any separator", r"(?<![\d.,-])(?:\d[ .-]?){12,18}\d(?![\d])", 0.3)
+                Pattern("card, any separator", r"(?<![\d.,-])(?:\d[ .-]?){12,18}\d(?![\d])", 0.3),
+                # `4539_1488/0343 - 6467`, a group on each line: weak, context makes it count.
+                Pattern(
+                    "card, odd separators",
+                    r"(?<![\d.,-])(?:\d(?:[ \t]*[-./_|:\\][ \t]*|\s{1,3})?){12,18}\d(?!\d)",
+                    0.3,
+                ),
             ],
             context=["card", "credit", "debit", "visa", "mastercard", "amex", "pan", "cc"],
         )
 
-    def validate_result(self, pattern_text: str) -> bool:
+    def validate_result(self, pattern_text: str) -> bool | None:
         """Valid when the digits are a card number (separators may be mixed: `4539-1488 0343.6467`).
 
-        The network prefix, the length and the Luhn digit keep random digit runs out.
+        The network prefix, the length and the Luhn digit keep random digit runs out. Groups
+        split by what card numbers are not written with (`_`, `/`, `|`, ` - `, a line break)
+        keep their weak score: a list of numbers looks like that too, so context decides.
         """
-        return card_number_ok(digits_of(pattern_text))
+        if not card_number_ok(digits_of(pattern_text)):
+            return False
+        return None if _ODD_SEPARATOR.search(pattern_text) else True
 
 
 class SeparatedSsnRecognizer(PatternRecognizer):
     """SSNs whose groups are separated by what Presidio's own patterns do not take.
 
     `219/09/9999`, `219_09_9999`, `219|09|9999`, `219:09:9999`, `219 - 09 - 9999`: one
-    separator used twice, the SSA's area, group and serial rules checked.
+    separator used twice, the SSA's area, group and serial rules checked. Glued to letters
+    (`SSN219-09-9999`, where no word boundary is) or with mixed separators or line breaks
+    (`219/09-9999`), the match is weak: context makes it count.
     """
 
     def __init__(self) -> None:
@@ -209,14 +226,35 @@ class SeparatedSsnRecognizer(PatternRecognizer):
                     r"(?<![\d/_|:\\-])\d{3}(\s?[/_|:\\]\s?|\s+-\s+|\s{2,})\d{2}\1\d{4}"
                     r"(?![\d/_|:\\-])",
                     0.5,
-                )
+                ),
+                Pattern(
+                    "SSN, glued to letters",
+                    r"(?:(?<=[^\W\d_])\d{3}([-.])\d{2}\1\d{4}(?![\d/_|:\\-])"
+                    r"|(?<![\d/_|:\\.-])\d{3}([-.])\d{2}\2\d{4}(?=[^\W\d_]))",
+                    0.3,
+                ),
+                Pattern(
+                    "SSN, mixed separators",
+                    # `219-09-9999`, `219 09 9999`, `219.09.9999`: Presidio's own patterns.
+                    r"(?<![\d/_|:\\.-])(?!\d{3}([-. ])\d{2}\1\d{4})"
+                    r"\d{3}(?:[ \t]*[-./_|:\\][ \t]*|\s{1,3})\d{2}"
+                    r"(?:[ \t]*[-./_|:\\][ \t]*|\s{1,3})\d{4}(?![\d/_|:\\.-])",
+                    0.3,
+                ),
             ],
             context=["ssn", "social", "security", "tin", "taxpayer"],
         )
 
-    def validate_result(self, pattern_text: str) -> bool:
-        """Valid when the nine digits could have been issued."""
-        return ssn_shape_ok(digits_of(pattern_text))
+    def validate_result(self, pattern_text: str) -> bool | None:
+        """Valid when the nine digits could have been issued; weak when written oddly.
+
+        Mixed separators or a group on each line keep the weak score (three numbers on three
+        lines are often just that): context decides.
+        """
+        if not ssn_shape_ok(digits_of(pattern_text)):
+            return False
+        separators = set(_SEPARATORS.findall(pattern_text))
+        return None if len(separators) > 1 or "\n" in pattern_text else True
 
 
 class DateOfBirthRecognizer(PatternRecognizer):

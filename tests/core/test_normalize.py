@@ -1,4 +1,8 @@
-"""Tests for dlp_proxy/core/normalize.py: folding disguises while keeping offsets."""
+"""Tests for dlp_proxy/core/normalize.py: folding disguises while keeping offsets.
+
+The embedded-encoding tests here pin what inspect relies on (spans on folded text); the
+decoders themselves are tested in test_encodings.py.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dlp_proxy.core.normalize import embedded_encodings, normalize
+from dlp_proxy.core.encodings import embedded_encodings
+from dlp_proxy.core.normalize import normalize
 
 
 @pytest.mark.parametrize(
@@ -81,33 +86,89 @@ def test_plain_ascii_keeps_no_index_table_and_maps_spans_to_themselves() -> None
     assert n.origins == (0, 1, 2)
 
 
-def test_hex_of_text_is_an_encoded_word_and_a_hash_is_not() -> None:
-    """`3231392d...` is text in hex; a SHA-256 decodes to bytes that are no text."""
-    text = "ref " + b"219-09-9999".hex() + " and 9f86d081884c7d659a2feaa0c55ad015"
-    assert [decoded for _, _, decoded in embedded_encodings(text)] == ["219-09-9999"]
+DIGIT_FORMS = {
+    "superscripts": "\u00b2\u00b9\u2079-\u2070\u2079",
+    "subscripts": "\u2082\u2081\u2089-\u2080\u2089",
+    "circled": "\u2461\u2460\u2468-\u24ea\u2468",
+    "dingbat negative circled": "\u2777\u2776\u277e-\u24ff\u277e",
+    "mathematical bold": "\U0001d7d0\U0001d7cf\U0001d7d7-\U0001d7ce\U0001d7d7",
+    "mathematical monospace": "\U0001d7f8\U0001d7f7\U0001d7ff-\U0001d7f6\U0001d7ff",
+    "keycaps": "2\ufe0f\u20e31\ufe0f\u20e39\ufe0f\u20e3-0\ufe0f\u20e39\ufe0f\u20e3",
+    "fullwidth with acute": "\uff12\u0301\uff11\u0301\uff19\u0301-\uff10\u0301\uff19\u0301",
+}
 
 
-def test_a_data_uri_holding_text_is_an_encoded_word() -> None:
-    """`data:text/plain;base64,...` and percent-encoded data URIs are read as their text."""
-    import base64
-
-    b64 = base64.b64encode(b"SSN 219-09-9999").decode()
-    for uri in (f"data:text/plain;base64,{b64}", "data:,SSN%20219-09-9999"):
-        text = f'<a href="{uri}">x</a>'
-        decoded = [d for s, e, d in embedded_encodings(text) if text[s:e] == uri]
-        assert decoded == ["SSN 219-09-9999"], uri
+@pytest.mark.parametrize("name", sorted(DIGIT_FORMS))
+def test_every_digit_form_becomes_an_ascii_digit(name: str) -> None:
+    """Superscripts, subscripts, circled, dingbat, mathematical digits and keycaps fold to 0-9."""
+    assert normalize(DIGIT_FORMS[name]).text == "219-09"
 
 
-def test_a_data_uri_image_is_read_for_its_metadata_and_fails_closed_when_unreadable() -> None:
-    """A PNG in a data URI gives its text chunks; a PNG that is cut short is refused."""
-    import base64
+INVISIBLES = {
+    "combining low line": "\u0332",
+    "variation selector": "\ufe0e",
+    "variation selector supplement": "\U000e0100",
+    "keycap": "\u20e3",
+    "tag characters": "\U000e0041\U000e0020",
+    "nul": "\x00",
+    "c0 control": "\x1f",
+    "c1 control": "\x85",
+    "left-to-right mark": "\u200e",
+    "right-to-left override": "\u202e\u202c",
+    "isolates": "\u2066\u2069",
+    "hangul fillers": "\u3164\uffa0\u115f",
+    "combining grapheme joiner": "\u034f",
+    "word joiner": "\u2060",
+}
 
-    from dlp_proxy.errors import UndecodableBody
-    from tests.core.codecs.pictures import png, text_chunk
 
-    image = png(text_chunk("Comment", "SSN 219-09-9999"))
-    uri = "data:image/png;base64," + base64.b64encode(image).decode()
-    assert any("219-09-9999" in d for _, _, d in embedded_encodings(f"img {uri}"))
-    broken = "data:image/png;base64," + base64.b64encode(image[:30]).decode()
-    with pytest.raises(UndecodableBody):
-        embedded_encodings(f"img {broken}")
+@pytest.mark.parametrize("name", sorted(INVISIBLES))
+def test_invisible_characters_between_digits_disappear(name: str) -> None:
+    """Each invisible character after every digit is dropped; the span covers all of them."""
+    mark = INVISIBLES[name]
+    text = "ssn " + "".join(c + mark for c in "219-09-9999") + " ok"
+    n = normalize(text)
+    assert n.text == "ssn 219-09-9999 ok"
+    start = n.text.index("219")
+    start0, end0 = n.span(start, start + 11)
+    assert text[start0:end0] == "".join(c + mark for c in "219-09-9999")
+
+
+def test_combining_marks_after_letters_stay_and_after_digits_go() -> None:
+    """Decomposed names keep their accents; a mark after a digit or a dash is a disguise."""
+    name = "Jose\u0301 Nu\u0303n\u0303ez Bi\u0300\u0323nh"
+    assert normalize(name).text == name
+    assert normalize("2\u03011-\u03019").text == "21-9"
+
+
+def test_minus_sign_and_other_dash_likes_are_hyphens() -> None:
+    """U+2212 minus, U+2043 hyphen bullet and U+02D7 modifier minus are read as `-`."""
+    assert normalize("219\u221209\u20439999\u02d7").text == "219-09-9999-"
+
+
+def test_ascii_controls_other_than_line_ends_are_dropped() -> None:
+    """NUL and other C0 controls go; tab, line feed, vertical tab, form feed, CR stay."""
+    n = normalize("4\x005\x013\t9\n1\x0b4\x0c8\r8\x7f")
+    assert n.text == "453\t9\n1\x0b4\x0c8\r8"
+    assert n.changed
+
+
+@given(st.text())
+def test_spans_cover_what_they_came_from(text: str) -> None:
+    """Any span of the folded text maps to a span of the original that holds its origins."""
+    n = normalize(text)
+    for start in range(0, len(n.text), 3):
+        end = min(start + 4, len(n.text))
+        start0, end0 = n.span(start, end)
+        assert 0 <= start0 <= end0 <= len(text)
+        assert all(start0 <= o < end0 for o in n.origins[start:end])
+
+
+def test_embedded_encodings_give_spans_inspect_maps_back() -> None:
+    """A finding on folded text inside an encoded word maps back over the disguise."""
+    text = "ssn &#50;\u200b&#49;&#57;-09-9999 ok"
+    n = normalize(text)
+    [(start, end, decoded)] = embedded_encodings(n.text)
+    assert decoded == "219-09-9999"
+    start0, end0 = n.span(start, end)
+    assert text[start0:end0] == "&#50;\u200b&#49;&#57;-09-9999"

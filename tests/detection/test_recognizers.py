@@ -118,6 +118,27 @@ def test_card_recognizer_separators(text: str, found: str | None) -> None:
     assert [text[r.start : r.end] for r in results] == ([found] if found else [])
 
 
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("card 4111_1111_1111_1111 ok", "4111_1111_1111_1111"),
+        ("card 4111/1111/1111/1111 ok", "4111/1111/1111/1111"),
+        ("card 4111 - 1111 | 1111 - 1111 ok", "4111 - 1111 | 1111 - 1111"),
+        ("card:\n4111\n1111\n1111\n1111\nok", "4111\n1111\n1111\n1111"),
+        ("token pan4111111111111111exp", "4111111111111111"),
+        ("order 4111_1111_1111_1112 ok", None),
+        ("at 2026-11-14 10:30:45:123 ok", None),
+    ],
+)
+def test_card_recognizer_odd_separators_and_glued_letters(text: str, found: str | None) -> None:
+    """Underscores, slashes, spaced dashes and bars, line wraps, letters around: still a card,
+    weak (context decides) unless written with spaces, dots or dashes."""
+    results = CardNumberRecognizer().analyze(text, ["CREDIT_CARD"])
+    assert {text[r.start : r.end] for r in results} == ({found} if found else set())
+    strong = found is not None and found.isdigit()
+    assert all((r.score == 1.0) is strong for r in results)
+
+
 def test_date_of_birth_needs_context_to_score() -> None:
     """A bare date scores low; the same date next to 'born' or 'DOB' is boosted by Presidio."""
     recognizer = DateOfBirthRecognizer()
@@ -588,6 +609,39 @@ def test_ssns_with_other_separators_are_found(text: str, found: str | None) -> N
     """Slashes, underscores, bars, spaced dashes, double spaces: still an SSN; dates are not."""
     results = SeparatedSsnRecognizer().analyze(text, ["US_SSN"])
     assert [text[r.start : r.end] for r in results] == ([found] if found else [])
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("ssn 536/90-4399 ok", "536/90-4399"),
+        ("ssn 536 90-4399 ok", "536 90-4399"),
+        ("ssn\n536\n90\n4399\nok", "536\n90\n4399"),
+        ("ref 536-90-4399 ok", None),  # Presidio's own pattern takes it
+    ],
+)
+def test_mixed_ssns_are_weak_matches(text: str, found: str | None) -> None:
+    """With mixed separators or one group a line: found, weak (context decides)."""
+    results = SeparatedSsnRecognizer().analyze(text, ["US_SSN"])
+    assert [text[r.start : r.end] for r in results] == ([found] if found else [])
+    assert all(r.score < 0.4 for r in results)
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("customer SSN536-90-4399 on file", "536-90-4399"),
+        ("ref 536-90-4399exp", "536-90-4399"),
+        ("ref 536.90.4399exp", "536.90.4399"),
+        ("SKU912-90-4399", None),  # area 912 is never issued
+        ("v1.536-90-4399", None),
+        ("ref 536-90-4399 ok", None),  # Presidio's own pattern takes it
+    ],
+)
+def test_ssns_glued_to_letters_are_found(text: str, found: str | None) -> None:
+    """`SSN536-90-4399`: no word boundary before the digits, still an SSN, as strong as dashed."""
+    results = SeparatedSsnRecognizer().analyze(text, ["US_SSN"])
+    assert [(text[r.start : r.end], r.score) for r in results] == ([(found, 1.0)] if found else [])
 
 
 @pytest.mark.parametrize(

@@ -398,6 +398,8 @@ class Nest:
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
 _BASE64_MARK = re.compile(r"[0-9+/_-]")
 _HEX = re.compile(r"[0-9A-Fa-f]+")
+# Bytes that are a number as people write one: seven digits or more, with separators.
+_NUMBER_BYTES = re.compile(rb"[ .-]*(?:[0-9][ .-]*){7,}")
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -476,14 +478,33 @@ def decode_base64_text(text: str) -> tuple[str, bool, bool] | None:
 
     Identifiers that merely use the base64 alphabet (hex hashes, words, short ids) are not.
     """
+    found = base64_bytes(text)
+    if found is None:
+        return None
+    raw, urlsafe, padded = found
+    try:
+        decoded = raw.decode("utf-8")
+    except ValueError:
+        return None
+    return (decoded, urlsafe, padded) if _mostly_printable(decoded) else None
+
+
+def base64_bytes(text: str) -> tuple[bytes, bool, bool] | None:
+    """`(raw, urlsafe, padded)` when `text` is exactly base64, as an encoder writes it.
+
+    Identifiers that merely use the base64 alphabet (hex hashes, words, short ids) are not.
+    """
     if not _BASE64.fullmatch(text) or _HEX.fullmatch(text):
         return None
     body = text.rstrip("=")
     has_padding = len(body) < len(text)
     if len(body) % 4 == 1 or (has_padding and len(text) % 4):
         return None
-    if not has_padding and len(body) < BASE64_MIN_LETTERS_ONLY and not _BASE64_MARK.search(body):
-        return None  # a word or name without digits is not base64, whatever its letters
+    # A word or name without digits is not base64, whatever its letters, unless it decodes to
+    # a number (base64 of digits is letters only when every third digit is 0-3).
+    word_like = (
+        not has_padding and len(body) < BASE64_MIN_LETTERS_ONLY and not _BASE64_MARK.search(body)
+    )
     urlsafe = "-" in body or "_" in body
     if urlsafe and ("+" in body or "/" in body):
         return None
@@ -491,13 +512,14 @@ def decode_base64_text(text: str) -> tuple[str, bool, bool] | None:
         raw = base64.b64decode(
             body + "=" * (-len(body) % 4), altchars=b"-_" if urlsafe else None, validate=True
         )
-        decoded = raw.decode("utf-8")
     except (binascii.Error, ValueError):
         return None
     padded = has_padding or len(text) % 4 == 0
-    if _b64encode(raw, urlsafe, padded) != text or not _mostly_printable(decoded):
+    if _b64encode(raw, urlsafe, padded) != text:
         return None
-    return decoded, urlsafe, padded
+    if word_like and not _NUMBER_BYTES.fullmatch(raw):
+        return None
+    return raw, urlsafe, padded
 
 
 def _mostly_printable(text: str) -> bool:

@@ -163,6 +163,12 @@ def _as_charsets(body: bytes, content_type: str) -> list[Segment]:
         text = _printable(body, "utf-8")
         if text:
             found.append(Segment(AS_UTF8, text, (), AS_UTF8, rewritable=False))
+    elif declared is None and sniffed is not None and not body.startswith(_BOMS):
+        # NULs between ASCII characters made the sniffer say UTF-16 or UTF-32; a vendor that
+        # reads UTF-8 (and skips NULs, as the detector's normalising does) reads the ASCII.
+        text = _printable(body, "utf-8", ignore="\x00")
+        if text:
+            found.append(Segment(AS_UTF8, text, (), AS_UTF8, rewritable=False))
     ebcdic = _as_ebcdic(body, declared_name)
     if ebcdic:
         found.append(Segment(AS_EBCDIC, ebcdic, (), AS_EBCDIC, rewritable=False))
@@ -214,13 +220,14 @@ def _sniffed_charset(body: bytes) -> str | None:
     return sniffed[1]
 
 
-def _printable(body: bytes, charset: str) -> str:
-    """`body` decoded in `charset` when it decodes and is mostly printable; else ''."""
+def _printable(body: bytes, charset: str, ignore: str = "") -> str:
+    """`body` decoded in `charset` when it decodes and, but for `ignore`, is mostly printable."""
     try:
         text = body.decode(charset)
     except UnicodeDecodeError:
         return ""
-    return text if text.strip() and mostly_printable(text) else ""
+    shown = text.translate({ord(c): None for c in ignore}) if ignore else text
+    return text if shown.strip() and mostly_printable(shown) else ""
 
 
 def _relocated(prefix: str, segments: tuple[Segment, ...]) -> list[Segment]:

@@ -459,3 +459,11 @@ def test_name_mark_ends_names_only(value: Any) -> None:
         assert segment.location.count(values.NAME_MARK) == is_name
         assert segment.field.count(values.NAME_MARK) == is_name
         assert segment.field.endswith(values.NAME_MARK) == is_name
+
+
+def test_short_letters_only_base64_of_a_number_is_decoded() -> None:
+    """Base64 of digits can be letters alone (`MTIzNDUwNzgx`): it is read; words stay words."""
+    from dlp_proxy.core.codecs.values import base64_bytes
+
+    assert base64_bytes("MTIzNDUwNzgx") == (b"123450781", False, True)
+    assert base64_bytes("KarlHeinzMuster") is None

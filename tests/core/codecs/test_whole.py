@@ -171,3 +171,13 @@ def test_latin1_text_is_no_ebcdic() -> None:
     body = "Réunion reportée au jeudi, café offert, salle B12".encode("latin-1")
     readings = {s.location for s in other_readings(parse_body("", body), body, "")}
     assert "whole:ebcdic" not in readings
+
+
+def test_nuls_between_ascii_are_also_read_as_utf8() -> None:
+    """Digits with NULs between sniff as UTF-16; a vendor reading UTF-8 skips the NULs."""
+    body = "card " + "\x00".join("4111111111111111")
+    data = body.encode()
+    readings = {
+        s.location: s.text for s in other_readings(parse_body("text/plain", data), data, "")
+    }
+    assert readings["whole:utf-8"] == body
