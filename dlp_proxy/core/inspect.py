@@ -1129,7 +1129,7 @@ def _names_found(findings: Sequence[Finding], texts: Mapping[str, str]) -> dict[
     return {
         texts[f.location][f.start : f.end]: f.entity
         for f in findings
-        if f.location.endswith(NAME_MARK) and f.end > f.start
+        if NAME_MARK in f.location and f.end > f.start
     }
 
 

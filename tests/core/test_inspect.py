@@ -1632,6 +1632,18 @@ def test_a_value_found_in_a_name_is_kept_out_of_every_logged_location() -> None:
     assert SSN not in repr(replace(decision, body=None))
 
 
+def test_a_value_found_in_a_document_inside_a_name_is_kept_out_of_logged_locations() -> None:
+    """JSON sent as a form is one form name holding the JSON: what is found in it is scrubbed."""
+    body = json.dumps({"customer": {"ssn": SSN}}).encode()
+    message = replace(
+        json_message({}), content_type="application/x-www-form-urlencoded", body=body
+    )
+    decision = run(message)
+    assert decision.action is Action.BLOCK
+    assert decision.findings
+    assert SSN not in repr(replace(decision, body=None))
+
+
 def test_an_error_under_rules_on_trial_only_is_recorded_and_the_message_goes_on() -> None:
     """Trial rules never change traffic: a body they cannot read is logged, not blocked."""
     trial = make_policy(
