@@ -1377,7 +1377,21 @@ def base64_body(s: Secret) -> Made:
 
 
 # The classes of our own register when their modules are imported, after the issue's.
-from bench.bypass import attacks_bodies, attacks_wire  # noqa: E402 - registered after these
+from bench.bypass import (  # noqa: E402 - registered after these
+    attacks_bodies,
+    attacks_decoding,
+    attacks_documents,
+    attacks_grpc,
+    attacks_values,
+    attacks_wire,
+)
 
-__all__ += ["attacks_bodies", "attacks_wire"]
+__all__ += [
+    "attacks_bodies",
+    "attacks_decoding",
+    "attacks_documents",
+    "attacks_grpc",
+    "attacks_values",
+    "attacks_wire",
+]
 CATEGORIES: tuple[str, ...] = tuple(dict.fromkeys(spec.category for spec in CATALOG))

@@ -10,6 +10,8 @@ where mitmproxy itself keeps the secret from the vendor; `mitmproxy_stops` says 
   them itself, so through dlp-proxy these cases can leak.
 - Chunk extensions: mitmproxy re-frames the body, the extensions never go out.
 - Userinfo in an absolute-form target: mitmproxy answers 400.
+- A Transfer-Encoding other than `chunked` alone (`gzip, chunked`): mitmproxy answers 400
+  (`expected_http_body_size` in its HTTP/1 reader refuses every other coding).
 - `Upgrade: h2c`: mitmproxy strips it, the vendor never switches.
 - A Host header through the reverse listener: rewritten to the upstream's.
 - Raw bytes whose first line looks like a request line (three letters, a space): read as
@@ -65,6 +67,9 @@ def mitmproxy_stops(case: Case) -> str:
         return "HTTP/1.1 request trailers: not implemented in mitmproxy"
     if request.chunks is not None and any(c.extension for c in request.chunks):
         return "chunk extensions: mitmproxy re-frames the body without them"
+    codings = (request.header("transfer-encoding") or "").replace(" ", "").lower()
+    if codings and codings != "chunked":
+        return "a Transfer-Encoding other than chunked: mitmproxy answers 400"
     if request.absolute is not None and "@" in request.absolute:
         return "userinfo in an absolute-form target: mitmproxy answers 400"
     if (request.header("upgrade") or "").lower() == "h2c":

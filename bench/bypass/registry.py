@@ -63,6 +63,14 @@ MATRIX: dict[str, tuple[Channel, ...]] = {
         "forms",
         "bulk",
         "spellings",
+        "charsets",
+        "content_types",
+        "compression",
+        "value_encodings",
+        "unicode_digits",
+        "number_words",
+        "documents",
+        "grpc",
     )
 }
 
