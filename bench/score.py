@@ -139,9 +139,16 @@ def _base64_text(candidate: str) -> str | None:
     return text
 
 
-def _base64_candidates(text: str) -> Iterable[str]:
-    """Runs of base64 characters, also across wrapped lines and split at '/' (URL paths)."""
-    for source in {text, _WRAPPED_LINE.sub("", text)}:
+def _base64_candidates(text: str, wrapped_once: bool = False) -> Iterable[str]:
+    """Runs of base64 characters, also across wrapped lines and split at '/' (URL paths).
+
+    `wrapped_once`: runs across wrapped lines only, where lines are wrapped (for counting:
+    a MIME part's base64 read line by line as well as whole counts its values twice, as many
+    times as its line breaks happen to fall between them).
+    """
+    joined = _WRAPPED_LINE.sub("", text)
+    sources = {joined} if wrapped_once else {text, joined}
+    for source in sources:
         for run in _BASE64_RUN.findall(source):
             yield run
             if "/" in run:
@@ -251,7 +258,7 @@ def _canonical(surface: list[str], plus: bool) -> tuple[str, ...]:
     decoded = _decode_once("\n".join(surface), plus)
     blobs = [
         normalise(_decode_once(t, plus))
-        for c in dict.fromkeys(_base64_candidates(decoded))
+        for c in dict.fromkeys(_base64_candidates(decoded, wrapped_once=True))
         if (t := _base64_text(c))
     ]
     return (normalise(decoded), *blobs)

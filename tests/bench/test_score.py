@@ -270,3 +270,14 @@ def test_delivered_messages_aligns_changed_and_dropped_messages() -> None:
     ]
     received = [b'{"text":"hello"}', b'{"text":"card **** **** **** 1111"}', b'{"text":"bye"}']
     assert delivered_messages(sent, received) == (sent[0], sent[1], sent[3])
+
+
+def test_benign_values_in_wrapped_base64_are_counted_once() -> None:
+    """A value in a base64 part wrapped in 76-column lines counts once, wherever a break falls."""
+    rows = "".join(f"2025-11-0{i}T09:58:35.000Z,SKU-5408{i}-WHT,$23{i}.20\r\n" for i in range(1, 9))
+    for shift in ("", "x", "xyz"):
+        blob = base64.b64encode((shift + rows).encode()).decode()
+        wrapped = "\r\n".join(blob[i : i + 76] for i in range(0, len(blob), 76))
+        body = f"--B\r\nContent-Transfer-Encoding: base64\r\n\r\n{wrapped}\r\n--B--\r\n".encode()
+        reading = read(Transfer("/", (("Content-Type", "multipart/form-data; boundary=B"),), body))
+        assert reading.count("SKU-54083-WHT") == 1, shift
