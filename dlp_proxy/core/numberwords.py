@@ -81,6 +81,8 @@ _FOLD = bytes.maketrans(b",.;:!?()\"'-" + b"123456789", b" " * 11 + b"0" * 9)
 
 
 def _two_in_a_row(text: str) -> bool:
+    if text.isalnum():  # one word or one number (most table cells): no two tokens in a row
+        return False
     words = text.lower().encode("utf-8", "replace").translate(_FOLD).split()
     return b"\x01\x01" in bytes(map(_TOKENS.__contains__, words))
 
