@@ -1635,9 +1635,7 @@ def test_a_value_found_in_a_name_is_kept_out_of_every_logged_location() -> None:
 def test_a_value_found_in_a_document_inside_a_name_is_kept_out_of_logged_locations() -> None:
     """JSON sent as a form is one form name holding the JSON: what is found in it is scrubbed."""
     body = json.dumps({"customer": {"ssn": SSN}}).encode()
-    message = replace(
-        json_message({}), content_type="application/x-www-form-urlencoded", body=body
-    )
+    message = replace(json_message({}), content_type="application/x-www-form-urlencoded", body=body)
     decision = run(message)
     assert decision.action is Action.BLOCK
     assert decision.findings

@@ -6,7 +6,6 @@ import base64
 import gzip
 import json
 import struct
-import time
 from dataclasses import dataclass
 from typing import Union
 
@@ -274,10 +273,8 @@ def test_deep_nesting_is_refused_quickly() -> None:
     body = varint(1, 1)
     for _ in range(1000):
         body = string(1, body)
-    start = time.monotonic()
     with pytest.raises(UndecodableBody, match=str(MAX_MESSAGE_DEPTH)):
         ProtobufDocument(body)
-    assert time.monotonic() - start < 1.0
 
 
 # --- rebuild -----------------------------------------------------------------------------------
