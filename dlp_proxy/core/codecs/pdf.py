@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -106,6 +107,77 @@ def is_pdf(body: bytes) -> bool:
     return body.startswith(PDF_MAGIC)
 
 
+# The strings a content stream shows: literal `(...)` (one level of nested parentheses) and
+# hex `<...>` strings, read where they stand; `Tj`, `'`, `"` and `TJ` arrays show them.
+_SHOWN = re.compile(
+    rb"\((?:[^()\\]|\\.|\((?:[^()\\]|\\.)*\))*\)"  # a literal string
+    rb"|<[0-9A-Fa-f\s]*>(?!>)"  # a hex string
+    rb"|(?<![A-Za-z])(?:Tj|TJ|'|\"|ET)(?![A-Za-z])"  # what shows them, the end of a text object
+)
+_ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
+_ESCAPE = re.compile(rb"\\([0-7]{1,3}|\r\n|[\s\S])")
+
+
+def _unread(shown: str, extracted: str) -> str:
+    """The lines of `shown` whose letters and digits `extracted` does not already hold."""
+    known = _ALNUM.sub("", extracted.lower())
+    lines = (line for line in shown.splitlines() if _ALNUM.sub("", line.lower()) not in known)
+    return "\n".join(lines)
+
+
+_ALNUM = re.compile(r"[\W_]+")
+
+
+def _content_bytes(page: Any) -> bytes:
+    """A page's content streams decoded (within pypdf's limits: a bomb raises there)."""
+    contents = page.get_contents()
+    return b"" if contents is None else bytes(contents.get_data())
+
+
+def shown_strings(content: bytes) -> str:
+    """The text a content stream shows, read from its string operands as a vendor's tool may.
+
+    pypdf's `extract_text` needs the page's fonts and skips text it cannot map; a reader that
+    takes the bytes of `Tj`/`TJ` strings as Latin-1 (as `strings` or a hand-written extractor
+    does) still reads them. Strings of one `TJ` array join without a space (kerning between
+    digit groups); text objects (`ET`) and separate operators are spaced.
+    """
+    out: list[str] = []
+    pending: list[str] = []
+    for match in _SHOWN.finditer(content):
+        token = match.group()
+        if token.startswith(b"("):
+            pending.append(_literal(token[1:-1]).decode("latin-1"))
+        elif token.startswith(b"<"):
+            pending.append(_hex(token[1:-1]).decode("latin-1"))
+        else:
+            if pending:
+                out.append("".join(pending))
+                pending = []
+            if token == b"ET":
+                out.append("\n")
+    if pending:
+        out.append("".join(pending))
+    return " ".join(part for part in out if part).replace(" \n ", "\n").strip()
+
+
+def _literal(body: bytes) -> bytes:
+    def unescape(match: re.Match[bytes]) -> bytes:
+        escaped = match.group(1)
+        if escaped[:1].isdigit():
+            return bytes([int(escaped, 8) & 0xFF])
+        if escaped in (b"\r\n", b"\n", b"\r"):
+            return b""  # a line continuation
+        return _ESCAPES.get(escaped, escaped)
+
+    return _ESCAPE.sub(unescape, body)
+
+
+def _hex(body: bytes) -> bytes:
+    digits = bytes(c for c in body if chr(c) in "0123456789abcdefABCDEF")
+    return bytes.fromhex((digits + b"0" * (len(digits) % 2)).decode("ascii"))
+
+
 class _Budget:
     def __init__(self) -> None:
         self.chars = MAX_TEXT_CHARS
@@ -166,6 +238,9 @@ class PdfDocument:
             text = self._budget.take(page.extract_text() or "", where)
             for j, chunk in enumerate(chunk_lines(text, TEXT_CHUNK_CHARS)):
                 self._text(f"{where}{SEP}text:{j}", chunk, self._context, "pdf:page>text")
+            shown = self._budget.take(_unread(shown_strings(_content_bytes(page)), text), where)
+            for j, chunk in enumerate(chunk_lines(shown, TEXT_CHUNK_CHARS)):
+                self._text(f"{where}{SEP}shown:{j}", chunk, self._context, "pdf:page>shown")
             self._annotations(where, page.get("/Annots"))
         self._info(reader)
         self._xmp(reader)

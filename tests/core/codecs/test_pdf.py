@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from dlp_proxy.core.codecs import PdfDocument, parse_body
 from dlp_proxy.core.codecs import pdf as pdf_module
+from dlp_proxy.core.codecs.pdf import shown_strings
 from dlp_proxy.errors import UndecodableBody
 
 SSN = "219-09-9999"
@@ -207,3 +208,39 @@ def test_shown_text_is_read_back(text: str) -> None:
     """Whatever printable ASCII a Tj shows is what the page's segment holds."""
     document = read(make_pdf([page(b"(" + text.encode() + b") Tj")]))
     assert all_text(document).strip() == text.strip()
+
+
+def _without_fonts(body: bytes) -> bytes:
+    return body.replace(b" /Resources << /Font << /F1 3 0 R >> >>", b"")
+
+
+def test_text_shown_without_fonts_is_read_from_the_strings() -> None:
+    """A page with no fonts shows nothing to pypdf; its strings still hold the SSN: read them."""
+    body = _without_fonts(make_pdf([page(f"(Customer ssn {SSN}) Tj".encode())]))
+    assert SSN in all_text(read(body))
+
+
+def test_shown_strings_are_not_read_twice() -> None:
+    """What pypdf extracts already is not listed again from the raw strings."""
+    document = read(make_pdf([page(f"(Customer ssn {SSN}) Tj".encode())]))
+    assert [s.location for s in document.segments if SSN in s.text] == ["pdf:page:0>text:0"]
+
+
+def test_a_flate_bomb_on_a_page_without_fonts_is_refused() -> None:
+    """The page's content is decoded under the limits even when pypdf would skip it."""
+    compressor = zlib.compressobj(9)
+    data = b"".join(compressor.compress(b" " * (1024 * 1024)) for _ in range(64))
+    data += compressor.flush()
+    stream = b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data
+    body = _without_fonts(make_pdf([b"(x) Tj"])).replace(b"<< /Length 6 >>\nstream\n(x) Tj", stream)
+    with pytest.raises(UndecodableBody, match="LimitReachedError"):
+        read(body)
+
+
+@given(st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), min_size=1, max_size=80))
+def test_shown_strings_round_trip(text: str) -> None:
+    """Any Latin-1 text written as an escaped literal or hex string is read back."""
+    raw = text.encode("latin-1")
+    escaped = raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+    assert shown_strings(b"BT (" + escaped + b") Tj ET") == text.strip()
+    assert shown_strings(b"BT <" + raw.hex().encode() + b"> Tj ET") == text.strip()
