@@ -44,7 +44,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from dlp_proxy.core.codecs.binary import sniff_text
-from dlp_proxy.core.codecs.multipart import PartDocument, PartReader
+from dlp_proxy.core.codecs.multipart import EXTENSION_TYPES, PartDocument, PartReader
 from dlp_proxy.core.codecs.tables import looks_like_header
 from dlp_proxy.core.codecs.values import (
     MAX_NESTING,
@@ -101,19 +101,11 @@ _ZIP_PREFIXES = (
 )
 # The type an entry is read as, by its name's extension; others are sniffed (`_entry_type`).
 ENTRY_TYPES = {
-    ".xml": "application/xml",
+    **EXTENSION_TYPES,
     ".rels": "application/xml",
     ".vml": "application/xml",
     ".svg": "application/xml",
     ".xsd": "application/xml",
-    ".csv": "text/csv",
-    ".tsv": "text/tab-separated-values",
-    ".tab": "text/tab-separated-values",
-    ".json": "application/json",
-    ".ndjson": "application/x-ndjson",
-    ".jsonl": "application/x-ndjson",
-    ".txt": "text/plain",
-    ".log": "text/plain",
     ".md": "text/plain",
     ".html": "text/html",
     ".htm": "text/html",
@@ -122,7 +114,6 @@ ENTRY_TYPES = {
     ".jpeg": "image/jpeg",
     ".gif": "image/gif",
     ".webp": "image/webp",
-    ".pdf": "application/pdf",
 }
 # Compression methods read: stored and deflated (every office suite and zip tool writes these).
 _STORED, _DEFLATED = 0, 8
