@@ -12,47 +12,34 @@ from __future__ import annotations
 
 import base64
 import gzip
-import io
 import json
-import zipfile
 import zlib
 from collections.abc import Callable
 
 import httpx
 import pytest
 
+from bench.bypass.attacks_documents import make_zip, pdf
 from tests.e2e.harness import Proxy, Vendor
 
 Bomb = tuple[str, bytes]
 
 
-def _zip(entries: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
 def zip_of_zeros() -> Bomb:
     """One entry of 80 MiB of zeros (about 80 KB deflated)."""
-    return "application/zip", _zip({"export.csv": bytes(80 * 1024 * 1024)})
+    return "application/zip", make_zip([("export.csv", bytes(80 * 1024 * 1024))])
 
 
 def zip_of_many_entries() -> Bomb:
     """20,000 empty entries."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for i in range(20_000):
-            archive.writestr(f"e{i}.txt", b"")
-    return "application/zip", buffer.getvalue()
+    return "application/zip", make_zip([(f"e{i}.txt", b"") for i in range(20_000)])
 
 
 def zips_nested_deep() -> Bomb:
     """A zip in a zip, ten deep."""
     body = b"hello"
     for i in range(10):
-        body = _zip({f"level{i}.zip" if i else "note.txt": body})
+        body = make_zip([(f"level{i}.zip" if i else "note.txt", body)])
     return "application/zip", body
 
 
@@ -66,27 +53,7 @@ def gzip_file_of_zeros() -> Bomb:
 
 def pdf_flate_bomb() -> Bomb:
     """A PDF page whose content stream inflates to 64 MiB of spaces."""
-    compressor = zlib.compressobj(9)
-    data = b"".join(compressor.compress(b" " * (1024 * 1024)) for _ in range(64))
-    data += compressor.flush()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
-        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + b"\nendstream",
-    ]
-    body, offsets = b"%PDF-1.7\n", []
-    for number, content in enumerate(objects, 1):
-        offsets.append(len(body))
-        body += b"%d 0 obj\n" % number + content + b"\nendobj\n"
-    xref = len(body)
-    body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    body += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    body += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return "application/pdf", body
+    return "application/pdf", pdf([b" " * (64 * 1024 * 1024)], flate=True)
 
 
 def _varint(n: int) -> bytes:
