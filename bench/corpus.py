@@ -27,9 +27,43 @@ from bench.disguises import CHARACTER, ENCODING, SEPARATORS, STRUCTURAL
 from bench.draft import BLOCKING_ENTITIES, FIELD_CONTEXT_ENTITIES, REWRITTEN_ENTITIES, Draft
 from bench.formats import RENDERERS
 
-__all__ = ["DEFAULT_SEED", "DEFAULT_SIZE", "disguises_for", "generate", "main"]
+__all__ = [
+    "DEFAULT_SEED",
+    "DEFAULT_SIZE",
+    "INTERNATIONAL_LOCALES",
+    "disguises_for",
+    "generate",
+    "locales_of",
+    "main",
+]
 
 DEFAULT_SEED = 20261129
+# The countries a call centre serves and sits in (issue 16): `--locales intl`.
+INTERNATIONAL_LOCALES = (
+    "en_US",
+    "en_GB",
+    "en_IN",
+    "en_PH",
+    "de_DE",
+    "fr_FR",
+    "es_ES",
+    "es_MX",
+    "it_IT",
+    "pt_BR",
+    "pt_PT",
+    "nl_NL",
+    "pl_PL",
+    "sv_SE",
+    "fi_FI",
+    "el_GR",
+)
+
+
+def locales_of(name: str) -> tuple[str, ...]:
+    """`intl` for INTERNATIONAL_LOCALES, else a comma-separated list of Faker locales."""
+    return INTERNATIONAL_LOCALES if name == "intl" else tuple(n.strip() for n in name.split(","))
+
+
 DEFAULT_SIZE = 330  # every (format, disguise) pair once (244), plus a quarter clean cases
 CLEAN_EVERY = 4
 COMPRESSED_SHARE = 0.35
@@ -137,14 +171,24 @@ def _case(
     )
 
 
-def generate(seed: int = DEFAULT_SEED, size: int = DEFAULT_SIZE) -> list[Case]:
-    """`size` labelled cases; the same seed and size give the same cases."""
+def generate(
+    seed: int = DEFAULT_SEED, size: int = DEFAULT_SIZE, locales: Sequence[str] = ("en_US",)
+) -> list[Case]:
+    """`size` labelled cases; the same seed, size and locales give the same cases.
+
+    With several `locales`, each case's customers come from one of them, drawn per case: names,
+    street addresses, cities and postcodes as that country writes them, and most phone numbers
+    in its own format. The default (`en_US` alone) is the corpus the targets were set on.
+    """
     rng = random.Random(seed)
-    fake = Faker("en_US")
-    fake.seed_instance(seed)
+    fakes = {locale: Faker(locale) for locale in locales}
+    for fake in fakes.values():
+        fake.seed_instance(seed)
+    plan = _schedule(rng, size)
+    local = random.Random(seed + 1)  # the locale draws leave the cases' own draws as they were
     return [
-        _case(f"c{i:04d}", fmt, disguise, clean, rng, fake)
-        for i, (fmt, disguise, clean) in enumerate(_schedule(rng, size))
+        _case(f"c{i:04d}", f, d, c, rng, fakes[local.choice(list(locales))])
+        for i, (f, d, c) in enumerate(plan)
     ]
 
 
@@ -173,8 +217,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
     parser.add_argument("--size", type=int, default=DEFAULT_SIZE, help="number of cases")
     parser.add_argument("--out", type=Path, help="write every case to this JSON-lines file")
+    parser.add_argument(
+        "--locales", default="en_US", help="Faker locales, comma-separated, or 'intl' (16)"
+    )
     args = parser.parse_args(argv)
-    cases = generate(args.seed, args.size)
+    cases = generate(args.seed, args.size, locales_of(args.locales))
     if args.out:
         with args.out.open("w", encoding="utf-8") as f:
             for case in cases:

@@ -164,12 +164,41 @@ class Profile:
         }[entity]
 
 
+# In a corpus of other locales (`bench.corpus --locales`), this share of phone numbers is
+# written as the locale writes them (`+49 (0) 30 ...`, `0912 345 6789`); the rest stay US/UK.
+INTERNATIONAL_PHONE_SHARE = 0.6
+
+
+def _locale_phone(fake: Faker, rng: random.Random) -> str:
+    """A phone number as the locale writes it; Faker's en_PH has none: a Philippine mobile."""
+    if hasattr(fake, "phone_number"):
+        return str(fake.phone_number())
+    digits = "9" + "".join(rng.choice("0123456789") for _ in range(9))
+    return rng.choice(
+        (
+            f"+63 {digits[:3]} {digits[3:6]} {digits[6:]}",
+            f"0{digits[:3]}-{digits[3:6]}-{digits[6:]}",
+        )
+    )
+
+
+def _region(fake: Faker) -> str:
+    """A state, province or region abbreviation where the locale has one, else its city."""
+    for provider in ("state_abbr", "administrative_unit", "region", "state"):
+        if hasattr(fake, provider):
+            return str(getattr(fake, provider)())
+    return str(fake.city())
+
+
 def make_profile(rng: random.Random, fake: Faker, numeric_safe: bool = False) -> Profile:
     """A customer with valid-checksum numbers; `numeric_safe` avoids leading zeros."""
     first, last = fake.first_name(), fake.last_name()
     domain = rng.choice(("gmail.com", "yahoo.com", "outlook.com", fake.domain_name()))
     local = rng.choice((f"{first}.{last}", f"{first[0]}{last}", f"{first}{rng.randint(1, 99)}"))
     phone, phone_written = values.phone_number(rng)
+    if fake.locales != ["en_US"] and rng.random() < INTERNATIONAL_PHONE_SHARE:
+        phone_written = _locale_phone(fake, rng)
+        phone = "".join(c for c in phone_written.split("x")[0] if c.isdigit())
     return Profile(
         name=f"{first} {last}",
         email=f"{local.lower()}@{domain}",
@@ -183,8 +212,8 @@ def make_profile(rng: random.Random, fake: Faker, numeric_safe: bool = False) ->
         ip=fake.ipv4_public() if rng.random() < 0.85 else fake.ipv6(),
         street=fake.street_address(),
         city=fake.city(),
-        state=fake.state_abbr(),
-        zip_code=fake.zipcode(),
+        state=_region(fake),
+        zip_code=fake.postcode(),
         dob=datetime.date(1936, 1, 1) + datetime.timedelta(days=rng.randint(0, 70 * 365)),
     )
 

@@ -37,7 +37,7 @@ import httpx
 
 from bench.baseline import PlainPresidio, baseline_transfer
 from bench.cases import Case, Transfer
-from bench.corpus import DEFAULT_SEED, DEFAULT_SIZE, generate
+from bench.corpus import DEFAULT_SEED, DEFAULT_SIZE, generate, locales_of
 from bench.harness import (
     BIN,
     DEFAULT_POLICY,
@@ -273,9 +273,14 @@ def git_state(root: Path = ROOT) -> str:
         return "unknown"
 
 
+def _locales(locales: Sequence[str]) -> str:
+    return f"locale {locales[0]}" if len(locales) == 1 else f"{len(locales)} locales"
+
+
 def _heading(meta: dict[str, Any]) -> str:
     return (
-        f"dlp-proxy detection evaluation: seed {meta['seed']}, {meta['cases']} cases "
+        f"dlp-proxy detection evaluation: seed {meta['seed']}, "
+        f"{_locales(meta.get('locales', ['en_US']))}, {meta['cases']} cases "
         f"({meta['clean_cases']} clean, {meta['labels']} PII values, {meta['benign']} benign "
         f"values), policy {meta['policy']}, model {meta['model']}\n"
         f"measured {meta['date']} on {meta['git']} (uncommitted changes not detected); "
@@ -301,6 +306,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--workers", type=int, help="proxy inspection processes (default: cores)")
     parser.add_argument("--no-baseline", action="store_true", help="skip plain Presidio")
+    parser.add_argument(
+        "--locales",
+        default="en_US",
+        help="the customers' Faker locales, comma-separated, or 'intl' (16 countries)",
+    )
     return parser
 
 
@@ -308,8 +318,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the evaluation; 0 when it ran (whatever the figures), 2 on an error."""
     args = _parser().parse_args(argv)
     started = time.monotonic()
-    cases = generate(args.seed, args.size)
-    _log(f"corpus: {len(cases)} cases (seed {args.seed})")
+    locales = locales_of(args.locales)
+    cases = generate(args.seed, args.size, locales)
+    _log(f"corpus: {len(cases)} cases (seed {args.seed}, {len(locales)} locales)")
     try:
         with tempfile.TemporaryDirectory(prefix="dlp-bench-") as tmp:
             deliveries = run_proxy(cases, Path(tmp), args.policy, args.concurrency, args.workers)
@@ -326,6 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         baseline = (summarise(base_outcomes), base_outcomes)
     meta = {
         "seed": args.seed,
+        "locales": list(locales),
         "cases": len(cases),
         "clean_cases": sum(c.clean for c in cases),
         "labels": sum(len(c.labels) for c in cases),

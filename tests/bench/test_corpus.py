@@ -15,7 +15,7 @@ import pytest
 from mitmproxy.net.http.multipart import decode_multipart
 
 from bench.cases import ENCODINGS, ENTITIES, FORMATS, Case
-from bench.corpus import DEFAULT_SIZE, disguises_for, generate, main
+from bench.corpus import DEFAULT_SIZE, INTERNATIONAL_LOCALES, disguises_for, generate, main
 from bench.disguises import CHARACTER
 from bench.score import compact, decoded_texts, decompress, leaked, read_sent
 from bench.values import aba_ok, iban_ok, luhn_ok, ssn_ok
@@ -208,3 +208,20 @@ def test_cli_writes_json_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert len(lines) == 12
     assert json.loads(lines[0])["id"] == "c0000"
     assert "12 cases, 3 clean" in capsys.readouterr().out
+
+
+def test_an_international_corpus_has_customers_of_many_countries() -> None:
+    """`--locales intl`: names, streets and phones as sixteen countries write them, seeded."""
+    cases = generate(7, 120, INTERNATIONAL_LOCALES)
+    assert [c.body for c in cases] == [c.body for c in generate(7, 120, INTERNATIONAL_LOCALES)]
+    values = [
+        x.written for c in cases for x in c.labels if x.entity in ("PERSON", "STREET_ADDRESS")
+    ]
+    assert sum(not v.isascii() for v in values) >= 10  # Höhenweg, Κυλλήνη, Łódź ...
+    phones = [x.written for c in cases for x in c.labels if x.entity == "PHONE_NUMBER"]
+    assert any(not p.startswith(("+1", "(", "+44", "0")) for p in phones)
+
+
+def test_the_default_locale_keeps_the_corpus_the_targets_were_set_on() -> None:
+    """Naming en_US alone gives the same cases as not naming a locale at all."""
+    assert [c.body for c in generate(3, 60, ("en_US",))] == [c.body for c in generate(3, 60)]
