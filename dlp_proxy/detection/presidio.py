@@ -516,7 +516,9 @@ def _weak_types(engine: AnalyzerEngine) -> dict[str, tuple[float, tuple[str, ...
 
 
 # Recognizers whose validate_result only ever drops a match (returns False or None).
-_VALIDATORS_THAT_ONLY_DROP = frozenset({"DateOfBirthRecognizer"})
+_VALIDATORS_THAT_ONLY_DROP = frozenset(
+    {"DateOfBirthRecognizer", "SeparatedBankRecognizer", "SeparatedAbaRecognizer"}
+)
 
 
 def _ner_components(nlp: Any) -> list[tuple[str, Any]]:

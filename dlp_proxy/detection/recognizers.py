@@ -257,6 +257,44 @@ class SeparatedSsnRecognizer(PatternRecognizer):
         return None if len(separators) > 1 or "\n" in pattern_text else True
 
 
+class SeparatedBankNumberRecognizer(PatternRecognizer):
+    """Bank account and ABA routing numbers written in groups: `8732.4893`, `319.323.410`.
+
+    Presidio's patterns take an account number only as one run of digits and a routing number
+    only bare or as 4-4-1 with dashes; people (and exports) group them with dots, spaces,
+    no-break spaces or dashes. A routing number is nine digits in two to four groups whose ABA
+    checksum holds, an account number eight to seventeen digits in two to five groups of two
+    or more; both weak on their own (a grouped order number is as likely): context decides.
+    """
+
+    def __init__(self, entity: str) -> None:
+        routing = entity == "ABA_ROUTING_NUMBER"
+        groups = r"\d{2,6}(?:[ .\-]\d{2,6}){1,3}" if routing else r"\d{2,8}(?:[ .\-]\d{2,8}){1,4}"
+        super().__init__(
+            supported_entity=entity,
+            name=f"Separated{'Aba' if routing else 'Bank'}Recognizer",
+            patterns=[Pattern("grouped digits", rf"(?<![\d.,-]){groups}(?![\d-]|[.,]\d)", 0.05)],
+            context=(
+                ["routing", "aba", "rtn", "transit"]
+                if routing
+                else ["account", "acct", "deposit", "checking", "savings", "bank"]
+            ),
+        )
+        self._routing = routing
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        """Routing: nine digits whose checksum holds; account: 8 to 17 digits; both weak.
+
+        A grouped order or ticket number is as likely: only context makes either count.
+        """
+        digits = digits_of(pattern_text)
+        if not any(c in pattern_text for c in " .-"):
+            return False  # unseparated: Presidio's own patterns
+        if self._routing:
+            return None if len(digits) == 9 and aba_checksum_ok(digits) else False
+        return None if 8 <= len(digits) <= 17 else False
+
+
 class DateOfBirthRecognizer(PatternRecognizer):
     """Dates, weak on their own, strong next to `dob`, `born`, `birth` (or in such a field)."""
 
@@ -552,6 +590,8 @@ def custom_recognizers() -> list[PatternRecognizer]:
         CardNumberRecognizer(),
         SeparatedSsnRecognizer(),
         SeparatedIbanRecognizer(),
+        SeparatedBankNumberRecognizer("US_BANK_NUMBER"),
+        SeparatedBankNumberRecognizer("ABA_ROUTING_NUMBER"),
         DateOfBirthRecognizer(),
         StreetAddressRecognizer(),
         AbaRoutingRecognizer(),  # shipped by Presidio, disabled in its default configuration

@@ -16,6 +16,7 @@ from dlp_proxy.detection.recognizers import (
     DetectorPatternRecognizer,
     DetectorRecognizers,
     LazyNlpArtifacts,
+    SeparatedBankNumberRecognizer,
     SeparatedIbanRecognizer,
     SeparatedSsnRecognizer,
     StreetAddressRecognizer,
@@ -651,3 +652,24 @@ def test_an_ssn_kept_as_a_number_without_its_leading_zero_is_found(value: str, f
     """024-71-4824 stored as the number 24714824 is still an SSN in a field named `ssn`."""
     segment = Segment("$.ssn", value, ("ssn",))
     assert bool(field_findings([segment], frozenset({"US_SSN"}))) is found
+
+
+@pytest.mark.parametrize(
+    ("entity", "text", "found"),
+    [
+        ("US_BANK_NUMBER", "account number 8732.4893.", "8732.4893"),
+        ("US_BANK_NUMBER", "account 9056 7961 6529 7708 ok", "9056 7961 6529 7708"),
+        ("US_BANK_NUMBER", "account 87324893 ok", None),  # Presidio's own pattern takes it
+        ("US_BANK_NUMBER", "total 1,841.34 ok", None),
+        ("ABA_ROUTING_NUMBER", "routing 319.323.410.", "319.323.410"),
+        ("ABA_ROUTING_NUMBER", "routing 705 198 097 ok", "705 198 097"),
+        ("ABA_ROUTING_NUMBER", "routing 319.323.411 ok", None),  # the checksum fails
+    ],
+)
+def test_grouped_bank_and_routing_numbers_are_found_weakly(
+    entity: str, text: str, found: str | None
+) -> None:
+    """Account and routing numbers in groups are found, weak: context words make them count."""
+    results = SeparatedBankNumberRecognizer(entity).analyze(text, [entity])
+    assert [text[r.start : r.end] for r in results] == ([found] if found else [])
+    assert all(r.score < 0.4 for r in results)
