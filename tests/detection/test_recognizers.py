@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from dlp_proxy.core.codecs import Segment, context_words
 from dlp_proxy.detection.recognizers import (
+    NATIONAL_ONLY_SCORE,
     CardNumberRecognizer,
     DateOfBirthRecognizer,
     DetectorPatternRecognizer,
@@ -459,12 +460,12 @@ def test_quick_phone_recognizer_finds_what_presidio_finds(
 
 
 def test_quick_phone_recognizer_keeps_presidio_s_name_and_context() -> None:
-    """Findings and `why` still name PhoneRecognizer; its context words are Presidio's."""
+    """Findings and `why` still name PhoneRecognizer; its context words include Presidio's."""
     from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
     quick = quick_phone_recognizer()
     assert quick.name == "PhoneRecognizer"
-    assert quick.context == PhoneRecognizer.CONTEXT
+    assert set(PhoneRecognizer.CONTEXT) <= set(quick.context)
     [result] = quick.analyze("call 415-555-0142 now", ["PHONE_NUMBER"])
     assert (result.start, result.end, result.score) == (5, 17, 0.4)
 
@@ -673,3 +674,23 @@ def test_grouped_bank_and_routing_numbers_are_found_weakly(
     results = SeparatedBankNumberRecognizer(entity).analyze(text, [entity])
     assert [text[r.start : r.end] for r in results] == ([found] if found else [])
     assert all(r.score < 0.4 for r in results)
+
+
+@pytest.mark.parametrize(
+    ("text", "score"),
+    [
+        ("mobile 914 230 172 ok", NATIONAL_ONLY_SCORE),  # Poland, national: only context decides
+        ("tel 070-123 45 67 ok", NATIONAL_ONLY_SCORE),  # Sweden
+        ("call +48 914 230 172 ok", 0.4),  # with its country code: as strong as Presidio's
+        ("call (212) 555-0199 ok", 0.4),  # a US number, as Presidio's eight regions read it
+    ],
+)
+def test_national_numbers_of_the_added_regions_are_weak(text: str, score: float) -> None:
+    """The added regions read national numbers weakly; numbers with a country code stay strong."""
+    results = quick_phone_recognizer().analyze(text, ["PHONE_NUMBER"])
+    assert [round(r.score, 2) for r in results] == [score]
+
+
+def test_phone_context_words_include_the_labels_of_contact_lists() -> None:
+    """`Desk:`, `Fax:`, `Tel:` lines are phone context, so their national numbers count."""
+    assert {"desk", "fax", "tel", "mobile"} <= set(quick_phone_recognizer().context)
