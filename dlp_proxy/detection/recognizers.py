@@ -362,6 +362,63 @@ class StreetAddressRecognizer(PatternRecognizer):
         )
 
 
+# Street addresses as other countries write them (issue 16's corpus): the street type as a
+# suffix of the name (German, Dutch, Nordic, Finnish), or first (Spanish, Portuguese, Italian,
+# French, Polish), and French `12, rue ...`; Greek street names with a number are weak.
+_UPPER = "A-ZÀ-ÖØ-ÞĀ-ŽŁŚŻŹĆŃ"
+# Presidio compiles patterns case-insensitively: a name word's capital is kept by `(?-i:...)`.
+_NAME_WORD = rf"(?-i:[{_UPPER}][\w.'\u2019-]*)"
+_SUFFIXED_STREET = (
+    rf"\b{_NAME_WORD}(?:[ -]{_NAME_WORD})?"
+    r"(?:straße|strasse|str\.|weg|gasse|platz|allee|damm|ufer|laan|straat|gracht|plein|kade"
+    r"|dreef|singel|vägen|väg|gatan|gata|stigen|torget|gränd|backe|katu|tie|polku|kuja"
+    r"|bulevardi|tori|kaari|rinne)"
+    r"\s+\d{1,4}[a-zA-Z]?(?:[-/]\d{1,4})?\b"
+)
+_STREET_TYPES = (
+    r"Calle|Avenida|Avda\.|Paseo|Plaza|Callejón|Ronda|Camino|Carrera|Cerrada|Privada|Viaducto"
+    r"|Calzada|Circuito|Andador|Pasadizo|Rua|Travessa|Alameda|Ladeira|Estrada|Praça|Largo"
+    r"|Rodovia|Viela|Esplanada|Colônia|Via|Viale|Piazza|Corso|Vicolo|Rue|Boulevard|Chemin"
+    r"|Allée|Impasse|Quai|ul\.|al\.|plac|os\."
+)
+_TYPED_STREET = (
+    rf"\b(?:{_STREET_TYPES})\s+(?:(?:de|da|do|dos|das|del|de la|di|della|du|des)\s+)?"
+    rf"{_NAME_WORD}(?:\s+(?:de |da |do |del |di )?{_NAME_WORD}){{0,3}},?\s+\d{{1,4}}[a-zA-Z]?\b"
+)
+_FRENCH_STREET = (
+    r"\b\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|boulevard|chemin|allée|impasse|place|quai"
+    rf"|route)\s+(?:(?:de|du|des|de la|d')\s*)?{_NAME_WORD}(?:\s+{_NAME_WORD}){{0,3}}"
+)
+_GREEK_UPPER, _GREEK_LOWER = r"\u0391-\u03a9\u0386-\u038f", r"\u03b1-\u03c9\u03ac-\u03ce"
+_GREEK_STREET = (
+    rf"\b(?-i:[{_GREEK_UPPER}][{_GREEK_LOWER}{_GREEK_UPPER}]{{3,}}"
+    rf"(?:\s[{_GREEK_UPPER}][{_GREEK_LOWER}]+)?)\s+\d{{1,4}}(?:-\d{{1,4}})?\b"
+)
+
+
+class InternationalStreetRecognizer(PatternRecognizer):
+    """Street addresses as the countries a call centre serves write them, beside the US form.
+
+    `Höhenweg 108`, `Stallstigen 19`, `Taimistonkatu 28` (the type a suffix of the name);
+    `Via Loreto 123`, `Avenida dos Fenícios, 9`, `al. Maczka 97` (the type first: weak, as
+    `Via Email 2` and `Plaza Hotel 2` read so too, until a context word or field name is near);
+    `130, rue du Maroc`; Greek names with a number (`Κυλλήνη 182`) only with a context word.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="STREET_ADDRESS",
+            name="InternationalStreetRecognizer",
+            patterns=[
+                Pattern("street, type as suffix", _SUFFIXED_STREET, 0.5),
+                Pattern("street, type first", _TYPED_STREET, 0.35),
+                Pattern("street, French", _FRENCH_STREET, 0.5),
+                Pattern("street, Greek", _GREEK_STREET, 0.2),
+            ],
+            context=["address", "street", "lives", "ship", "mail", "residence", "delivery"],
+        )
+
+
 def iban_ok(text: str) -> bool:
     """True when `text` (separators allowed) is an IBAN with a valid mod-97 check."""
     compact = re.sub(r"[ .-]", "", text).upper()
@@ -645,6 +702,7 @@ def custom_recognizers() -> list[PatternRecognizer]:
         SeparatedBankNumberRecognizer("ABA_ROUTING_NUMBER"),
         DateOfBirthRecognizer(),
         StreetAddressRecognizer(),
+        InternationalStreetRecognizer(),
         AbaRoutingRecognizer(),  # shipped by Presidio, disabled in its default configuration
     ]
 

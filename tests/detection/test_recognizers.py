@@ -16,6 +16,7 @@ from dlp_proxy.detection.recognizers import (
     DateOfBirthRecognizer,
     DetectorPatternRecognizer,
     DetectorRecognizers,
+    InternationalStreetRecognizer,
     LazyNlpArtifacts,
     SeparatedBankNumberRecognizer,
     SeparatedIbanRecognizer,
@@ -694,3 +695,25 @@ def test_national_numbers_of_the_added_regions_are_weak(text: str, score: float)
 def test_phone_context_words_include_the_labels_of_contact_lists() -> None:
     """`Desk:`, `Fax:`, `Tel:` lines are phone context, so their national numbers count."""
     assert {"desk", "fax", "tel", "mobile"} <= set(quick_phone_recognizer().context)
+
+
+@pytest.mark.parametrize(
+    ("text", "found", "strong"),
+    [
+        ("ship to Höhenweg 108 today", "Höhenweg 108", True),
+        ("Stallstigen 19, Umeå", "Stallstigen 19", True),
+        ("address Taimistonkatu 28", "Taimistonkatu 28", True),
+        ("lives at 130, rue du Maroc", "130, rue du Maroc", True),
+        ("Via Loreto 123", "Via Loreto 123", False),
+        ("Avenida dos Fenícios, 9", "Avenida dos Fenícios, 9", False),
+        ("al. Maczka 97", "al. Maczka 97", False),
+        ("Κυλλήνη 182", "Κυλλήνη 182", False),
+        ("the Spring 2026 release", None, False),
+        ("Place 2 orders", None, False),
+    ],
+)
+def test_streets_as_other_countries_write_them(text: str, found: str | None, strong: bool) -> None:
+    """Suffixed and French streets count alone; type-first and Greek ones need context."""
+    results = InternationalStreetRecognizer().analyze(text, ["STREET_ADDRESS"])
+    assert [text[r.start : r.end] for r in results] == ([found] if found else [])
+    assert all((r.score >= 0.4) is strong for r in results)
