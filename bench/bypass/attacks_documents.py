@@ -145,11 +145,20 @@ def ods(rows: list[list[str]]) -> bytes:
     return odf(ODS, sheet + "</office:spreadsheet>")
 
 
-def pdf(pages: list[bytes], info: dict[str, str] | None = None, flate: bool = False) -> bytes:
-    """A PDF with one page per content stream (Helvetica as /F1), an /Info dictionary if given."""
+def pdf(
+    pages: list[bytes],
+    info: dict[str, str] | None = None,
+    flate: bool = False,
+    extra: list[bytes] | None = None,
+    catalog: bytes = b"",
+) -> bytes:
+    """A PDF with one page per content stream (Helvetica as /F1), an /Info dictionary if given.
+
+    `extra` objects are numbered after the pages and the info; `catalog` adds to the catalog.
+    """
     kids = " ".join(f"{4 + 2 * i} 0 R" for i in range(len(pages)))
     objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Catalog /Pages 2 0 R " + catalog + b">>",
         f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>".encode(),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
@@ -159,12 +168,13 @@ def pdf(pages: list[bytes], info: dict[str, str] | None = None, flate: bool = Fa
             f"0 R >> >> /Contents {5 + 2 * i} 0 R >>".encode()
         )
         data = zlib.compress(stream) if flate else stream
-        extra = b" /Filter /FlateDecode" if flate else b""
-        objects.append(b"<< /Length %d%s >>\nstream\n" % (len(data), extra) + data + b"\nendstream")
+        fil = b" /Filter /FlateDecode" if flate else b""
+        objects.append(b"<< /Length %d%s >>\nstream\n" % (len(data), fil) + data + b"\nendstream")
     trailer = b""
     if info:
         objects.append(b"<<" + b"".join(f" /{k} ({v})".encode() for k, v in info.items()) + b" >>")
         trailer = b" /Info %d 0 R" % len(objects)
+    objects.extend(extra or [])
     out = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"
     offsets = []
     for number, obj in enumerate(objects, 1):

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.bypass.attacks_documents import pdf
 from dlp_proxy.core.codecs import PdfDocument, parse_body
 from dlp_proxy.core.codecs import pdf as pdf_module
 from dlp_proxy.core.codecs.pdf import shown_strings
@@ -25,39 +26,8 @@ def make_pdf(
     extra: list[bytes] | None = None,
     catalog: bytes = b"",
 ) -> bytes:
-    """A PDF with one page per content stream in Helvetica, an /Info dictionary if given.
-
-    `extra` objects are numbered after the pages and info; `catalog` adds to the catalog.
-    """
-    kids = " ".join(f"{4 + 2 * i} 0 R" for i in range(len(streams)))
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R " + catalog + b">>",
-        f"<< /Type /Pages /Kids [{kids}] /Count {len(streams)} >>".encode(),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    for i, stream in enumerate(streams):
-        objects.append(
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 "
-            f"0 R >> >> /Contents {5 + 2 * i} 0 R >>".encode()
-        )
-        data = zlib.compress(stream) if compress else stream
-        flate = b" /Filter /FlateDecode" if compress else b""
-        objects.append(b"<< /Length %d%s >>\nstream\n" % (len(data), flate) + data + b"\nendstream")
-    trailer = b""
-    if info:
-        objects.append(b"<<" + b"".join(f" /{k} ({v})".encode() for k, v in info.items()) + b" >>")
-        trailer = b" /Info %d 0 R" % len(objects)
-    objects.extend(extra or [])
-    out = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\n" % (len(objects) + 1, trailer)
-    return out + b"startxref\n%d\n%%%%EOF\n" % xref
+    """A PDF with one page per content stream in Helvetica (the bypass suite's builder)."""
+    return pdf(streams, info, flate=compress, extra=extra, catalog=catalog)
 
 
 def page(text: bytes) -> bytes:
