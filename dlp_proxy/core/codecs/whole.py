@@ -172,7 +172,7 @@ def _as_charsets(body: bytes, content_type: str) -> list[Segment]:
     ebcdic = _as_ebcdic(body, declared_name)
     if ebcdic:
         found.append(Segment(AS_EBCDIC, ebcdic, (), AS_EBCDIC, rewritable=False))
-    if declared_name != "utf-7" and _UTF7_SHIFT.search(body):
+    if declared_name != "utf-7" and _hides_ascii_in_utf7(body):
         text = _printable(body, "utf-7")
         if text and text != body.decode("latin-1"):
             found.append(Segment(AS_UTF7, text, (), AS_UTF7, rewritable=False))
@@ -201,6 +201,22 @@ def _as_ebcdic(body: bytes, declared: str) -> str:
         if ascii_text >= len(head) * EBCDIC_ASCII_SHARE:
             return body.decode("cp500")
     return ""
+
+
+def _hides_ascii_in_utf7(body: bytes) -> bool:
+    """Whether a UTF-7 shift sequence in `body` decodes to ASCII letters or digits.
+
+    Text has plus signs before letters and digits (`+15551234567`, `C++`), which decode to
+    CJK or nothing; a shift sequence written to hide `219` decodes to ASCII.
+    """
+    for match in _UTF7_SHIFT.finditer(body):
+        try:
+            decoded = (match.group() + b"-").decode("utf-7")
+        except UnicodeDecodeError:
+            continue
+        if any(c.isascii() and c.isalnum() for c in decoded):
+            return True
+    return False
 
 
 def _sniffed_charset(body: bytes) -> str | None:

@@ -181,3 +181,9 @@ def test_nuls_between_ascii_are_also_read_as_utf8() -> None:
         s.location: s.text for s in other_readings(parse_body("text/plain", data), data, "")
     }
     assert readings["whole:utf-8"] == body
+
+
+def test_a_plus_before_letters_that_decode_to_cjk_is_no_utf7() -> None:
+    """`Score+ABCDEFGH` is valid UTF-7 of CJK: text, not a disguise; no second reading."""
+    body = b"the team Score+ABCDEFGH was fine in the end, good job everyone"
+    assert other_readings(parse_body("text/plain", body), body, "text/plain") == ()
