@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.bypass.attacks_documents import docx, xlsx
 from dlp_proxy.core.codecs import ZipDocument, archives, parse_body
 from dlp_proxy.core.inspect import Message, inspect
 from dlp_proxy.crypto.keys import DataKey, Keyring
@@ -23,8 +24,6 @@ from tests.support import ScriptedDetector
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 SSN = "219-09-9999"
-MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-WORD = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
 
 def make_zip(
@@ -41,49 +40,6 @@ def make_zip(
             archive.writestr(info, data)
         archive.comment = comment
     return out.getvalue()
-
-
-def xlsx(rows: list[list[str | int]]) -> bytes:
-    """A minimal xlsx: strings as shared strings, integers as numbers, one sheet."""
-    shared: list[str] = []
-    xml_rows = []
-    for r, row in enumerate(rows, 1):
-        cells = []
-        for c, value in enumerate(row):
-            ref = f"{chr(65 + c)}{r}"
-            if isinstance(value, int):
-                cells.append(f'<c r="{ref}"><v>{value}</v></c>')
-            else:
-                shared.append(value)
-                cells.append(f'<c r="{ref}" t="s"><v>{len(shared) - 1}</v></c>')
-        xml_rows.append(f'<row r="{r}">{"".join(cells)}</row>')
-    sst = "".join(f"<si><t>{s}</t></si>" for s in shared)
-    return make_zip(
-        [
-            ("[Content_Types].xml", '<Types xmlns="ct"><Default Extension="xml"/></Types>'),
-            ("xl/workbook.xml", f'<workbook xmlns="{MAIN}"><sheets/></workbook>'),
-            ("xl/sharedStrings.xml", f'<sst xmlns="{MAIN}">{sst}</sst>'),
-            (
-                "xl/worksheets/sheet1.xml",
-                f'<worksheet xmlns="{MAIN}"><sheetData>{"".join(xml_rows)}</sheetData></worksheet>',
-            ),
-        ]
-    )
-
-
-def docx(paragraphs: list[list[str]]) -> bytes:
-    """A minimal docx: each paragraph a list of runs."""
-    body = "".join(
-        "<w:p>" + "".join(f"<w:r><w:t>{run}</w:t></w:r>" for run in runs) + "</w:p>"
-        for runs in paragraphs
-    )
-    document = f'<w:document xmlns:w="{WORD}"><w:body>{body}</w:body></w:document>'
-    return make_zip(
-        [
-            ("[Content_Types].xml", '<Types xmlns="ct"><Default Extension="xml"/></Types>'),
-            ("word/document.xml", document),
-        ]
-    )
 
 
 def read(body: bytes, content_type: str = "application/zip") -> ZipDocument:
